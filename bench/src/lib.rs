@@ -1,1 +1,131 @@
+//! Shared pieces of Allegro's benchmarks: process pinning, child CPU accounting, the JSON record
+//! every benchmark writes under `bench/results/`, and median/min/max over rounds.
 
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// What a finished child process used.
+#[derive(Debug, Clone)]
+pub struct ChildRun {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub wall_s: f64,
+    /// User + system CPU seconds.
+    pub cpu_s: f64,
+}
+
+/// Runs `cmd` to completion, measuring its wall time and CPU (via `wait4`'s rusage).
+pub fn run_measured(cmd: &mut Command) -> std::io::Result<ChildRun> {
+    let start = Instant::now();
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let pid = child.id() as libc::pid_t;
+    let mut stdout_pipe = child.stdout.expect("piped");
+    let mut stderr_pipe = child.stderr.expect("piped");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout_pipe, &mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut s);
+        s
+    });
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is valid; wait4 fills it for our own child `pid`.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not yet reaped (std's Child was dropped without waiting).
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let wall_s = start.elapsed().as_secs_f64();
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(ChildRun {
+        status: if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 },
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+        wall_s,
+        cpu_s: tv(ru.ru_utime) + tv(ru.ru_stime),
+    })
+}
+
+/// Median, min and max of `v` (which must not be empty).
+pub fn stats(v: &[f64]) -> (f64, f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let mid = if s.len() % 2 == 1 { s[s.len() / 2] } else { (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0 };
+    (mid, s[0], s[s.len() - 1])
+}
+
+/// Directory holding the workspace's binaries (the one this benchmark runs from).
+pub fn bin_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("target/release"))
+}
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Date, commit and machine facts for a benchmark record.
+pub fn context() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .unwrap_or_default();
+    json!({
+        "date": sh("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+        "commit": sh("git", &["rev-parse", "--short", "HEAD"]),
+        "kernel": sh("uname", &["-r"]),
+        "cpu": cpu,
+        "cpus_online": std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default().trim(),
+    })
+}
+
+/// Writes `record` to `bench/results/NAME-DATE.json` (relative to the working directory's
+/// workspace root when found) and returns the path.
+pub fn write_record(name: &str, record: &Value) -> std::io::Result<PathBuf> {
+    let root = sh("git", &["rev-parse", "--show-toplevel"]);
+    let dir = if root.is_empty() { PathBuf::from("bench/results") } else { Path::new(&root).join("bench/results") };
+    std::fs::create_dir_all(&dir)?;
+    let stamp = sh("date", &["-u", "+%Y%m%dT%H%M%SZ"]);
+    let path = dir.join(format!("{name}-{stamp}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(record)? + "\n")?;
+    Ok(path)
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_min_max() {
+        assert_eq!(stats(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
+        assert_eq!(stats(&[4.0, 1.0, 2.0, 3.0]), (2.5, 1.0, 4.0));
+    }
+
+    #[test]
+    fn measures_a_child() {
+        let r = run_measured(Command::new("sh").args(["-c", "echo hi; exit 3"])).unwrap();
+        assert_eq!((r.status, r.stdout.trim()), (3, "hi"));
+    }
+}

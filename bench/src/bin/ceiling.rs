@@ -1,0 +1,141 @@
+//! The engine's ceiling beside the raw write limit, in one run.
+//!
+//! Each round starts a fresh `discard-sink` pinned to the sink CPU, then runs, alternately,
+//! `allegro run` with one shard (QoS 0, no receivers) and `raw-write` (a plain loop of 64 KiB
+//! `write` calls of the same pre-encoded frames), each pinned to the load CPU. Both are measured
+//! by the same sink (bytes from first to last arrival) and by their own CPU time.
+//!
+//! `ceiling [--rounds 3] [--seconds 5] [--size 100] [--sink-cpu 0] [--load-cpu 1] [--backend uring]`
+
+use allegro_bench::{bin_dir, context, run_measured, stats, write_record, ChildRun};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+const TOPIC: &str = "bench";
+
+struct Round {
+    bytes_per_s: f64,
+    msgs_per_s: f64,
+    cpu_s_per_million: f64,
+}
+
+/// Runs `load` (given the sink's port) against a fresh sink; returns what the sink saw.
+fn measure(sink_cpu: &str, frame_len: f64, load: impl FnOnce(u16) -> ChildRun) -> Result<Round, String> {
+    let mut sink = Command::new(bin_dir().join("discard-sink"))
+        .args(["--port", "0", "--cpu", sink_cpu, "--connections", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start discard-sink: {e}"))?;
+    let mut lines = BufReader::new(sink.stdout.take().expect("piped")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let port: u16 = first
+        .strip_prefix("listening ")
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| format!("discard-sink said '{first}'"))?;
+    let run = load(port);
+    if run.status != 0 {
+        let _ = sink.kill();
+        return Err(format!("load exited with {}: {}{}", run.status, run.stderr.trim(), run.stdout.trim()));
+    }
+    let line = lines.next().and_then(Result::ok).unwrap_or_default();
+    let _ = sink.wait();
+    let v: Value = serde_json::from_str(&line).map_err(|e| format!("sink output '{line}': {e}"))?;
+    let bytes = v["bytes"].as_f64().unwrap_or(0.0);
+    let bps = v["bytes_per_second"].as_f64().unwrap_or(0.0);
+    let msgs = bytes / frame_len;
+    Ok(Round {
+        bytes_per_s: bps,
+        msgs_per_s: bps / frame_len,
+        cpu_s_per_million: if msgs > 0.0 { run.cpu_s / msgs * 1e6 } else { 0.0 },
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rounds: usize = arg(&args, "--rounds", "3").parse().unwrap_or(3);
+    let seconds = arg(&args, "--seconds", "5");
+    let size: usize = arg(&args, "--size", "100").parse().unwrap_or(100);
+    let sink_cpu = arg(&args, "--sink-cpu", "0");
+    let load_cpu = arg(&args, "--load-cpu", "1");
+    let backend = arg(&args, "--backend", "uring");
+    // PUBLISH QoS 0: fixed header (2 bytes below 128 B of remaining length, else 3) + topic.
+    let remaining = 2 + TOPIC.len() + size;
+    let frame_len = (1 + if remaining < 128 { 1 } else { 2 } + remaining) as f64;
+    let results_dir = std::env::temp_dir().join("allegro-bench-ceiling");
+    let mut engine = Vec::new();
+    let mut raw = Vec::new();
+    for round in 0..rounds {
+        let a = measure(&sink_cpu, frame_len, |port| {
+            run_measured(Command::new(bin_dir().join("allegro")).args([
+                "run",
+                &format!("mqtt://127.0.0.1:{port}/{TOPIC}"),
+                "--receivers", "0", "--parallel", "1", "--size", &size.to_string(),
+                "--duration", &format!("{seconds}s"), "--cores", &load_cpu, "--keep-alive", "0",
+                "--backend", &backend, "--quiet", "--output", "json",
+                "--results", &results_dir.display().to_string(),
+            ]))
+            .expect("run allegro")
+        });
+        let b = measure(&sink_cpu, frame_len, |port| {
+            run_measured(Command::new(bin_dir().join("raw-write")).args([
+                "--port", &port.to_string(), "--cpu", &load_cpu, "--seconds", &seconds,
+                "--size", &size.to_string(), "--topic", TOPIC,
+            ]))
+            .expect("run raw-write")
+        });
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                println!(
+                    "round {}: allegro {:.2} M msg/s ({:.2} GB/s, {:.3} CPU s/M msgs)   raw {:.2} M msg/s ({:.2} GB/s, {:.3} CPU s/M)   ratio {:.2}",
+                    round + 1,
+                    a.msgs_per_s / 1e6, a.bytes_per_s / 1e9, a.cpu_s_per_million,
+                    b.msgs_per_s / 1e6, b.bytes_per_s / 1e9, b.cpu_s_per_million,
+                    a.bytes_per_s / b.bytes_per_s
+                );
+                engine.push(a);
+                raw.push(b);
+            }
+            (a, b) => {
+                eprintln!("round {} failed: {:?} {:?}", round + 1, a.err(), b.err());
+                std::process::exit(1);
+            }
+        }
+    }
+    let col = |v: &[Round], f: fn(&Round) -> f64| v.iter().map(f).collect::<Vec<_>>();
+    let (em, emin, emax) = stats(&col(&engine, |r| r.msgs_per_s));
+    let (rm, rmin, rmax) = stats(&col(&raw, |r| r.msgs_per_s));
+    let (ec, _, _) = stats(&col(&engine, |r| r.cpu_s_per_million));
+    let (rc, _, _) = stats(&col(&raw, |r| r.cpu_s_per_million));
+    let ratios: Vec<f64> = engine.iter().zip(&raw).map(|(a, b)| a.bytes_per_s / b.bytes_per_s).collect();
+    let (ratio, rlo, rhi) = stats(&ratios);
+    println!(
+        "\nmedian of {rounds}: allegro {:.2} M msg/s [{:.2}-{:.2}], raw write loop {:.2} M msg/s [{:.2}-{:.2}], allegro/raw {:.2} [{:.2}-{:.2}]; CPU s per M msgs: allegro {ec:.3}, raw {rc:.3}",
+        em / 1e6, emin / 1e6, emax / 1e6, rm / 1e6, rmin / 1e6, rmax / 1e6, ratio, rlo, rhi
+    );
+    let rec = json!({
+        "benchmark": "ceiling",
+        "context": context(),
+        "setup": {
+            "size": size, "frame_len": frame_len, "seconds": seconds, "sink_cpu": sink_cpu,
+            "load_cpu": load_cpu, "backend": backend, "qos": 0, "shards": 1,
+            "sink": "discard-sink: recv(MSG_TRUNC) after CONNACK",
+        },
+        "rounds": engine.iter().zip(&raw).map(|(a, b)| json!({
+            "allegro": {"msgs_per_s": a.msgs_per_s, "bytes_per_s": a.bytes_per_s, "cpu_s_per_million": a.cpu_s_per_million},
+            "raw": {"msgs_per_s": b.msgs_per_s, "bytes_per_s": b.bytes_per_s, "cpu_s_per_million": b.cpu_s_per_million},
+        })).collect::<Vec<_>>(),
+        "median": {"allegro_msgs_per_s": em, "raw_msgs_per_s": rm, "ratio": ratio, "allegro_cpu_s_per_million": ec, "raw_cpu_s_per_million": rc},
+    });
+    match write_record("ceiling", &rec) {
+        Ok(p) => println!("wrote {}", p.display()),
+        Err(e) => eprintln!("cannot write the record: {e}"),
+    }
+}

@@ -1,0 +1,224 @@
+//! Command-line options. Every value is validated here so that bad input ends with status 2
+//! and one line saying what is wrong.
+
+use allegro_engine::plan::{self, MessageSize, TestDuration};
+use allegro_engine::runtime::Backend;
+use allegro_engine::url::Url;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// A thread-per-core load engine for message brokers.
+#[derive(Debug, Parser)]
+#[command(name = "allegro", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a load test against a broker, standalone (no Maestro cluster).
+    Run(RunArgs),
+}
+
+/// Output format of the final report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Broker URL, e.g. mqtt://user:pass@127.0.0.1:1883/topic
+    #[arg(value_parser = parse_url)]
+    pub url: Url,
+
+    /// Messages per second per sender connection (0 = unbounded); accepts 50k, 2M.
+    #[arg(long, default_value = "0", value_parser = parse_rate, allow_hyphen_values = true)]
+    pub rate: u64,
+
+    /// Sender connections.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub parallel: u32,
+
+    /// Receiver connections; each subscribes to the destination (MQTT: every receiver gets
+    /// every message). 0 sends only.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub receivers: u32,
+
+    /// Message size in bytes: 256, or ~256 for sizes spread over ±5%.
+    #[arg(long, default_value = "256", value_parser = parse_size, allow_hyphen_values = true)]
+    pub size: MessageSize,
+
+    /// How long each sender runs: 30s, 5m, 1h, 1d1h, or a plain message count per connection.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub duration: TestDuration,
+
+    /// Time at the start whose latencies are not recorded (500ms, 5s).
+    #[arg(long, default_value = "0", value_parser = parse_time)]
+    pub warmup: i64,
+
+    /// MQTT quality of service: 0, 1 or 2.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+
+    /// MQTT protocol version: 3 (3.1.1) or 5.
+    #[arg(long = "mqtt-version", default_value_t = 3, value_parser = parse_mqtt_version)]
+    pub mqtt_version: u8,
+
+    /// MQTT keep-alive in seconds (0 disables it).
+    #[arg(long = "keep-alive", default_value_t = 30)]
+    pub keep_alive: u16,
+
+    /// Unacknowledged QoS 1/2 messages per sender connection.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=65_000))]
+    pub inflight: u16,
+
+    /// CPUs to run shards on: 0-3, 1,3 (default: every online CPU).
+    #[arg(long, value_parser = parse_cores, conflicts_with = "numa_node")]
+    pub cores: Option<Vec<usize>>,
+
+    /// Run shards on every CPU of this NUMA node.
+    #[arg(long = "numa-node")]
+    pub numa_node: Option<usize>,
+
+    /// Shard runtime: uring (glommio) or epoll (mio). Default: uring when the kernel allows it.
+    #[arg(long, value_parser = parse_backend)]
+    pub backend: Option<Backend>,
+
+    /// A connection not established (handshake included) within this fails the run.
+    #[arg(long = "connect-timeout", default_value = "5s", value_parser = parse_positive_time)]
+    pub connect_timeout: i64,
+
+    /// After the senders finish, receivers stop once nothing arrived for this long.
+    #[arg(long = "drain-idle", default_value = "2s", value_parser = parse_positive_time)]
+    pub drain_idle: i64,
+
+    /// Directory under which each run gets a numbered results directory.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+
+    /// Format of the final report on stdout.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+
+    /// No live progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_url(s: &str) -> Result<Url, String> {
+    s.parse::<Url>().map_err(|e| format!("bad URL '{s}': {e}"))
+}
+
+fn parse_rate(s: &str) -> Result<u64, String> {
+    plan::parse_rate(s).map_err(|e| e.to_string())
+}
+
+fn parse_size(s: &str) -> Result<MessageSize, String> {
+    plan::parse_size(s).map_err(|e| e.to_string())
+}
+
+fn parse_duration(s: &str) -> Result<TestDuration, String> {
+    plan::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    plan::parse_time(s).map_err(|e| e.to_string())
+}
+
+fn parse_positive_time(s: &str) -> Result<i64, String> {
+    match plan::parse_time(s) {
+        Ok(0) => Err("must be longer than zero".into()),
+        r => r.map_err(|e| e.to_string()),
+    }
+}
+
+fn parse_mqtt_version(s: &str) -> Result<u8, String> {
+    match s {
+        "3" | "3.1.1" | "4" => Ok(4),
+        "5" | "5.0" => Ok(5),
+        _ => Err(format!("unknown MQTT version '{s}' (expected 3 or 5)")),
+    }
+}
+
+fn parse_cores(s: &str) -> Result<Vec<usize>, String> {
+    allegro_engine::placement::parse_cpu_list(s).map_err(|e| e.to_string())
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    s.parse()
+}
+
+/// Parses `args`; on error or `--help`/`--version` prints and returns the exit status.
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, i32> {
+    match Cli::try_parse_from(args) {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    Err(if e.use_stderr() { crate::EXIT_USAGE } else { crate::EXIT_OK })
+                }
+                _ => {
+                    eprintln!("allegro: {}", one_line(&e.to_string()));
+                    Err(crate::EXIT_USAGE)
+                }
+            }
+        }
+    }
+}
+
+/// The first line of a clap error, without its `error: ` prefix.
+fn one_line(s: &str) -> String {
+    let first = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+    first.trim_start_matches("error: ").trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        std::iter::once("allegro").chain(a.iter().copied()).map(OsString::from).collect()
+    }
+
+    #[test]
+    fn accepts_maestro_syntax() {
+        let c = parse(args(&[
+            "run", "mqtt://h/t", "--rate", "50k", "--size", "~100", "--duration", "1d1h", "--cores", "0-1",
+        ]))
+        .unwrap();
+        let Command::Run(r) = c.command;
+        assert_eq!(r.rate, 50_000);
+        assert_eq!(r.size, MessageSize::Variable(100));
+        assert_eq!(r.duration, TestDuration::Time(90_000 * 1_000_000_000));
+        assert_eq!(r.cores, Some(vec![0, 1]));
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        for bad in [
+            &["run", "nope"][..],
+            &["run", "gopher://h/t"],
+            &["run", "mqtt://h/t", "--rate", "-1"],
+            &["run", "mqtt://h/t", "--size", "0"],
+            &["run", "mqtt://h/t", "--frobnicate"],
+            &["run", "mqtt://h/t", "--qos", "3"],
+            &["run", "mqtt://h/t", "--duration", "0"],
+            &["run", "mqtt://h/t", "--cores", "x"],
+        ] {
+            assert_eq!(parse(args(bad)).err(), Some(crate::EXIT_USAGE), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn one_line_errors() {
+        assert_eq!(one_line("error: bad thing\n\nUsage: x\n"), "bad thing");
+    }
+}

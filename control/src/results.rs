@@ -1,0 +1,107 @@
+//! The results directory: `DIR/N/` per run with a `last` link, the latency interval log written
+//! as the run goes (so a run that dies keeps what it measured) and `summary.json` at the end.
+
+use allegro_engine::clock::Nanos;
+use allegro_engine::stats::Histograms;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::V2DeflateSerializer;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// File name of the latency interval log.
+pub const LATENCY_LOG: &str = "latency.hlog";
+/// File name of the summary.
+pub const SUMMARY: &str = "summary.json";
+
+/// An open results directory.
+pub struct ResultsDir {
+    pub path: PathBuf,
+    log: BufWriter<File>,
+    serializer: V2DeflateSerializer,
+    base: Nanos,
+    last_interval: Nanos,
+}
+
+impl std::fmt::Debug for ResultsDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultsDir").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// Creates `root/N` with N one more than the highest number there, and points `root/last` at it.
+pub fn create(root: &Path, base: Nanos) -> io::Result<ResultsDir> {
+    std::fs::create_dir_all(root)?;
+    let next = std::fs::read_dir(root)?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut n = next;
+    let path = loop {
+        let p = root.join(n.to_string());
+        match std::fs::create_dir(&p) {
+            Ok(()) => break p,
+            // Another run took this number meanwhile.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    link(root, "last", &n.to_string())?;
+    let file = OpenOptions::new().create_new(true).write(true).open(path.join(LATENCY_LOG))?;
+    let mut log = BufWriter::new(file);
+    let mut serializer = V2DeflateSerializer::new();
+    let base_time = UNIX_EPOCH + Duration::from_nanos(base.max(0) as u64);
+    IntervalLogWriterBuilder::new()
+        .add_comment("Allegro latency log: tags service, corrected, send-delay; values in microseconds")
+        .with_start_time(base_time)
+        .with_base_time(base_time)
+        .begin_log_with(&mut log, &mut serializer)?;
+    log.write_all(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n")?;
+    log.flush()?;
+    Ok(ResultsDir {
+        path,
+        log,
+        serializer,
+        base,
+        last_interval: base,
+    })
+}
+
+/// Points `root/name` at `target` (a relative symlink), replacing an older link.
+pub fn link(root: &Path, name: &str, target: &str) -> io::Result<()> {
+    let tmp = root.join(format!(".{name}.tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    std::fs::rename(&tmp, root.join(name))
+}
+
+impl ResultsDir {
+    /// Appends the interval ending at `now` (one histogram per tag) and flushes it to disk.
+    pub fn write_interval(&mut self, now: Nanos, h: &Histograms) -> io::Result<()> {
+        let start = Duration::from_nanos((self.last_interval - self.base).max(0) as u64);
+        let len = Duration::from_nanos((now - self.last_interval).max(0) as u64);
+        self.last_interval = now;
+        let mut w = IntervalLogWriterBuilder::new().begin_log_with(&mut self.log, &mut self.serializer)?;
+        for (tag, hist) in [("service", &h.service), ("corrected", &h.corrected), ("send-delay", &h.send_delay)] {
+            if hist.is_empty() {
+                continue;
+            }
+            w.write_histogram(hist, start, len, Tag::new(tag))
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        self.log.flush()
+    }
+
+    /// Writes `summary.json` (via a temporary file, so a reader never sees half of it).
+    pub fn write_summary(&self, summary: &serde_json::Value) -> io::Result<()> {
+        let tmp = self.path.join(".summary.json.tmp");
+        let mut f = BufWriter::new(File::create(&tmp)?);
+        serde_json::to_writer_pretty(&mut f, summary)?;
+        f.write_all(b"\n")?;
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(tmp, self.path.join(SUMMARY))
+    }
+}

@@ -1,0 +1,234 @@
+//! `allegro run URL`: senders and receivers in one process against a broker.
+
+use crate::cli::{Output, RunArgs};
+use crate::output;
+use crate::results::{self, ResultsDir};
+use allegro_engine::clock::{Clock, Nanos};
+use allegro_engine::engine::Engine;
+use allegro_engine::placement::{self, Placement, Policy};
+use allegro_engine::plan::{self, LoadShape, MqttOptions, Plan};
+use allegro_engine::run::{self, Observer, Outcome, Status, Totals};
+use allegro_engine::runtime::Backend;
+use allegro_engine::stats::{Counters, Histograms};
+use serde_json::{json, Value};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A run, fully resolved.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub plan: Plan,
+    pub placement: Placement,
+    pub backend: Option<Backend>,
+    pub results: PathBuf,
+    pub output: Output,
+    pub quiet: bool,
+}
+
+impl RunConfig {
+    /// Resolves the placement and builds the plan; errors are bad input.
+    pub fn from_args(a: RunArgs) -> Result<Self, String> {
+        let policy = match (a.cores, a.numa_node) {
+            (Some(c), _) => Policy::Cores(c),
+            (None, Some(n)) => Policy::Node(n),
+            (None, None) => Policy::AllCores,
+        };
+        let placement = placement::resolve(&policy, Path::new("/")).map_err(|e| e.to_string())?;
+        let plan = Plan {
+            url: a.url,
+            shape: LoadShape {
+                rate: a.rate,
+                parallel: a.parallel,
+                receivers: a.receivers,
+                size: a.size,
+                duration: a.duration,
+                warmup: a.warmup,
+            },
+            mqtt: MqttOptions {
+                version: a.mqtt_version,
+                qos: a.qos,
+                keep_alive_secs: a.keep_alive,
+                inflight: a.inflight,
+            },
+            run_id: run_id(),
+            connect_timeout: a.connect_timeout,
+            drain_idle: a.drain_idle,
+        };
+        Ok(RunConfig {
+            plan,
+            placement,
+            backend: a.backend,
+            results: a.results,
+            output: a.output,
+            quiet: a.quiet,
+        })
+    }
+
+    /// The resolved configuration as JSON (also the `config` member of the summary).
+    pub fn to_json(&self, o: &Outcome) -> Value {
+        let p = &self.plan;
+        let s = &p.shape;
+        json!({
+            "url": p.url.to_string(),
+            "protocol": p.url.scheme.as_str(),
+            "mqtt_version": if p.mqtt.version == 5 { "5.0" } else { "3.1.1" },
+            "qos": p.mqtt.qos,
+            "rate": s.rate,
+            "parallel": s.parallel,
+            "receivers": s.receivers,
+            "size": s.size.to_string(),
+            "duration": s.duration.to_string(),
+            "warmup_ms": s.warmup / 1_000_000,
+            "inflight": p.mqtt.inflight,
+            "cores": self.placement.cpus,
+            "numa_nodes": self.placement.nodes,
+            "backend": o.backend.to_string(),
+            "backend_fallback": o.fallback,
+            "broker_address": o.addr.to_string(),
+            "run_id": format!("{:08x}", p.run_id),
+        })
+    }
+
+    fn describe(&self) -> String {
+        let p = &self.plan;
+        let s = &p.shape;
+        let rate = if s.rate == 0 { "unbounded".to_string() } else { format!("{}/s per connection", output::count(s.rate)) };
+        format!(
+            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  mqtt      {} QoS {}, keep-alive {}s, inflight {}\n  cores     {:?}\n  results   {}",
+            p.url,
+            s.parallel,
+            s.receivers,
+            s.size,
+            s.duration,
+            if s.warmup > 0 { format!(", warm-up {}", plan::format_duration(s.warmup)) } else { String::new() },
+            if p.mqtt.version == 5 { "5.0" } else { "3.1.1" },
+            p.mqtt.qos,
+            p.mqtt.keep_alive_secs,
+            p.mqtt.inflight,
+            self.placement.cpus,
+            self.results.display(),
+        )
+    }
+}
+
+fn run_id() -> u32 {
+    let t = Clock::new().now() as u64;
+    let mix = t ^ (u64::from(std::process::id()) << 32) ^ (t >> 29);
+    (mix.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+fn catch_sigint() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_sigint as *const () as libc::sighandler_t);
+    }
+}
+
+/// Live progress and the interval log, fed by the engine once a second.
+struct Progress<'a> {
+    live: bool,
+    results: Option<&'a mut ResultsDir>,
+    began: Nanos,
+    prev: Counters,
+    prev_at: Nanos,
+    log_error: Option<String>,
+}
+
+impl Observer for Progress<'_> {
+    fn started(&mut self, engine: &Engine) {
+        if let Some(why) = &engine.fallback {
+            eprintln!("allegro: io_uring unavailable ({why}); using the epoll backend");
+        }
+    }
+
+    fn interval(&mut self, now: Nanos, totals: &Totals, interval: &Histograms) {
+        let c = totals.counters();
+        if self.live {
+            let line = output::progress(now - self.began, &self.prev, &c, now - self.prev_at, interval, totals);
+            eprintln!("{line}");
+        }
+        self.prev = c;
+        self.prev_at = now;
+        if let Some(r) = self.results.as_deref_mut() {
+            if let Err(e) = r.write_interval(now, interval) {
+                self.log_error.get_or_insert(format!("cannot write the latency log: {e}"));
+            }
+        }
+    }
+}
+
+/// Runs the test and prints the report; returns the exit status.
+pub fn run(cfg: &RunConfig) -> i32 {
+    catch_sigint();
+    let clock = Clock::new();
+    let began = clock.now();
+    match cfg.output {
+        Output::Text => println!("{}", cfg.describe()),
+        Output::Json => eprintln!("{}", cfg.describe()),
+    }
+    let _ = std::io::stdout().flush();
+    let mut dir = match results::create(&cfg.results, began) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("allegro: cannot create a results directory under {}: {e}", cfg.results.display());
+            return crate::EXIT_FAILED;
+        }
+    };
+    let mut progress = Progress {
+        live: !cfg.quiet && std::io::stderr().is_terminal(),
+        results: dir.as_mut(),
+        began,
+        prev: Counters::default(),
+        prev_at: began,
+        log_error: None,
+    };
+    let outcome = run::execute(
+        Arc::new(cfg.plan.clone()),
+        &cfg.placement,
+        cfg.backend,
+        clock,
+        &INTERRUPTED,
+        &mut progress,
+    );
+    let log_error = progress.log_error.take();
+    let mut outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("allegro: {e}");
+            return crate::EXIT_FAILED;
+        }
+    };
+    if let Some(e) = log_error {
+        outcome.totals.errors.push(e);
+    }
+    let path = dir.as_ref().map(|d| d.path.clone());
+    let summary = output::summary(cfg, &outcome, path.as_deref());
+    if let Some(d) = &dir {
+        if let Err(e) = d.write_summary(&summary) {
+            eprintln!("allegro: cannot write {}: {e}", d.path.join(results::SUMMARY).display());
+        }
+    }
+    match cfg.output {
+        Output::Text => print!("{}", output::text(cfg, &outcome, path.as_deref())),
+        Output::Json => println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default()),
+    }
+    if outcome.status == Status::Failed {
+        if let Some(e) = outcome.totals.errors.first() {
+            eprintln!("allegro: run failed: {e}");
+        }
+    }
+    match outcome.status {
+        Status::Completed => crate::EXIT_OK,
+        Status::Failed => crate::EXIT_FAILED,
+        Status::Interrupted => crate::EXIT_INTERRUPTED,
+    }
+}

@@ -1,0 +1,171 @@
+//! Starting shards: connections spread over the placement, one runtime thread per CPU.
+
+use crate::clock::Clock;
+use crate::placement::Placement;
+use crate::plan::Plan;
+use crate::runtime::{self, Backend, ShardExit};
+use crate::shard::{Command, ConnSpec, ShardPlan};
+use crate::stats::Snapshot;
+use crossbeam_channel::{Receiver, Sender};
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Why the engine could not start.
+#[derive(Debug)]
+pub enum EngineError {
+    Resolve(String, String),
+    Uring(String),
+    Spawn(std::io::Error),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Resolve(host, e) => write!(f, "cannot resolve {host}: {e}"),
+            EngineError::Uring(e) => write!(f, "the io_uring backend was asked for but {e}"),
+            EngineError::Spawn(e) => write!(f, "cannot start a shard: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// Running shards.
+#[derive(Debug)]
+pub struct Engine {
+    pub backend: Backend,
+    /// Why the epoll backend was chosen when io_uring was not asked against.
+    pub fallback: Option<String>,
+    pub addr: SocketAddr,
+    /// Connections per shard, in shard order.
+    pub layout: Vec<Vec<ConnSpec>>,
+    pub snapshots: Receiver<Snapshot>,
+    commands: Vec<Sender<Command>>,
+    threads: Vec<JoinHandle<ShardExit>>,
+}
+
+/// Picks the backend: the one asked for, else io_uring when the kernel allows it.
+pub fn choose_backend(asked: Option<Backend>) -> Result<(Backend, Option<String>), EngineError> {
+    match asked {
+        Some(Backend::Epoll) => Ok((Backend::Epoll, None)),
+        Some(Backend::Uring) => runtime::uring_available()
+            .map(|()| (Backend::Uring, None))
+            .map_err(EngineError::Uring),
+        None => Ok(match runtime::uring_available() {
+            Ok(()) => (Backend::Uring, None),
+            Err(why) => (Backend::Epoll, Some(why)),
+        }),
+    }
+}
+
+/// Resolves the plan's broker address.
+pub fn resolve(plan: &Plan) -> Result<SocketAddr, EngineError> {
+    let host = plan.url.authority();
+    host.to_socket_addrs()
+        .map_err(|e| EngineError::Resolve(host.clone(), e.to_string()))?
+        .next()
+        .ok_or_else(|| EngineError::Resolve(host, "no address".into()))
+}
+
+/// Spreads senders and receivers over `shards`: sender `i` on shard `i % n`, receiver `j` on
+/// shard `(senders + j) % n`, so a one-sender, one-receiver run uses two cores.
+pub fn layout(senders: u32, receivers: u32, shards: usize) -> Vec<Vec<ConnSpec>> {
+    let mut out = vec![Vec::new(); shards.max(1)];
+    let n = out.len();
+    for i in 0..senders {
+        out[i as usize % n].push(ConnSpec::Sender(i));
+    }
+    for j in 0..receivers {
+        out[(senders + j) as usize % n].push(ConnSpec::Receiver(j));
+    }
+    out
+}
+
+impl Engine {
+    /// Starts one shard per CPU of `placement` (shards without connections are not started).
+    pub fn start(
+        plan: Arc<Plan>,
+        placement: &Placement,
+        backend: Option<Backend>,
+        clock: Clock,
+    ) -> Result<Engine, EngineError> {
+        let (backend, fallback) = choose_backend(backend)?;
+        let addr = resolve(&plan)?;
+        let mut layout = layout(plan.shape.parallel, plan.shape.receivers, placement.cpus.len());
+        layout.retain(|c| !c.is_empty());
+        let (snap_tx, snapshots) = crossbeam_channel::unbounded();
+        let mut commands = Vec::new();
+        let mut threads = Vec::new();
+        for (index, conns) in layout.iter().enumerate() {
+            let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+            let sp = ShardPlan {
+                index,
+                cpu: placement.cpus[index],
+                plan: plan.clone(),
+                addr,
+                conns: conns.clone(),
+                clock,
+            };
+            let t = match backend {
+                Backend::Uring => runtime::uring::spawn(sp, cmd_rx, snap_tx.clone()),
+                Backend::Epoll => runtime::epoll::spawn(sp, cmd_rx, snap_tx.clone()),
+            };
+            match t {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    for c in &commands {
+                        let _: Result<(), _> = Sender::send(c, Command::Stop);
+                    }
+                    return Err(EngineError::Spawn(e));
+                }
+            }
+            commands.push(cmd_tx);
+        }
+        Ok(Engine {
+            backend,
+            fallback,
+            addr,
+            layout,
+            snapshots,
+            commands,
+            threads,
+        })
+    }
+
+    /// Sends `cmd` to every shard.
+    pub fn broadcast(&self, cmd: Command) {
+        for c in &self.commands {
+            let _ = c.send(cmd);
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.layout.len()
+    }
+
+    /// Waits for every shard thread; returns how many panicked.
+    pub fn join(self) -> usize {
+        self.threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or(ShardExit::Panicked))
+            .filter(|e| *e == ShardExit::Panicked)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreads_connections() {
+        let l = layout(1, 1, 2);
+        assert_eq!(l, vec![vec![ConnSpec::Sender(0)], vec![ConnSpec::Receiver(0)]]);
+        let l = layout(3, 2, 2);
+        assert_eq!(l[0], vec![ConnSpec::Sender(0), ConnSpec::Sender(2), ConnSpec::Receiver(1)]);
+        assert_eq!(l[1], vec![ConnSpec::Sender(1), ConnSpec::Receiver(0)]);
+        assert_eq!(layout(2, 0, 1), vec![vec![ConnSpec::Sender(0), ConnSpec::Sender(1)]]);
+    }
+}

@@ -1,0 +1,119 @@
+//! Open-model pacing.
+//!
+//! Message `i` of a connection at rate `R` is due at `t0 + i/R`, whatever happened to the
+//! messages before it. An engine that falls behind sends as fast as it can until it catches up;
+//! it never shifts the schedule, so latency measured from the intended time includes the delay a
+//! late engine caused (no coordinated omission). Rate 0 is unbounded: every message is due now
+//! and its intended time is its actual send time.
+
+use crate::clock::{Nanos, NANOS_PER_SEC};
+use crate::plan::TestDuration;
+
+/// One connection's schedule.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    t0: Nanos,
+    rate: u64,
+    next: u64,
+    /// Index of the first message that will not be sent.
+    limit: u64,
+    /// For unbounded time-limited runs: no message goes out at or after this instant.
+    end: Nanos,
+}
+
+impl Pacer {
+    /// A schedule starting at `t0`.
+    pub fn new(t0: Nanos, rate: u64, duration: TestDuration) -> Self {
+        let (limit, end) = match duration {
+            TestDuration::Count(n) => (n, Nanos::MAX),
+            TestDuration::Time(d) if rate == 0 => (u64::MAX, t0.saturating_add(d)),
+            // Messages whose intended time falls inside [t0, t0 + d).
+            TestDuration::Time(d) => {
+                let n = (d as u128 * rate as u128).div_ceil(NANOS_PER_SEC as u128);
+                (u64::try_from(n).unwrap_or(u64::MAX), t0.saturating_add(d))
+            }
+        };
+        Pacer { t0, rate, next: 0, limit, end }
+    }
+
+    /// Index of the next message to send.
+    pub fn next_index(&self) -> u64 {
+        self.next
+    }
+
+    /// True once every message of the schedule has been taken.
+    pub fn finished(&self, now: Nanos) -> bool {
+        self.next >= self.limit || (self.rate == 0 && now >= self.end)
+    }
+
+    /// Intended send time of message `i`.
+    #[inline]
+    pub fn intended(&self, i: u64) -> Nanos {
+        if self.rate == 0 {
+            return self.t0;
+        }
+        self.t0 + ((i as u128 * NANOS_PER_SEC as u128) / self.rate as u128) as Nanos
+    }
+
+    /// Takes the next message if it is due at `now`; returns its index and intended time.
+    #[inline]
+    pub fn take(&mut self, now: Nanos) -> Option<(u64, Nanos)> {
+        if self.finished(now) {
+            return None;
+        }
+        let i = self.next;
+        let intended = if self.rate == 0 { now } else { self.intended(i) };
+        if intended > now {
+            return None;
+        }
+        self.next += 1;
+        Some((i, intended))
+    }
+
+    /// When the next message falls due (`None` when finished; `t0` or earlier means now).
+    pub fn next_due(&self, now: Nanos) -> Option<Nanos> {
+        if self.finished(now) {
+            None
+        } else if self.rate == 0 {
+            Some(now)
+        } else {
+            Some(self.intended(self.next))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Nanos = NANOS_PER_SEC;
+
+    #[test]
+    fn schedule_is_fixed_and_catches_up() {
+        let mut p = Pacer::new(10 * S, 4, TestDuration::Count(10));
+        assert_eq!(p.take(10 * S - 1), None);
+        assert_eq!(p.take(10 * S), Some((0, 10 * S)));
+        assert_eq!(p.take(10 * S), None);
+        assert_eq!(p.next_due(10 * S), Some(10 * S + S / 4));
+        // A second late: four messages due at once, each keeping its own intended time.
+        let late = 11 * S + S / 4;
+        let taken: Vec<_> = std::iter::from_fn(|| p.take(late)).collect();
+        assert_eq!(
+            taken,
+            vec![(1, 10 * S + S / 4), (2, 10 * S + S / 2), (3, 10 * S + 3 * S / 4), (4, 11 * S), (5, late)]
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let mut p = Pacer::new(0, 0, TestDuration::Count(3));
+        assert_eq!(std::iter::from_fn(|| p.take(7)).count(), 3);
+        assert!(p.finished(7));
+        let mut p = Pacer::new(0, 10, TestDuration::Time(S));
+        assert_eq!(std::iter::from_fn(|| p.take(100 * S)).count(), 10);
+        let mut p = Pacer::new(0, 0, TestDuration::Time(S));
+        assert!(p.take(S - 1).is_some());
+        assert!(p.take(S).is_none());
+        assert_eq!(p.next_due(S), None);
+    }
+}

@@ -1,0 +1,118 @@
+//! Message bodies.
+//!
+//! ```text
+//! 0..8    send time, i64 LE, microseconds since the Unix epoch   (what Maestro receivers read)
+//! 8..12   magic "ALG1"                                            (Allegro's extension)
+//! 12..16  sender id, u32 LE (the run id)
+//! 16..20  connection id, u32 LE
+//! 20..28  sequence number, u64 LE, from 0 per connection
+//! 28..36  intended send time, i64 LE, nanoseconds since the epoch
+//! 36..    filler
+//! ```
+//! A body shorter than 36 bytes carries only what fits: 8 bytes or more carry the timestamp.
+
+use crate::clock::Nanos;
+
+/// Bytes of a body that hold the Maestro timestamp.
+pub const MAESTRO_LEN: usize = 8;
+/// Bytes of a body that hold the timestamp and Allegro's extension.
+pub const HEADER_LEN: usize = 36;
+/// Marks a body that carries Allegro's extension.
+pub const MAGIC: [u8; 4] = *b"ALG1";
+
+/// What a receiver reads from a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// Actual send time, microseconds since the epoch.
+    pub sent_us: i64,
+    /// Present when the body carries Allegro's extension.
+    pub ext: Option<Extension>,
+}
+
+/// Allegro's sequence block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extension {
+    pub sender: u32,
+    pub connection: u32,
+    pub sequence: u64,
+    pub intended_ns: Nanos,
+}
+
+/// Writes the header fields into the front of `body` (as much as fits); the rest is untouched.
+#[inline]
+pub fn write(body: &mut [u8], sent_ns: Nanos, ext: &Extension) {
+    if body.len() >= HEADER_LEN {
+        body[0..8].copy_from_slice(&(sent_ns / 1_000).to_le_bytes());
+        body[8..12].copy_from_slice(&MAGIC);
+        body[12..16].copy_from_slice(&ext.sender.to_le_bytes());
+        body[16..20].copy_from_slice(&ext.connection.to_le_bytes());
+        body[20..28].copy_from_slice(&ext.sequence.to_le_bytes());
+        body[28..36].copy_from_slice(&ext.intended_ns.to_le_bytes());
+    } else if body.len() >= MAESTRO_LEN {
+        body[0..8].copy_from_slice(&(sent_ns / 1_000).to_le_bytes());
+    }
+}
+
+/// Reads a body; `None` when it is too short to carry even the timestamp.
+#[inline]
+pub fn read(body: &[u8]) -> Option<Stamp> {
+    let sent_us = i64::from_le_bytes(body.get(0..8)?.try_into().ok()?);
+    let ext = match body.get(8..HEADER_LEN) {
+        Some(h) if h[0..4] == MAGIC => Some(Extension {
+            sender: u32::from_le_bytes([h[4], h[5], h[6], h[7]]),
+            connection: u32::from_le_bytes([h[8], h[9], h[10], h[11]]),
+            sequence: u64::from_le_bytes(h[12..20].try_into().ok()?),
+            intended_ns: i64::from_le_bytes(h[20..28].try_into().ok()?),
+        }),
+        _ => None,
+    };
+    Some(Stamp { sent_us, ext })
+}
+
+/// Fills a template body: printable filler so that broker consoles show something readable.
+pub fn template(len: usize) -> Vec<u8> {
+    (0..len).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_exact() {
+        let mut b = template(40);
+        let ext = Extension {
+            sender: 0x0102_0304,
+            connection: 7,
+            sequence: 0x1122_3344_5566_7788,
+            intended_ns: 1_700_000_000_123_456_789,
+        };
+        write(&mut b, 1_700_000_000_123_999_000, &ext);
+        assert_eq!(&b[0..8], &1_700_000_000_123_999i64.to_le_bytes());
+        assert_eq!(&b[8..12], b"ALG1");
+        assert_eq!(&b[12..16], &[4, 3, 2, 1]);
+        assert_eq!(&b[16..20], &[7, 0, 0, 0]);
+        assert_eq!(&b[20..28], &[0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]);
+        assert_eq!(&b[36..], &template(40)[36..]);
+        let s = read(&b).unwrap();
+        assert_eq!(s.sent_us, 1_700_000_000_123_999);
+        assert_eq!(s.ext, Some(ext));
+    }
+
+    #[test]
+    fn short_bodies() {
+        let ext = Extension { sender: 1, connection: 2, sequence: 3, intended_ns: 4 };
+        let mut b = template(10);
+        write(&mut b, 5_000, &ext);
+        let s = read(&b).unwrap();
+        assert_eq!((s.sent_us, s.ext), (5, None));
+        let mut b = template(4);
+        write(&mut b, 5_000, &ext);
+        assert_eq!(b, template(4));
+        assert_eq!(read(&b), None);
+        // A Maestro body: only the timestamp, filler after it.
+        let mut m = 99i64.to_le_bytes().to_vec();
+        m.extend_from_slice(&template(100));
+        assert_eq!(read(&m).unwrap().ext, None);
+    }
+}

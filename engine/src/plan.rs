@@ -1,0 +1,288 @@
+//! What a run is asked to do: the load shape in Maestro's terms and the resolved plan a shard
+//! executes. Parsers accept Maestro's syntax (`maestro-protocol.md`, SET options): durations
+//! `30s`, `5m`, `1h`, `1d1h` or a plain message count, sizes `256` or `~256`.
+
+use crate::clock::{Nanos, NANOS_PER_SEC};
+use crate::url::Url;
+use std::fmt;
+
+/// How long each sender connection runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestDuration {
+    /// Wall time from the common start.
+    Time(Nanos),
+    /// Number of messages per sender connection.
+    Count(u64),
+}
+
+/// Message body size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageSize {
+    /// Every message has this many bytes.
+    Fixed(u32),
+    /// Sizes spread uniformly over ±5% of this (Maestro's `~N`).
+    Variable(u32),
+}
+
+impl MessageSize {
+    /// Smallest and largest body a message can have.
+    pub fn bounds(self) -> (u32, u32) {
+        match self {
+            MessageSize::Fixed(n) => (n, n),
+            MessageSize::Variable(n) => {
+                let d = n / 20;
+                (n.saturating_sub(d).max(1), n + d)
+            }
+        }
+    }
+}
+
+impl fmt::Display for MessageSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MessageSize::Fixed(n) => write!(f, "{n}"),
+            MessageSize::Variable(n) => write!(f, "~{n}"),
+        }
+    }
+}
+
+impl fmt::Display for TestDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TestDuration::Count(n) => write!(f, "{n} messages"),
+            TestDuration::Time(ns) => write!(f, "{}", format_duration(*ns)),
+        }
+    }
+}
+
+/// Formats nanoseconds as the shortest of `1d2h3m4s`, or milliseconds below a second.
+pub fn format_duration(ns: Nanos) -> String {
+    if ns < NANOS_PER_SEC {
+        return format!("{}ms", ns / 1_000_000);
+    }
+    let mut s = ns / NANOS_PER_SEC;
+    let mut out = String::new();
+    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if s >= len {
+            out.push_str(&format!("{}{unit}", s / len));
+            s %= len;
+        }
+    }
+    out
+}
+
+/// A value that could not be parsed, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn err<T>(msg: String) -> Result<T, ParseError> {
+    Err(ParseError(msg))
+}
+
+/// Parses `30s`, `500ms`, `5m`, `1h`, `1d1h` as a time, or a plain integer as a message count.
+pub fn parse_duration(s: &str) -> Result<TestDuration, ParseError> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return match s.parse::<u64>() {
+            Ok(0) => err("a message count must be at least 1".into()),
+            Ok(n) => Ok(TestDuration::Count(n)),
+            Err(_) => err(format!("'{s}' is too large")),
+        };
+    }
+    match parse_time(s)? {
+        0 => err("a duration must be longer than zero".into()),
+        ns => Ok(TestDuration::Time(ns)),
+    }
+}
+
+/// Parses a time span (`500ms`, `30s`, `1d1h`); a plain number is seconds. Zero is allowed.
+pub fn parse_time(s: &str) -> Result<Nanos, ParseError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return err("empty duration".into());
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| n.checked_mul(NANOS_PER_SEC))
+            .ok_or_else(|| ParseError(format!("'{s}' is too large")));
+    }
+    let mut total: i64 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return err(format!("bad duration '{s}' (expected e.g. 30s, 5m, 1h, 1d1h)"));
+        }
+        let n: i64 = rest[..digits]
+            .parse()
+            .map_err(|_| ParseError(format!("'{s}' is too large")))?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = match &rest[..unit_len] {
+            "ms" => 1_000_000,
+            "s" => NANOS_PER_SEC,
+            "m" => 60 * NANOS_PER_SEC,
+            "h" => 3_600 * NANOS_PER_SEC,
+            "d" => 86_400 * NANOS_PER_SEC,
+            u => return err(format!("bad duration unit '{u}' in '{s}' (use ms, s, m, h, d)")),
+        };
+        rest = &rest[unit_len..];
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| ParseError(format!("'{s}' is too large")))?;
+    }
+    Ok(total)
+}
+
+/// Parses `256` or `~256` (±5%). Zero is refused.
+pub fn parse_size(s: &str) -> Result<MessageSize, ParseError> {
+    let s = s.trim();
+    let (variable, digits) = match s.strip_prefix('~') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    let n = parse_scaled(digits, 1024).map_err(|_| {
+        ParseError(format!("bad size '{s}' (expected a byte count such as 256, ~256 or 4k)"))
+    })?;
+    match u32::try_from(n) {
+        Ok(0) => err("size must be at least 1 byte".into()),
+        Ok(n) if n <= MAX_MESSAGE_SIZE => Ok(if variable {
+            MessageSize::Variable(n)
+        } else {
+            MessageSize::Fixed(n)
+        }),
+        _ => err(format!("size {n} is larger than the {MAX_MESSAGE_SIZE}-byte maximum")),
+    }
+}
+
+/// Largest message body Allegro generates (MQTT allows 256 MiB; 64 MiB keeps buffers sane).
+pub const MAX_MESSAGE_SIZE: u32 = 64 << 20;
+
+/// Parses a rate in messages per second: `1000`, `50k`, `2M`. `0` means unbounded.
+pub fn parse_rate(s: &str) -> Result<u64, ParseError> {
+    parse_scaled(s.trim(), 1000).map_err(|_| {
+        ParseError(format!(
+            "bad rate '{s}' (expected messages per second, e.g. 1000, 50k, or 0 for unbounded)"
+        ))
+    })
+}
+
+fn parse_scaled(s: &str, k: u64) -> Result<u64, ()> {
+    let (num, mult) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], k),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], k * k),
+        _ => (s, 1),
+    };
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(());
+    }
+    num.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)).ok_or(())
+}
+
+/// The load shape, with Maestro's meanings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadShape {
+    /// Messages per second per sender connection; 0 is unbounded.
+    pub rate: u64,
+    /// Sender connections.
+    pub parallel: u32,
+    /// Receiver connections (each subscribes to the whole destination).
+    pub receivers: u32,
+    pub size: MessageSize,
+    pub duration: TestDuration,
+    /// Time from the start during which nothing is recorded into the histograms.
+    pub warmup: Nanos,
+}
+
+/// MQTT specifics of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttOptions {
+    /// 4 (3.1.1) or 5.
+    pub version: u8,
+    pub qos: u8,
+    pub keep_alive_secs: u16,
+    /// Unacknowledged QoS 1/2 publishes a sender keeps in flight.
+    pub inflight: u16,
+}
+
+impl Default for MqttOptions {
+    fn default() -> Self {
+        MqttOptions {
+            version: 4,
+            qos: 0,
+            keep_alive_secs: 30,
+            inflight: 1000,
+        }
+    }
+}
+
+/// Everything the engine needs to run one test.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub url: Url,
+    pub shape: LoadShape,
+    pub mqtt: MqttOptions,
+    /// Distinguishes this run's messages from others' on the same broker.
+    pub run_id: u32,
+    /// A connection not up (handshake included) within this fails the run.
+    pub connect_timeout: Nanos,
+    /// After the senders finish, how long receivers wait with nothing arriving before they stop.
+    pub drain_idle: Nanos,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let s = NANOS_PER_SEC;
+        assert_eq!(parse_duration("30s"), Ok(TestDuration::Time(30 * s)));
+        assert_eq!(parse_duration("5m"), Ok(TestDuration::Time(300 * s)));
+        assert_eq!(parse_duration("1h"), Ok(TestDuration::Time(3600 * s)));
+        assert_eq!(parse_duration("1d1h"), Ok(TestDuration::Time(90_000 * s)));
+        assert_eq!(parse_duration("250ms"), Ok(TestDuration::Time(250_000_000)));
+        assert_eq!(parse_duration("1000"), Ok(TestDuration::Count(1000)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("99999999999999999999").is_err());
+        assert_eq!(format_duration(90_061 * s), "1d1h1m1s");
+        assert_eq!(parse_time("0"), Ok(0));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256"), Ok(MessageSize::Fixed(256)));
+        assert_eq!(parse_size("~256"), Ok(MessageSize::Variable(256)));
+        assert_eq!(parse_size("4k"), Ok(MessageSize::Fixed(4096)));
+        assert_eq!(MessageSize::Variable(100).bounds(), (95, 105));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("~").is_err());
+        assert!(parse_size("1G").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("0"), Ok(0));
+        assert_eq!(parse_rate("50k"), Ok(50_000));
+        assert_eq!(parse_rate("2M"), Ok(2_000_000));
+        assert!(parse_rate("-1").is_err());
+        assert!(parse_rate("1.5").is_err());
+        assert!(parse_rate("").is_err());
+    }
+}

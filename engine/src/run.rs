@@ -1,0 +1,246 @@
+//! Driving one run from the control thread: wait for every connection, start the senders on a
+//! common `t0`, tell receivers to drain once the senders are done, merge shard snapshots, and
+//! end with an [`Outcome`] whatever happened (results so far are never lost).
+
+use crate::clock::{Clock, Nanos};
+use crate::engine::{Engine, EngineError};
+use crate::placement::Placement;
+use crate::plan::Plan;
+use crate::runtime::Backend;
+use crate::shard::Command;
+use crate::stats::{ConnCounts, Counters, Histograms, Snapshot};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One shard's latest state.
+#[derive(Debug, Clone)]
+pub struct ShardTotals {
+    pub shard: usize,
+    pub cpu: usize,
+    pub counters: Counters,
+    pub histograms: Histograms,
+    pub conns: ConnCounts,
+    pub first_sent: Option<Nanos>,
+    pub last_sent: Option<Nanos>,
+    pub first_received: Option<Nanos>,
+    pub last_received: Option<Nanos>,
+    pub finished: bool,
+}
+
+/// Everything merged so far.
+#[derive(Debug, Clone)]
+pub struct Totals {
+    pub shards: Vec<ShardTotals>,
+    /// Every error reported, in order of arrival.
+    pub errors: Vec<String>,
+}
+
+impl Totals {
+    fn new(engine: &Engine, cpus: &[usize]) -> Self {
+        Totals {
+            shards: (0..engine.shard_count())
+                .map(|i| ShardTotals {
+                    shard: i,
+                    cpu: cpus[i],
+                    counters: Counters::default(),
+                    histograms: Histograms::new(),
+                    conns: ConnCounts {
+                        connecting: engine.layout[i].len() as u32,
+                        senders_active: engine.layout[i].iter().filter(|c| c.is_sender()).count() as u32,
+                        ..Default::default()
+                    },
+                    first_sent: None,
+                    last_sent: None,
+                    first_received: None,
+                    last_received: None,
+                    finished: false,
+                })
+                .collect(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn apply(&mut self, s: &Snapshot) {
+        let t = &mut self.shards[s.shard];
+        t.counters = s.counters;
+        t.histograms.add(&s.interval);
+        t.conns = s.conns;
+        t.first_sent = s.first_sent;
+        t.last_sent = s.last_sent;
+        t.first_received = s.first_received;
+        t.last_received = s.last_received;
+        t.finished |= s.last;
+        self.errors.extend(s.errors.iter().cloned());
+    }
+
+    pub fn counters(&self) -> Counters {
+        let mut c = Counters::default();
+        for s in &self.shards {
+            c.add(&s.counters);
+        }
+        c
+    }
+
+    pub fn conns(&self) -> ConnCounts {
+        let mut c = ConnCounts::default();
+        for s in &self.shards {
+            c.add(&s.conns);
+        }
+        c
+    }
+
+    pub fn histograms(&self) -> Histograms {
+        let mut h = Histograms::new();
+        for s in &self.shards {
+            h.add(&s.histograms);
+        }
+        h
+    }
+
+    fn earliest(&self, f: impl Fn(&ShardTotals) -> Option<Nanos>) -> Option<Nanos> {
+        self.shards.iter().filter_map(f).min()
+    }
+
+    fn latest(&self, f: impl Fn(&ShardTotals) -> Option<Nanos>) -> Option<Nanos> {
+        self.shards.iter().filter_map(f).max()
+    }
+
+    pub fn first_sent(&self) -> Option<Nanos> {
+        self.earliest(|s| s.first_sent)
+    }
+    pub fn last_sent(&self) -> Option<Nanos> {
+        self.latest(|s| s.last_sent)
+    }
+    pub fn first_received(&self) -> Option<Nanos> {
+        self.earliest(|s| s.first_received)
+    }
+    pub fn last_received(&self) -> Option<Nanos> {
+        self.latest(|s| s.last_received)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Every connection did its work.
+    Completed,
+    /// Some connection failed; the errors are in [`Totals::errors`].
+    Failed,
+    /// Stopped from outside (Ctrl-C, a Maestro stop).
+    Interrupted,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub backend: Backend,
+    pub fallback: Option<String>,
+    pub addr: std::net::SocketAddr,
+    /// The senders' common start (`None` if the run never started).
+    pub t0: Option<Nanos>,
+    pub began: Nanos,
+    pub ended: Nanos,
+    pub totals: Totals,
+}
+
+/// Receives progress while a run goes on.
+pub trait Observer {
+    /// The engine is up (backend chosen, shards started).
+    fn started(&mut self, _engine: &Engine) {}
+    /// Roughly once a second, and at the end: the merged totals and what was recorded
+    /// since the previous call.
+    fn interval(&mut self, _now: Nanos, _totals: &Totals, _interval: &Histograms) {}
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// Runs `plan` to its end. `stop` set from outside ends it early with [`Status::Interrupted`].
+pub fn execute(
+    plan: Arc<Plan>,
+    placement: &Placement,
+    backend: Option<Backend>,
+    clock: Clock,
+    stop: &AtomicBool,
+    observer: &mut dyn Observer,
+) -> Result<Outcome, EngineError> {
+    let began = clock.now();
+    let engine = Engine::start(plan.clone(), placement, backend, clock)?;
+    observer.started(&engine);
+    let mut totals = Totals::new(&engine, &placement.cpus);
+    let mut interval = Histograms::new();
+    let mut t0 = None;
+    let mut drained = false;
+    let mut stopped = false;
+    let mut failed_early = false;
+    let mut last_report = began;
+    while totals.shards.iter().any(|s| !s.finished) {
+        match engine.snapshots.recv_timeout(Duration::from_millis(100)) {
+            Ok(s) => {
+                interval.add(&s.interval);
+                totals.apply(&s);
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        }
+        let now = clock.now();
+        if stop.load(Ordering::Relaxed) && !stopped {
+            engine.broadcast(Command::Stop);
+            stopped = true;
+        }
+        let conns = totals.conns();
+        if t0.is_none() && conns.connecting == 0 && !stopped {
+            if conns.failed > 0 {
+                // A run with a connection down from the start would measure the wrong thing.
+                engine.broadcast(Command::Stop);
+                stopped = true;
+                failed_early = true;
+            } else {
+                let start = clock.now() + 5_000_000;
+                engine.broadcast(Command::Start { t0: start });
+                t0 = Some(start);
+            }
+        }
+        if t0.is_some() && !drained && conns.senders_active == 0 {
+            let expected = totals.counters().sent;
+            engine.broadcast(Command::Drain { expected });
+            drained = true;
+        }
+        if now - last_report >= 1_000_000_000 {
+            observer.interval(now, &totals, &interval);
+            interval.reset();
+            last_report = now;
+        }
+    }
+    let backend = engine.backend;
+    let fallback = engine.fallback.clone();
+    let addr = engine.addr;
+    let panicked = engine.join();
+    if panicked > 0 {
+        totals.errors.push(format!("{panicked} shard(s) panicked"));
+    }
+    let ended = clock.now();
+    observer.interval(ended, &totals, &interval);
+    let conns = totals.conns();
+    let status = if failed_early || conns.failed > 0 || !totals.errors.is_empty() {
+        Status::Failed
+    } else if stopped {
+        Status::Interrupted
+    } else {
+        Status::Completed
+    };
+    Ok(Outcome {
+        status,
+        backend,
+        fallback,
+        addr,
+        t0,
+        began,
+        ended,
+        totals,
+    })
+}

@@ -1,0 +1,248 @@
+//! The epoll runtime: one pinned thread per shard running a mio event loop over its
+//! connections. Used where io_uring is unavailable, or when asked for.
+
+use super::ShardExit;
+use crate::pump::{nonblocking, Pump, Transport};
+use crate::session::mqtt::MqttSession;
+use crate::session::{Phase, Session};
+use crate::shard::{handshake_expired, make_session, Command, ConnSpec, ConnState, Core, ShardPlan, MAX_IDLE};
+use crate::stats::Snapshot;
+use crossbeam_channel::{Receiver, Sender};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use std::io::{Read, Write};
+use std::time::Duration;
+
+/// Starts the shard on its own pinned thread.
+pub fn spawn(
+    sp: ShardPlan,
+    commands: Receiver<Command>,
+    snapshots: Sender<Snapshot>,
+) -> std::io::Result<std::thread::JoinHandle<ShardExit>> {
+    std::thread::Builder::new()
+        .name(format!("allegro-shard-{}", sp.index))
+        .spawn(move || {
+            if let Err(e) = crate::placement::pin_current_thread(sp.cpu) {
+                eprintln!("allegro: shard {} could not pin to CPU {}: {e}", sp.index, sp.cpu);
+            }
+            shard_main(sp, commands, snapshots)
+        })
+}
+
+struct Conn {
+    spec: ConnSpec,
+    stream: TcpStream,
+    pump: Pump<MqttSession>,
+    state: ConnState,
+    created: i64,
+    connected: bool,
+    readable: bool,
+    writable: bool,
+    /// `step` ran out of budget: call again without waiting.
+    busy: bool,
+    started: bool,
+    drained: bool,
+}
+
+struct Io<'a> {
+    stream: &'a mut TcpStream,
+    readable: &'a mut bool,
+    writable: &'a mut bool,
+}
+
+impl Transport for Io<'_> {
+    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        if !*self.readable {
+            return Ok(None);
+        }
+        let r = nonblocking(self.stream.read(buf))?;
+        if r.is_none() {
+            *self.readable = false;
+        }
+        Ok(r)
+    }
+
+    fn send(&mut self, buf: &[u8]) -> std::io::Result<Option<usize>> {
+        if !*self.writable {
+            return Ok(None);
+        }
+        let r = nonblocking(self.stream.write(buf))?;
+        if r.is_none() {
+            *self.writable = false;
+        }
+        Ok(r)
+    }
+}
+
+fn shard_main(sp: ShardPlan, commands: Receiver<Command>, snapshots: Sender<Snapshot>) -> ShardExit {
+    let clock = sp.clock;
+    let plan = &sp.plan;
+    let mut core = Core::new(&sp, commands, snapshots);
+    let mut poll = match Poll::new() {
+        Ok(p) => p,
+        Err(e) => {
+            core.stats.on_error(format!("cannot create an epoll instance: {e}"));
+            fail_all(&mut core, &sp.conns);
+            core.maybe_snapshot(clock.now(), true);
+            return ShardExit::Finished;
+        }
+    };
+    let mut conns: Vec<Option<Conn>> = Vec::with_capacity(sp.conns.len());
+    for (i, &spec) in sp.conns.iter().enumerate() {
+        let mut state = ConnState::Connecting;
+        let conn = TcpStream::connect(sp.addr).and_then(|mut s| {
+            poll.registry().register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+            Ok(s)
+        });
+        match conn {
+            Ok(stream) => conns.push(Some(Conn {
+                spec,
+                stream,
+                pump: Pump::new(make_session(plan, spec)),
+                state,
+                created: clock.now(),
+                connected: false,
+                readable: false,
+                writable: false,
+                busy: false,
+                started: false,
+                drained: false,
+            })),
+            Err(e) => {
+                core.stats.on_error(super::connect_error(sp.addr, &e.to_string(), plan.connect_timeout));
+                core.transition(&mut state, ConnState::Failed, spec.is_sender());
+                conns.push(None);
+            }
+        }
+    }
+    let mut events = Events::with_capacity(1024);
+    loop {
+        core.poll_commands(plan.shape.warmup);
+        let now = clock.now();
+        let mut wake = now + MAX_IDLE;
+        for slot in conns.iter_mut() {
+            let Some(c) = slot else { continue };
+            let end = service(c, &mut core, &sp);
+            match end {
+                Some(result) => {
+                    let _ = poll.registry().deregister(&mut c.stream);
+                    let _ = c.stream.shutdown(std::net::Shutdown::Both);
+                    let sender = c.spec.is_sender();
+                    match result {
+                        Ok(()) if c.pump.session.phase() == Phase::Finished => {
+                            core.transition(&mut c.state, ConnState::Done, sender)
+                        }
+                        Ok(()) => core.transition(&mut c.state, ConnState::Failed, sender),
+                        Err(e) => {
+                            core.stats.on_error(e);
+                            core.transition(&mut c.state, ConnState::Failed, sender);
+                        }
+                    }
+                    *slot = None;
+                }
+                None => {
+                    if c.busy {
+                        wake = now;
+                    } else if c.connected {
+                        if let Some(t) = c.pump.next_timeout(clock.now()) {
+                            wake = wake.min(t);
+                        }
+                    } else {
+                        wake = wake.min(c.created + plan.connect_timeout + 1);
+                    }
+                }
+            }
+        }
+        let now = clock.now();
+        if core.live() == 0 {
+            core.maybe_snapshot(now, true);
+            return ShardExit::Finished;
+        }
+        core.maybe_snapshot(now, false);
+        // mio rounds a sub-millisecond wait up to a whole millisecond of epoll_wait.
+        let wait = Duration::from_nanos((wake - now).max(0) as u64);
+        if let Err(e) = poll.poll(&mut events, Some(wait)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                core.stats.on_error(format!("epoll_wait failed: {e}"));
+                core.stop = true;
+            }
+        }
+        for ev in events.iter() {
+            if let Some(Some(c)) = conns.get_mut(ev.token().0) {
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    c.readable = true;
+                }
+                if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+                    c.writable = true;
+                }
+            }
+        }
+    }
+}
+
+/// Runs one connection as far as it can go now; `Some` when it ended.
+fn service(c: &mut Conn, core: &mut Core, sp: &ShardPlan) -> Option<Result<(), String>> {
+    let clock = sp.clock;
+    let plan = &sp.plan;
+    let now = clock.now();
+    if core.stop {
+        return Some(Ok(()));
+    }
+    if !c.connected {
+        if !c.writable && !c.readable {
+            if now - c.created > plan.connect_timeout {
+                return Some(Err(super::connect_error(sp.addr, "timed out", plan.connect_timeout)));
+            }
+            return None;
+        }
+        if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
+            return Some(Err(super::connect_error(sp.addr, &e.to_string(), plan.connect_timeout)));
+        }
+        if c.stream.peer_addr().is_err() {
+            // Spurious wake-up before the connect completed.
+            c.readable = false;
+            c.writable = false;
+            return None;
+        }
+        let _ = c.stream.set_nodelay(true);
+        c.connected = true;
+    }
+    if let (Some(t0), false) = (core.t0, c.started) {
+        c.pump.session.start(t0);
+        c.started = true;
+    }
+    if let (Some(expected), false) = (core.drain, c.drained) {
+        c.pump.session.drain(now, expected);
+        c.drained = true;
+    }
+    let due = c.pump.next_timeout(now).is_some_and(|t| t <= now);
+    if c.busy || c.readable || (c.writable && c.pump.tx_pending()) || due {
+        let mut io = Io {
+            stream: &mut c.stream,
+            readable: &mut c.readable,
+            writable: &mut c.writable,
+        };
+        match c.pump.step(&mut io, &clock, &mut core.stats) {
+            Ok(busy) => c.busy = busy,
+            Err(e) => return Some(Err(super::describe(&c.pump, e, sp.addr))),
+        }
+    }
+    let to = Core::state_of(c.pump.session.phase());
+    if to != ConnState::Done {
+        core.transition(&mut c.state, to, c.spec.is_sender());
+    }
+    if c.pump.done() {
+        return Some(Ok(()));
+    }
+    if handshake_expired(&c.pump.session, c.created, clock.now(), plan.connect_timeout) {
+        return Some(Err(super::handshake_error(sp.addr, plan.connect_timeout)));
+    }
+    None
+}
+
+fn fail_all(core: &mut Core, specs: &[ConnSpec]) {
+    for spec in specs {
+        let mut s = ConnState::Connecting;
+        core.transition(&mut s, ConnState::Failed, spec.is_sender());
+    }
+}

@@ -1,0 +1,163 @@
+//! The io_uring runtime: one glommio `LocalExecutor` per shard, pinned to its CPU, one task per
+//! connection. A task drives its pump from a single `poll_fn`: glommio's socket calls try a
+//! non-blocking syscall first and register io_uring poll interest only when the socket would
+//! block, so a busy sender makes one `send` per 64 KiB and no ring round trip.
+
+use super::ShardExit;
+use crate::pump::{nonblocking, Pump, Transport};
+use crate::session::{Phase, Session};
+use crate::shard::{handshake_expired, make_session, Command, ConnSpec, ConnState, Core, ShardPlan, MAX_IDLE};
+use crate::stats::Snapshot;
+use crossbeam_channel::{Receiver, Sender};
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use glommio::net::TcpStream;
+use glommio::timer::Timer;
+use glommio::{LocalExecutorBuilder, Placement};
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Starts the shard on its own pinned executor thread.
+pub fn spawn(
+    sp: ShardPlan,
+    commands: Receiver<Command>,
+    snapshots: Sender<Snapshot>,
+) -> std::io::Result<std::thread::JoinHandle<ShardExit>> {
+    let name = format!("allegro-shard-{}", sp.index);
+    let cpu = sp.cpu;
+    let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+        .name(&name)
+        .spawn(move || async move { shard_main(sp, commands, snapshots).await })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // glommio's join handle joins the executor thread; wrap it into a std handle.
+    Ok(std::thread::Builder::new()
+        .name(format!("{name}-join"))
+        .spawn(move || handle.join().unwrap_or(ShardExit::Panicked))?)
+}
+
+async fn shard_main(sp: ShardPlan, commands: Receiver<Command>, snapshots: Sender<Snapshot>) -> ShardExit {
+    let core = Rc::new(RefCell::new(Core::new(&sp, commands, snapshots)));
+    let sp = Rc::new(sp);
+    for &spec in &sp.conns {
+        glommio::spawn_local(conn_task(core.clone(), sp.clone(), spec)).detach();
+    }
+    loop {
+        let now = sp.clock.now();
+        {
+            let mut c = core.borrow_mut();
+            c.poll_commands(sp.plan.shape.warmup);
+            if c.live() == 0 {
+                c.maybe_snapshot(now, true);
+                return ShardExit::Finished;
+            }
+            c.maybe_snapshot(now, false);
+        }
+        Timer::new(Duration::from_millis(2)).await;
+    }
+}
+
+struct Io<'a, 'b> {
+    stream: &'a mut TcpStream,
+    cx: &'a mut Context<'b>,
+}
+
+impl Transport for Io<'_, '_> {
+    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        match Pin::new(&mut *self.stream).poll_read(self.cx, buf) {
+            Poll::Ready(r) => nonblocking(r),
+            Poll::Pending => Ok(None),
+        }
+    }
+
+    fn send(&mut self, buf: &[u8]) -> std::io::Result<Option<usize>> {
+        match Pin::new(&mut *self.stream).poll_write(self.cx, buf) {
+            Poll::Ready(r) => nonblocking(r),
+            Poll::Pending => Ok(None),
+        }
+    }
+}
+
+async fn conn_task(core: Rc<RefCell<Core>>, sp: Rc<ShardPlan>, spec: ConnSpec) {
+    let clock = sp.clock;
+    let plan = &sp.plan;
+    let created = clock.now();
+    let mut state = ConnState::Connecting;
+    let timeout = Duration::from_nanos(plan.connect_timeout as u64);
+    let mut stream = match TcpStream::connect_timeout(sp.addr, timeout).await {
+        Ok(s) => s,
+        Err(e) => {
+            let mut c = core.borrow_mut();
+            c.stats.on_error(super::connect_error(sp.addr, &e.to_string(), plan.connect_timeout));
+            c.transition(&mut state, ConnState::Failed, spec.is_sender());
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let mut pump = Pump::new(make_session(plan, spec));
+    let (mut started, mut drained) = (false, false);
+    let result: Result<(), String> = loop {
+        let now = clock.now();
+        {
+            let mut c = core.borrow_mut();
+            if c.stop {
+                break Ok(());
+            }
+            if let (Some(t0), false) = (c.t0, started) {
+                pump.session.start(t0);
+                started = true;
+            }
+            if let (Some(expected), false) = (c.drain, drained) {
+                pump.session.drain(now, expected);
+                drained = true;
+            }
+            let to = Core::state_of(pump.session.phase());
+            if to != ConnState::Done {
+                c.transition(&mut state, to, spec.is_sender());
+            }
+        }
+        if pump.done() {
+            break Ok(());
+        }
+        if handshake_expired(&pump.session, created, now, plan.connect_timeout) {
+            break Err(super::handshake_error(sp.addr, plan.connect_timeout));
+        }
+        let wait = pump.next_timeout(now).map_or(MAX_IDLE, |t| (t - now).clamp(0, MAX_IDLE));
+        let mut timer = Timer::new(Duration::from_nanos(wait as u64));
+        let r = poll_fn(|cx: &mut Context<'_>| {
+            let r = {
+                let mut io = Io { stream: &mut stream, cx };
+                let mut c = core.borrow_mut();
+                pump.step(&mut io, &clock, &mut c.stats)
+            };
+            match r {
+                Err(e) => Poll::Ready(Err(e)),
+                Ok(true) => Poll::Ready(Ok(())),
+                Ok(false) if pump.done() => Poll::Ready(Ok(())),
+                Ok(false) => match Pin::new(&mut timer).poll(cx) {
+                    Poll::Ready(_) => Poll::Ready(Ok(())),
+                    Poll::Pending => Poll::Pending,
+                },
+            }
+        })
+        .await;
+        if let Err(e) = r {
+            break Err(super::describe(&pump, e, sp.addr));
+        }
+        glommio::yield_if_needed().await;
+    };
+    let _ = stream.shutdown(std::net::Shutdown::Both).await;
+    let mut c = core.borrow_mut();
+    match result {
+        Ok(()) if pump.session.phase() == Phase::Finished => {
+            c.transition(&mut state, ConnState::Done, spec.is_sender())
+        }
+        Ok(()) => c.transition(&mut state, ConnState::Failed, spec.is_sender()),
+        Err(e) => {
+            c.stats.on_error(e);
+            c.transition(&mut state, ConnState::Failed, spec.is_sender());
+        }
+    }
+}

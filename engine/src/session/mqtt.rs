@@ -1,0 +1,572 @@
+//! MQTT sender and receiver sessions (MQTT 3.1.1 and 5.0, QoS 0, 1 and 2).
+//!
+//! A sender connects (§3.1), waits for the run's start, then publishes its schedule to one topic,
+//! keeping at most `inflight` QoS 1/2 publishes unacknowledged (§4.3.2, §4.3.3), and disconnects
+//! (§3.14) once everything is sent and acknowledged. A receiver connects, subscribes to the topic
+//! (§3.8), acknowledges what QoS requires and accounts every message: latency from the body's
+//! timestamps and loss, duplicates and reordering from Allegro's sequence block.
+
+use super::{Phase, Session, SessionError};
+use crate::clock::{Nanos, NANOS_PER_SEC};
+use crate::pacing::Pacer;
+use crate::payload::{self, Extension};
+use crate::plan::{MessageSize, TestDuration};
+use crate::seq::{Arrival, Tracker};
+use crate::stats::{record_ns, ShardStats};
+use allegro_wire::mqtt::{
+    self, encode_publish_header, Connect, Decode, Disconnect, Packet, Properties, Protocol,
+    PubAck, PubComp, PubRec, PubRel, QoS, Subscribe, SubscribeOptions,
+};
+
+/// Settings shared by both roles.
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    pub protocol: Protocol,
+    pub qos: QoS,
+    pub keep_alive_secs: u16,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub topic: String,
+    /// QoS 1/2 publishes a sender keeps unacknowledged (1..=65535).
+    pub inflight: u16,
+    /// Largest packet accepted from the broker.
+    pub max_packet: usize,
+}
+
+/// What a sender sends.
+#[derive(Debug, Clone)]
+pub struct SenderPlan {
+    pub rate: u64,
+    pub duration: TestDuration,
+    pub size: MessageSize,
+    /// Goes into every body's sequence block.
+    pub sender_id: u32,
+    pub connection_id: u32,
+}
+
+#[derive(Debug)]
+struct Sender {
+    plan: SenderPlan,
+    pacer: Option<Pacer>,
+    /// Template body of the largest size; each message patches its header in place.
+    body: Vec<u8>,
+    rng: u64,
+    /// State per packet id: 0 free, 1 awaiting PUBACK/PUBREC, 2 awaiting PUBCOMP.
+    slots: Vec<u8>,
+    in_flight: u32,
+    next_pkid: u16,
+}
+
+#[derive(Debug)]
+struct Receiver {
+    tracker: Tracker,
+    got: u64,
+    /// Set by `drain`: how many to expect and when the idle clock last restarted.
+    drain: Option<(u64, Nanos)>,
+    drain_idle: Nanos,
+}
+
+#[derive(Debug)]
+enum Role {
+    Sender(Sender),
+    Receiver(Receiver),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    SendConnect,
+    AwaitConnAck,
+    AwaitSubAck,
+    Ready,
+    Running,
+    SendDisconnect,
+    Finished,
+}
+
+/// One MQTT connection's session.
+#[derive(Debug)]
+pub struct MqttSession {
+    cfg: MqttConfig,
+    role: Role,
+    state: State,
+    last_tx: Nanos,
+    ping_sent: Option<Nanos>,
+}
+
+const SUBSCRIBE_PKID: u16 = 1;
+
+impl MqttSession {
+    /// A sender that publishes `plan` once started.
+    pub fn sender(cfg: MqttConfig, plan: SenderPlan) -> Self {
+        let (_, max) = plan.size.bounds();
+        let seed = 0x9E37_79B9_7F4A_7C15 ^ u64::from(plan.connection_id).wrapping_mul(0xA24B_AED4_963E_E407);
+        let slots = if cfg.qos == QoS::AtMostOnce { Vec::new() } else { vec![0; 65_536] };
+        MqttSession {
+            role: Role::Sender(Sender {
+                body: payload::template(max as usize),
+                plan,
+                pacer: None,
+                rng: seed | 1,
+                slots,
+                in_flight: 0,
+                next_pkid: 1,
+            }),
+            cfg,
+            state: State::SendConnect,
+            last_tx: 0,
+            ping_sent: None,
+        }
+    }
+
+    /// A receiver that subscribes to the topic; `drain_idle` ends it after the senders finished.
+    pub fn receiver(cfg: MqttConfig, drain_idle: Nanos) -> Self {
+        MqttSession {
+            role: Role::Receiver(Receiver {
+                tracker: Tracker::new(),
+                got: 0,
+                drain: None,
+                drain_idle,
+            }),
+            cfg,
+            state: State::SendConnect,
+            last_tx: 0,
+            ping_sent: None,
+        }
+    }
+
+    fn keep_alive_ns(&self) -> Option<Nanos> {
+        (self.cfg.keep_alive_secs > 0).then(|| i64::from(self.cfg.keep_alive_secs) * NANOS_PER_SEC)
+    }
+
+    fn write_connect(&self, out: &mut Vec<u8>) {
+        Packet::Connect(Connect {
+            protocol: self.cfg.protocol,
+            clean_start: true,
+            keep_alive: self.cfg.keep_alive_secs,
+            client_id: &self.cfg.client_id,
+            will: None,
+            username: self.cfg.username.as_deref(),
+            password: self.cfg.password.as_deref().map(str::as_bytes),
+            properties: Properties::EMPTY,
+        })
+        .encode(self.cfg.protocol, out);
+    }
+
+    fn write_subscribe(&self, out: &mut Vec<u8>) {
+        let opts = SubscribeOptions {
+            qos: self.cfg.qos,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: 0,
+        };
+        Subscribe::encode_filters(
+            SUBSCRIBE_PKID,
+            Properties::EMPTY,
+            &[(self.cfg.topic.as_str(), opts)],
+            self.cfg.protocol,
+            out,
+        );
+    }
+
+    fn on_packet(
+        &mut self,
+        packet: Packet<'_>,
+        now: Nanos,
+        out: &mut Vec<u8>,
+        stats: &mut ShardStats,
+    ) -> Result<(), SessionError> {
+        let protocol = self.cfg.protocol;
+        match (self.state, packet) {
+            (State::AwaitConnAck, Packet::ConnAck(ack)) => {
+                if ack.code != 0 {
+                    return Err(SessionError::Refused(format!(
+                        "CONNACK return code {:#04x} ({})",
+                        ack.code,
+                        connack_reason(protocol, ack.code)
+                    )));
+                }
+                match self.role {
+                    Role::Sender(_) => self.state = State::Ready,
+                    Role::Receiver(_) => {
+                        self.write_subscribe(out);
+                        self.last_tx = now;
+                        self.state = State::AwaitSubAck;
+                    }
+                }
+            }
+            (State::AwaitSubAck, Packet::SubAck(ack)) => {
+                if ack.pkid != SUBSCRIBE_PKID {
+                    return Err(SessionError::Protocol(format!("SUBACK for unknown packet id {}", ack.pkid)));
+                }
+                match ack.codes.first() {
+                    Some(&c) if c < 0x80 => self.state = State::Ready,
+                    c => {
+                        return Err(SessionError::Refused(format!(
+                            "subscription to '{}' refused (SUBACK code {:#04x})",
+                            self.cfg.topic,
+                            c.copied().unwrap_or(0x80)
+                        )))
+                    }
+                }
+            }
+            (_, Packet::PingResp) => self.ping_sent = None,
+            (_, Packet::Disconnect(d)) => {
+                return Err(SessionError::Refused(format!("DISCONNECT reason {:#04x}", d.reason)))
+            }
+            (State::Ready | State::Running | State::SendDisconnect, Packet::Publish(p)) => {
+                let Role::Receiver(r) = &mut self.role else {
+                    return Err(SessionError::Protocol("PUBLISH received on a sender connection".into()));
+                };
+                r.on_publish(p.payload, now, stats);
+                if let Some((expected, _)) = r.drain {
+                    r.drain = Some((expected, now));
+                }
+                match p.qos {
+                    QoS::AtMostOnce => {}
+                    QoS::AtLeastOnce => {
+                        Packet::PubAck(PubAck { pkid: p.pkid, reason: 0, properties: Properties::EMPTY })
+                            .encode(protocol, out)
+                    }
+                    QoS::ExactlyOnce => {
+                        Packet::PubRec(PubRec { pkid: p.pkid, reason: 0, properties: Properties::EMPTY })
+                            .encode(protocol, out)
+                    }
+                }
+            }
+            (_, Packet::PubRel(rel)) => {
+                Packet::PubComp(PubComp { pkid: rel.pkid, reason: 0, properties: Properties::EMPTY })
+                    .encode(protocol, out);
+            }
+            (_, Packet::PubAck(a)) => self.sender_ack(a.pkid, 1, a.reason, stats)?,
+            (_, Packet::PubRec(a)) => {
+                let Role::Sender(s) = &mut self.role else {
+                    return Err(SessionError::Protocol("PUBREC received on a receiver connection".into()));
+                };
+                match s.slots.get_mut(a.pkid as usize) {
+                    Some(slot) if *slot == 1 && a.reason < 0x80 => {
+                        // Received by the broker; release it and wait for PUBCOMP (§4.3.3).
+                        *slot = 2;
+                        Packet::PubRel(PubRel { pkid: a.pkid, reason: 0, properties: Properties::EMPTY })
+                            .encode(protocol, out);
+                    }
+                    // A refused QoS 2 publish ends with the PUBREC (MQTT 5.0 §4.3.3).
+                    Some(slot) if *slot == 1 => self.sender_ack(a.pkid, 1, a.reason, stats)?,
+                    _ => {
+                        return Err(SessionError::Protocol(format!(
+                            "PUBREC for packet id {} not in flight",
+                            a.pkid
+                        )))
+                    }
+                }
+            }
+            (_, Packet::PubComp(a)) => self.sender_ack(a.pkid, 2, a.reason, stats)?,
+            (state, p) => {
+                return Err(SessionError::Protocol(format!(
+                    "unexpected {} in state {state:?}",
+                    packet_name(&p)
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// Frees packet id `pkid`, which must be in slot state `want`.
+    fn sender_ack(&mut self, pkid: u16, want: u8, reason: u8, stats: &mut ShardStats) -> Result<(), SessionError> {
+        let Role::Sender(s) = &mut self.role else {
+            return Err(SessionError::Protocol("acknowledgement received on a receiver connection".into()));
+        };
+        match s.slots.get_mut(pkid as usize) {
+            Some(slot) if *slot == want => {
+                *slot = 0;
+                s.in_flight -= 1;
+                stats.counters.acked += 1;
+                if reason >= 0x80 {
+                    stats.on_error(format!("broker rejected publish {pkid} with reason {reason:#04x}"));
+                }
+                Ok(())
+            }
+            _ => Err(SessionError::Protocol(format!("acknowledgement for packet id {pkid} not in flight"))),
+        }
+    }
+}
+
+impl Receiver {
+    #[inline]
+    fn on_publish(&mut self, body: &[u8], now: Nanos, stats: &mut ShardStats) {
+        self.got += 1;
+        let c = &mut stats.counters;
+        c.received += 1;
+        c.bytes_received += body.len() as u64;
+        stats.first_received.get_or_insert(now);
+        stats.last_received = Some(now);
+        let Some(stamp) = payload::read(body) else {
+            c.unstamped += 1;
+            return;
+        };
+        let sent = stamp.sent_us.saturating_mul(1_000);
+        match stamp.ext {
+            Some(ext) => {
+                match self.tracker.observe(ext.sender, ext.connection, ext.sequence) {
+                    Arrival::InOrder { lost } => c.lost += lost,
+                    Arrival::Late => {
+                        c.lost = c.lost.saturating_sub(1);
+                        c.reordered += 1;
+                    }
+                    Arrival::Duplicate => c.duplicated += 1,
+                }
+                if ext.intended_ns >= stats.record_from {
+                    record_ns(&mut stats.interval.service, now - sent);
+                    record_ns(&mut stats.interval.corrected, now - ext.intended_ns);
+                }
+            }
+            None => {
+                if sent >= stats.record_from {
+                    record_ns(&mut stats.interval.service, now - sent);
+                    record_ns(&mut stats.interval.corrected, now - sent);
+                }
+            }
+        }
+    }
+}
+
+impl Session for MqttSession {
+    fn handle_input(
+        &mut self,
+        input: &[u8],
+        now: Nanos,
+        out: &mut Vec<u8>,
+        stats: &mut ShardStats,
+    ) -> Result<usize, SessionError> {
+        let mut used = 0;
+        while used < input.len() {
+            match mqtt::decode(&input[used..], self.cfg.protocol, self.cfg.max_packet) {
+                Ok(Decode::Complete(packet, n)) => {
+                    used += n;
+                    self.on_packet(packet, now, out, stats)?;
+                }
+                Ok(Decode::Incomplete(_)) => break,
+                Err(e) => return Err(SessionError::Decode(e.to_string())),
+            }
+        }
+        Ok(used)
+    }
+
+    fn poll_transmit(
+        &mut self,
+        now: Nanos,
+        out: &mut Vec<u8>,
+        limit: usize,
+        stats: &mut ShardStats,
+    ) -> Result<(), SessionError> {
+        let start_len = out.len();
+        if let Some(ka) = self.keep_alive_ns() {
+            if let Some(at) = self.ping_sent {
+                if now - at > ka {
+                    return Err(SessionError::Timeout("PINGRESP"));
+                }
+            }
+        }
+        match self.state {
+            State::SendConnect => {
+                self.write_connect(out);
+                self.state = State::AwaitConnAck;
+            }
+            State::Running => {
+                let protocol = self.cfg.protocol;
+                let qos = self.cfg.qos;
+                let window = u32::from(self.cfg.inflight.max(1));
+                let Role::Sender(s) = &mut self.role else { unreachable_role() };
+                let Some(pacer) = s.pacer.as_mut() else { unreachable_role() };
+                let mut sent = 0u64;
+                let mut bytes = 0u64;
+                let topic = self.cfg.topic.as_str();
+                while out.len() - start_len < limit || out.len() == start_len {
+                    if qos != QoS::AtMostOnce && s.in_flight >= window {
+                        break;
+                    }
+                    let Some((seq, intended)) = pacer.take(now) else { break };
+                    let len = match s.plan.size {
+                        MessageSize::Fixed(n) => n as usize,
+                        MessageSize::Variable(_) => {
+                            let (lo, hi) = s.plan.size.bounds();
+                            s.rng ^= s.rng << 13;
+                            s.rng ^= s.rng >> 7;
+                            s.rng ^= s.rng << 17;
+                            (lo + (s.rng % u64::from(hi - lo + 1)) as u32) as usize
+                        }
+                    };
+                    let ext = Extension {
+                        sender: s.plan.sender_id,
+                        connection: s.plan.connection_id,
+                        sequence: seq,
+                        intended_ns: intended,
+                    };
+                    let body = &mut s.body[..len];
+                    payload::write(body, now, &ext);
+                    let pkid = if qos == QoS::AtMostOnce {
+                        0
+                    } else {
+                        // Find a free packet id; the window is below 65535 so one exists.
+                        loop {
+                            let id = s.next_pkid;
+                            s.next_pkid = if id == u16::MAX { 1 } else { id + 1 };
+                            if s.slots[id as usize] == 0 {
+                                s.slots[id as usize] = 1;
+                                s.in_flight += 1;
+                                break id;
+                            }
+                        }
+                    };
+                    encode_publish_header(protocol, qos, false, false, topic, pkid, len, out);
+                    out.extend_from_slice(body);
+                    sent += 1;
+                    bytes += len as u64;
+                    if intended >= stats.record_from {
+                        record_ns(&mut stats.interval.send_delay, now - intended);
+                    }
+                }
+                stats.on_sent(sent, bytes, now);
+                if pacer.finished(now) && s.in_flight == 0 {
+                    self.state = State::SendDisconnect;
+                }
+            }
+            State::Ready => {
+                if let Role::Receiver(r) = &self.role {
+                    if let Some((expected, since)) = r.drain {
+                        if r.got >= expected || now - since >= r.drain_idle {
+                            self.state = State::SendDisconnect;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if self.state == State::SendDisconnect {
+            Packet::Disconnect(Disconnect { reason: 0, properties: Properties::EMPTY })
+                .encode(self.cfg.protocol, out);
+            self.state = State::Finished;
+        }
+        if out.len() > start_len {
+            self.last_tx = now;
+        } else if let Some(ka) = self.keep_alive_ns() {
+            // §3.1.2.10: keep the connection alive when nothing else was sent.
+            if self.ping_sent.is_none() && now - self.last_tx >= ka / 2 && self.state != State::Finished {
+                Packet::PingReq.encode(self.cfg.protocol, out);
+                self.ping_sent = Some(now);
+                self.last_tx = now;
+            }
+        }
+        Ok(())
+    }
+
+    fn next_timeout(&self, now: Nanos) -> Option<Nanos> {
+        let ping = self.keep_alive_ns().map(|ka| match self.ping_sent {
+            Some(at) => at + ka + 1,
+            None => self.last_tx + ka / 2,
+        });
+        let work = match (&self.role, self.state) {
+            (_, State::SendConnect | State::SendDisconnect) => Some(now),
+            (Role::Sender(s), State::Running) => {
+                let window = u32::from(self.cfg.inflight.max(1));
+                match s.pacer.as_ref().and_then(|p| p.next_due(now)) {
+                    Some(_) if self.cfg.qos != QoS::AtMostOnce && s.in_flight >= window => None,
+                    Some(t) => Some(t),
+                    // Schedule done: finish once the last acknowledgement arrives (input wakes us).
+                    None if s.in_flight == 0 => Some(now),
+                    None => None,
+                }
+            }
+            (Role::Receiver(r), State::Ready) => r.drain.map(|(_, since)| since + r.drain_idle),
+            _ => None,
+        };
+        match (ping, work) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn start(&mut self, t0: Nanos) {
+        if let Role::Sender(s) = &mut self.role {
+            if s.pacer.is_none() {
+                s.pacer = Some(Pacer::new(t0, s.plan.rate, s.plan.duration));
+                if self.state == State::Ready {
+                    self.state = State::Running;
+                }
+            }
+        }
+    }
+
+    fn drain(&mut self, now: Nanos, expected: u64) {
+        if let Role::Receiver(r) = &mut self.role {
+            if r.drain.is_none() {
+                r.drain = Some((expected, now));
+            }
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        match self.state {
+            State::SendConnect | State::AwaitConnAck | State::AwaitSubAck => Phase::Handshake,
+            State::Ready => match &self.role {
+                // A sender that was started before its handshake ended runs now.
+                Role::Sender(s) if s.pacer.is_some() => Phase::Running,
+                _ => Phase::Ready,
+            },
+            State::Running | State::SendDisconnect => Phase::Running,
+            State::Finished => Phase::Finished,
+        }
+    }
+
+    fn is_sender(&self) -> bool {
+        matches!(self.role, Role::Sender(_))
+    }
+
+    fn max_frame(&self) -> usize {
+        self.cfg.max_packet
+    }
+}
+
+#[cold]
+fn unreachable_role() -> ! {
+    unreachable!("a running session is always a started sender")
+}
+
+fn packet_name(p: &Packet<'_>) -> &'static str {
+    match p {
+        Packet::Connect(_) => "CONNECT",
+        Packet::ConnAck(_) => "CONNACK",
+        Packet::Publish(_) => "PUBLISH",
+        Packet::PubAck(_) => "PUBACK",
+        Packet::PubRec(_) => "PUBREC",
+        Packet::PubRel(_) => "PUBREL",
+        Packet::PubComp(_) => "PUBCOMP",
+        Packet::Subscribe(_) => "SUBSCRIBE",
+        Packet::SubAck(_) => "SUBACK",
+        Packet::Unsubscribe(_) => "UNSUBSCRIBE",
+        Packet::UnsubAck(_) => "UNSUBACK",
+        Packet::PingReq => "PINGREQ",
+        Packet::PingResp => "PINGRESP",
+        Packet::Disconnect(_) => "DISCONNECT",
+        Packet::Auth(_) => "AUTH",
+    }
+}
+
+/// Human words for CONNACK codes (3.1.1 §3.2.2.3, 5.0 §3.2.2.2).
+fn connack_reason(protocol: Protocol, code: u8) -> &'static str {
+    match (protocol, code) {
+        (Protocol::V311, 1) => "unacceptable protocol version",
+        (Protocol::V311, 2) => "client identifier rejected",
+        (Protocol::V311, 3) => "server unavailable",
+        (Protocol::V311, 4) => "bad user name or password",
+        (Protocol::V311, 5) => "not authorized",
+        (Protocol::V5, 0x84) => "unsupported protocol version",
+        (Protocol::V5, 0x85) => "client identifier not valid",
+        (Protocol::V5, 0x86) => "bad user name or password",
+        (Protocol::V5, 0x87) => "not authorized",
+        (Protocol::V5, 0x88) => "server unavailable",
+        (Protocol::V5, 0x89) => "server busy",
+        (Protocol::V5, 0x8A) => "banned",
+        _ => "refused",
+    }
+}

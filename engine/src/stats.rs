@@ -1,0 +1,215 @@
+//! Per-shard counters and fixed-bound HDR histograms, and the snapshots that carry them to the
+//! control thread. Histograms are in microseconds, 1 µs to 1 hour, 3 significant digits; they
+//! are merged with `add`, never rebuilt from samples.
+
+use crate::clock::Nanos;
+use hdrhistogram::Histogram;
+
+/// Highest latency a histogram holds, in microseconds (1 hour); larger values are clamped.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// Monotonic counters of one shard (or of a merge of shards).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Messages written to a socket.
+    pub sent: u64,
+    /// Sent messages the broker acknowledged (QoS 1 PUBACK, QoS 2 PUBCOMP).
+    pub acked: u64,
+    pub received: u64,
+    /// Messages missing from a stream's sequence (net of those that arrived late).
+    pub lost: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    /// Received bodies without a readable timestamp.
+    pub unstamped: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Connection failures (refused, reset, protocol errors, timeouts).
+    pub errors: u64,
+}
+
+impl Counters {
+    /// Adds `other` field by field.
+    pub fn add(&mut self, o: &Counters) {
+        self.sent += o.sent;
+        self.acked += o.acked;
+        self.received += o.received;
+        self.lost += o.lost;
+        self.duplicated += o.duplicated;
+        self.reordered += o.reordered;
+        self.unstamped += o.unstamped;
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_received += o.bytes_received;
+        self.errors += o.errors;
+    }
+}
+
+/// The three latency views of `benchmarks.md`.
+#[derive(Debug, Clone)]
+pub struct Histograms {
+    /// Receive time minus actual send time.
+    pub service: Histogram<u64>,
+    /// Receive time minus intended send time (corrected for coordinated omission).
+    pub corrected: Histogram<u64>,
+    /// Actual minus intended send time, on the sender.
+    pub send_delay: Histogram<u64>,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
+}
+
+impl Histograms {
+    pub fn new() -> Self {
+        Histograms {
+            service: histogram(),
+            corrected: histogram(),
+            send_delay: histogram(),
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub fn add(&mut self, o: &Histograms) {
+        // Same bounds on both sides: `add` cannot fail.
+        let _ = self.service.add(&o.service);
+        let _ = self.corrected.add(&o.corrected);
+        let _ = self.send_delay.add(&o.send_delay);
+    }
+
+    pub fn reset(&mut self) {
+        self.service.reset();
+        self.corrected.reset();
+        self.send_delay.reset();
+    }
+}
+
+impl Default for Histograms {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Records a nanosecond span into a microsecond histogram, clamped to its bounds.
+#[inline]
+pub fn record_ns(h: &mut Histogram<u64>, ns: i64) {
+    let us = (ns.max(0) as u64 / 1_000).clamp(1, MAX_LATENCY_US);
+    h.record(us).expect("value clamped into the histogram's bounds");
+}
+
+/// What one shard accumulates. Sessions update it; the shard ships it out once a second.
+#[derive(Debug)]
+pub struct ShardStats {
+    pub counters: Counters,
+    /// Since the last snapshot.
+    pub interval: Histograms,
+    /// Histogram samples are kept only for messages intended at or after this instant (warm-up).
+    pub record_from: Nanos,
+    /// Actual time of the first and last message sent and received.
+    pub first_sent: Option<Nanos>,
+    pub last_sent: Option<Nanos>,
+    pub first_received: Option<Nanos>,
+    pub last_received: Option<Nanos>,
+    /// Errors not yet reported.
+    pub new_errors: Vec<String>,
+}
+
+impl ShardStats {
+    pub fn new(record_from: Nanos) -> Self {
+        ShardStats {
+            counters: Counters::default(),
+            interval: Histograms::new(),
+            record_from,
+            first_sent: None,
+            last_sent: None,
+            first_received: None,
+            last_received: None,
+            new_errors: Vec::new(),
+        }
+    }
+
+    /// Notes `n` messages written at `now`.
+    #[inline]
+    pub fn on_sent(&mut self, n: u64, bytes: u64, now: Nanos) {
+        if n > 0 {
+            self.counters.sent += n;
+            self.first_sent.get_or_insert(now);
+            self.last_sent = Some(now);
+        }
+        self.counters.bytes_sent += bytes;
+    }
+
+    /// Notes a connection failure.
+    pub fn on_error(&mut self, what: String) {
+        self.counters.errors += 1;
+        self.new_errors.push(what);
+    }
+}
+
+/// Connections of a shard by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnCounts {
+    /// Connecting or in the protocol handshake.
+    pub connecting: u32,
+    /// Handshake done, waiting for the start or running.
+    pub up: u32,
+    /// Ended normally.
+    pub done: u32,
+    /// Ended with an error.
+    pub failed: u32,
+    /// Senders that have not finished their schedule.
+    pub senders_active: u32,
+}
+
+impl ConnCounts {
+    pub fn add(&mut self, o: &ConnCounts) {
+        self.connecting += o.connecting;
+        self.up += o.up;
+        self.done += o.done;
+        self.failed += o.failed;
+        self.senders_active += o.senders_active;
+    }
+}
+
+/// One shard's report, sent up about once a second and once at the end.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub shard: usize,
+    pub cpu: usize,
+    pub at: Nanos,
+    /// Cumulative since the start.
+    pub counters: Counters,
+    /// Only what was recorded since the previous snapshot.
+    pub interval: Histograms,
+    pub conns: ConnCounts,
+    pub first_sent: Option<Nanos>,
+    pub last_sent: Option<Nanos>,
+    pub first_received: Option<Nanos>,
+    pub last_received: Option<Nanos>,
+    pub errors: Vec<String>,
+    /// The shard has stopped: no snapshot follows.
+    pub last: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamps_and_merges() {
+        let mut a = Histograms::new();
+        record_ns(&mut a.service, -5);
+        record_ns(&mut a.service, 1_500_000);
+        record_ns(&mut a.service, i64::MAX);
+        assert_eq!(a.service.len(), 3);
+        assert_eq!(a.service.min(), 1);
+        assert!(a.service.max() >= MAX_LATENCY_US);
+        let mut b = Histograms::new();
+        b.add(&a);
+        b.add(&a);
+        assert_eq!(b.service.len(), 6);
+        assert_eq!(b.service.value_at_quantile(0.5), a.service.value_at_quantile(0.5));
+        let mut c = Counters { sent: 1, errors: 2, ..Default::default() };
+        c.add(&Counters { sent: 3, lost: 1, ..Default::default() });
+        assert_eq!((c.sent, c.errors, c.lost), (4, 2, 1));
+    }
+}
