@@ -78,7 +78,7 @@ pub struct RunArgs {
 
     /// CPUs to run shards on: 0-3, 1,3 (default: every online CPU).
     #[arg(long, value_parser = parse_cores, conflicts_with = "numa_node")]
-    pub cores: Option<Vec<usize>>,
+    pub cores: Option<CpuList>,
 
     /// Run shards on every CPU of this NUMA node.
     #[arg(long = "numa-node")]
@@ -144,8 +144,12 @@ fn parse_mqtt_version(s: &str) -> Result<u8, String> {
     }
 }
 
-fn parse_cores(s: &str) -> Result<Vec<usize>, String> {
-    allegro_engine::placement::parse_cpu_list(s).map_err(|e| e.to_string())
+/// A CPU list as given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+fn parse_cores(s: &str) -> Result<CpuList, String> {
+    allegro_engine::placement::parse_cpu_list(s).map(CpuList).map_err(|e| e.to_string())
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -198,7 +202,7 @@ mod tests {
         assert_eq!(r.rate, 50_000);
         assert_eq!(r.size, MessageSize::Variable(100));
         assert_eq!(r.duration, TestDuration::Time(90_000 * 1_000_000_000));
-        assert_eq!(r.cores, Some(vec![0, 1]));
+        assert_eq!(r.cores, Some(CpuList(vec![0, 1])));
     }
 
     #[test]

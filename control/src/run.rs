@@ -31,7 +31,7 @@ impl RunConfig {
     /// Resolves the placement and builds the plan; errors are bad input.
     pub fn from_args(a: RunArgs) -> Result<Self, String> {
         let policy = match (a.cores, a.numa_node) {
-            (Some(c), _) => Policy::Cores(c),
+            (Some(c), _) => Policy::Cores(c.0),
             (None, Some(n)) => Policy::Node(n),
             (None, None) => Policy::AllCores,
         };

@@ -67,6 +67,12 @@ pub fn uring_available() -> Result<(), String> {
 }
 
 pub(crate) fn connect_error(addr: SocketAddr, e: &str, timeout: Nanos) -> String {
+    // Both runtimes' words for the same errno: "IO error occurred: X (os error N)" becomes "X".
+    let e = e.trim_start_matches("IO error occurred: ");
+    let e = match e.rfind(" (os error ") {
+        Some(i) => &e[..i],
+        None => e,
+    };
     if e.contains("timed out") || e.contains("TimedOut") {
         format!("cannot connect to {addr}: no answer within {}s", timeout / NANOS_PER_SEC)
     } else {

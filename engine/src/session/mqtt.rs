@@ -422,7 +422,8 @@ impl Session for MqttSession {
                     out.extend_from_slice(body);
                     sent += 1;
                     bytes += len as u64;
-                    if intended >= stats.record_from {
+                    // Unbounded senders have no schedule to be late against.
+                    if s.plan.rate > 0 && intended >= stats.record_from {
                         record_ns(&mut stats.interval.send_delay, now - intended);
                     }
                 }

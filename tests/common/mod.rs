@@ -1,0 +1,107 @@
+//! Shared helpers of the integration tests: the broker endpoints written by `scripts/setup`,
+//! running the `allegro` binary, and reading what it wrote.
+//!
+//! A test that needs a broker reads its endpoint from `.brokers.env` and fails loudly when the
+//! broker is not there: run `scripts/setup` (the README's test command does) first.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("control/ has a parent").to_path_buf()
+}
+
+/// Endpoints written by `scripts/setup` (`ALLEGRO_BROKERS_ENV` overrides the file).
+pub fn brokers() -> HashMap<String, String> {
+    let path = std::env::var_os("ALLEGRO_BROKERS_ENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".brokers.env"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("cannot read {} ({e}): run scripts/setup first to start the brokers", path.display())
+    });
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+        .collect()
+}
+
+/// `host:port` of `key` (e.g. `MOSQUITTO_MQTT`), checked to accept connections.
+pub fn endpoint(key: &str) -> String {
+    let all = brokers();
+    let ep = all
+        .get(key)
+        .unwrap_or_else(|| panic!("{key} is missing from .brokers.env: run scripts/setup"))
+        .clone();
+    let addr: std::net::SocketAddr = ep.parse().unwrap_or_else(|e| panic!("{key}={ep}: {e}"));
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("{key} at {ep} does not accept connections ({e}): run scripts/setup"));
+    ep
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{prefix}-{}-{}-{}", std::process::id(), t.as_millis() % 100_000_000, N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh scratch directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(unique(&format!("allegro-test-{name}")));
+    std::fs::create_dir_all(&d).expect("create scratch dir");
+    d
+}
+
+/// The `allegro` binary built for these tests.
+pub fn allegro() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_allegro"))
+}
+
+/// What a finished `allegro` run left.
+#[derive(Debug)]
+pub struct Ran {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Ran {
+    /// The JSON summary printed with `--output json`.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not a JSON summary ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+}
+
+/// Runs `allegro` with `args`, killing it after `limit`.
+pub fn run(args: &[&str], limit: Duration) -> Ran {
+    let start = Instant::now();
+    let out: Output = Command::new("timeout")
+        .arg("--signal=KILL")
+        .arg(format!("{}", limit.as_secs().max(1)))
+        .arg(env!("CARGO_BIN_EXE_allegro"))
+        .args(args)
+        .output()
+        .expect("run allegro");
+    Ran {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// A loopback port with no listener.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
