@@ -1,0 +1,121 @@
+//! Allegro against `mqttwrk bench` on the same Mosquitto, in one run.
+//!
+//! Both tools get the same work: P publishers and one subscriber, 100-byte bodies, N messages per
+//! publisher at QoS 0, unbounded rate. Rounds alternate Allegro, mqttwrk, Allegro, ... Each round
+//! records the wall time of the whole process, its CPU time (rusage), and the messages the
+//! subscriber received; the rate is received messages over wall time for both, so process start
+//! and connection setup count the same for each.
+//!
+//! `vs-mqttwrk [--broker 127.0.0.1:1883] [--rounds 3] [--count 300000] [--publishers 1] [--size 100]`
+//! (the broker defaults to MOSQUITTO_MQTT from .brokers.env; `mqttwrk` must be on PATH or in
+//! ~/.cargo/bin: `cargo install mqttwrk`).
+
+use allegro_bench::{bin_dir, context, run_measured, stats, write_record};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn default_broker() -> String {
+    let root = Command::new("git").args(["rev-parse", "--show-toplevel"]).output().ok();
+    let root = root.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    std::fs::read_to_string(PathBuf::from(root).join(".brokers.env"))
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("MOSQUITTO_MQTT=").map(|v| v.trim().to_owned())))
+        .unwrap_or_else(|| "127.0.0.1:1883".into())
+}
+
+fn mqttwrk() -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let cargo_bin = home.join(".cargo/bin/mqttwrk");
+    if cargo_bin.exists() {
+        cargo_bin
+    } else {
+        PathBuf::from("mqttwrk")
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    msgs_per_s: f64,
+    cpu_s_per_million: f64,
+    received: u64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let broker = arg(&args, "--broker", &default_broker());
+    let rounds: usize = arg(&args, "--rounds", "3").parse().unwrap_or(3);
+    let count: u64 = arg(&args, "--count", "300000").parse().unwrap_or(300_000);
+    let pubs: u64 = arg(&args, "--publishers", "1").parse().unwrap_or(1);
+    let size = arg(&args, "--size", "100");
+    let (host, port) = broker.rsplit_once(':').unwrap_or((&broker, "1883"));
+    let expected = count * pubs;
+    let results_dir = std::env::temp_dir().join("allegro-bench-vs-mqttwrk");
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for round in 0..rounds {
+        let topic = format!("bench/vs/{}/{round}", std::process::id());
+        let a = run_measured(Command::new("timeout").args(["300"]).arg(bin_dir().join("allegro")).args([
+            "run", &format!("mqtt://{broker}/{topic}"), "--parallel", &pubs.to_string(), "--receivers", "1",
+            "--size", &size, "--duration", &count.to_string(), "--rate", "0", "--qos", "0", "--quiet",
+            "--output", "json", "--results", &results_dir.display().to_string(),
+        ]))
+        .expect("run allegro");
+        let summary: Value = serde_json::from_str(&a.stdout).unwrap_or(Value::Null);
+        let received = summary["totals"]["received"].as_u64().unwrap_or(0);
+        if a.status != 0 || received == 0 {
+            eprintln!("allegro round {} failed ({}): {}", round + 1, a.status, a.stderr.trim());
+            std::process::exit(1);
+        }
+        let ra = Round { msgs_per_s: received as f64 / a.wall_s, cpu_s_per_million: a.cpu_s / received as f64 * 1e6, received };
+        let b = run_measured(Command::new("timeout").args(["300"]).arg(mqttwrk()).args([
+            "bench", "-S", host, "-P", port, "-n", &count.to_string(), "-p", &pubs.to_string(), "-s", "1",
+            "-m", &size, "--publish-qos", "0", "--subscribe-qos", "0",
+        ]))
+        .expect("run mqttwrk (cargo install mqttwrk)");
+        if b.status != 0 {
+            eprintln!("mqttwrk round {} failed ({}): {}", round + 1, b.status, b.stderr.trim());
+            std::process::exit(1);
+        }
+        // mqttwrk's subscriber waits for every publish before it exits.
+        let rb = Round { msgs_per_s: expected as f64 / b.wall_s, cpu_s_per_million: b.cpu_s / expected as f64 * 1e6, received: expected };
+        println!(
+            "round {}: allegro {:.0} msg/s, {:.3} CPU s/M msgs ({} received) | mqttwrk {:.0} msg/s, {:.3} CPU s/M msgs",
+            round + 1, ra.msgs_per_s, ra.cpu_s_per_million, ra.received, rb.msgs_per_s, rb.cpu_s_per_million
+        );
+        ours.push(ra);
+        theirs.push(rb);
+    }
+    let col = |v: &[Round], f: fn(&Round) -> f64| v.iter().map(f).collect::<Vec<_>>();
+    let (ar, arl, arh) = stats(&col(&ours, |r| r.msgs_per_s));
+    let (br, brl, brh) = stats(&col(&theirs, |r| r.msgs_per_s));
+    let (ac, acl, ach) = stats(&col(&ours, |r| r.cpu_s_per_million));
+    let (bc, bcl, bch) = stats(&col(&theirs, |r| r.cpu_s_per_million));
+    println!(
+        "\nmedian of {rounds}: rate allegro {ar:.0} [{arl:.0}-{arh:.0}] vs mqttwrk {br:.0} [{brl:.0}-{brh:.0}] msg/s (ratio {:.2}); CPU s per M msgs allegro {ac:.3} [{acl:.3}-{ach:.3}] vs mqttwrk {bc:.3} [{bcl:.3}-{bch:.3}] (ratio {:.2})",
+        ar / br, ac / bc
+    );
+    let rec = json!({
+        "benchmark": "vs-mqttwrk",
+        "context": context(),
+        "setup": {"broker": broker, "count_per_publisher": count, "publishers": pubs, "subscribers": 1, "size": size, "qos": 0,
+                  "rate": "unbounded", "rate_measure": "messages received / process wall time", "cpu": "rusage user+sys of the load process"},
+        "rounds": ours.iter().zip(&theirs).map(|(a, b)| json!({
+            "allegro": {"msgs_per_s": a.msgs_per_s, "cpu_s_per_million": a.cpu_s_per_million, "received": a.received},
+            "mqttwrk": {"msgs_per_s": b.msgs_per_s, "cpu_s_per_million": b.cpu_s_per_million},
+        })).collect::<Vec<_>>(),
+        "median": {"allegro_msgs_per_s": ar, "mqttwrk_msgs_per_s": br, "rate_ratio": ar / br,
+                   "allegro_cpu_s_per_million": ac, "mqttwrk_cpu_s_per_million": bc, "cpu_ratio": ac / bc},
+    });
+    match write_record("vs-mqttwrk", &rec) {
+        Ok(p) => println!("wrote {}", p.display()),
+        Err(e) => eprintln!("cannot write the record: {e}"),
+    }
+}
