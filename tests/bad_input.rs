@@ -36,6 +36,7 @@ fn bad_arguments_exit_2_with_one_line() {
 fn failed_summary(results: &std::path::Path) -> Value {
     let text = std::fs::read_to_string(results.join("last/summary.json")).expect("summary.json written");
     let s: Value = serde_json::from_str(&text).expect("summary.json parses");
+    common::check_summary_schema(&s);
     assert_eq!(s["status"], "failed", "{s}");
     s
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{endpoint, run, scratch, unique};
+use common::{check_summary_schema, endpoint, run, scratch, unique};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ fn exact_count(key: &str, qos: u8, backend: &str, version: &str) {
     );
     assert_eq!(r.status, 0, "{key} qos {qos} {backend}: exit {}\n{}\n{}", r.status, r.stderr, r.stdout);
     let s = r.json();
+    check_summary_schema(&s);
     let t = &s["totals"];
     let sent = 2 * count;
     assert_eq!(s["status"], "completed", "{s}");

@@ -105,3 +105,83 @@ pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
+
+/// Checks `v` against `docs/summary.schema.json` (the subset of JSON Schema it uses: type,
+/// required, properties, items, enum, minimum, maximum, local `$ref`). Panics with the path of
+/// the first mismatch.
+pub fn check_summary_schema(v: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/summary.schema.json")).expect("schema is checked in"),
+    )
+    .expect("schema parses");
+    if let Err(e) = check(&schema, &schema, v, "$") {
+        panic!("summary does not match docs/summary.schema.json: {e}\n{v:#}");
+    }
+}
+
+fn check(root: &Value, s: &Value, v: &Value, at: &str) -> Result<(), String> {
+    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        let name = r.strip_prefix("#/$defs/").ok_or(format!("{at}: unsupported $ref {r}"))?;
+        return check(root, &root["$defs"][name], v, at);
+    }
+    if let Some(t) = s.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = types.iter().any(|t| match *t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "integer" => v.is_u64() || v.is_i64(),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "null" => v.is_null(),
+            _ => false,
+        });
+        if !ok {
+            return Err(format!("{at}: {v} is not of type {t}"));
+        }
+    }
+    if let Some(e) = s.get("enum").and_then(Value::as_array) {
+        if !e.contains(v) {
+            return Err(format!("{at}: {v} not in {e:?}"));
+        }
+    }
+    if let (Some(min), Some(x)) = (s.get("minimum").and_then(Value::as_f64), v.as_f64()) {
+        if x < min {
+            return Err(format!("{at}: {x} < {min}"));
+        }
+    }
+    if let (Some(max), Some(x)) = (s.get("maximum").and_then(Value::as_f64), v.as_f64()) {
+        if x > max {
+            return Err(format!("{at}: {x} > {max}"));
+        }
+    }
+    if let Some(req) = s.get("required").and_then(Value::as_array) {
+        for k in req.iter().filter_map(Value::as_str) {
+            if v.get(k).is_none() {
+                return Err(format!("{at}: missing '{k}'"));
+            }
+        }
+    }
+    if let (Some(props), Some(obj)) = (s.get("properties").and_then(Value::as_object), v.as_object()) {
+        for (k, sub) in props {
+            if let Some(x) = obj.get(k) {
+                check(root, sub, x, &format!("{at}.{k}"))?;
+            }
+        }
+        for k in obj.keys() {
+            if !props.contains_key(k) {
+                return Err(format!("{at}: '{k}' is not in the schema"));
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (s.get("items"), v.as_array()) {
+        for (i, x) in arr.iter().enumerate() {
+            check(root, items, x, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
