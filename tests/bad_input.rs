@@ -12,9 +12,18 @@ fn assert_usage_error(args: &[&str], needle: &str) {
     let r = run(args, Duration::from_secs(20));
     assert_eq!(r.status, 2, "{args:?} should exit 2: {}", r.stderr);
     let lines: Vec<&str> = r.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{args:?}: one line expected, got:\n{}", r.stderr);
+    assert_eq!(
+        lines.len(),
+        1,
+        "{args:?}: one line expected, got:\n{}",
+        r.stderr
+    );
     assert!(lines[0].starts_with("allegro: "), "{}", lines[0]);
-    assert!(lines[0].contains(needle), "{args:?}: '{}' does not mention '{needle}'", lines[0]);
+    assert!(
+        lines[0].contains(needle),
+        "{args:?}: '{}' does not mention '{needle}'",
+        lines[0]
+    );
     assert!(r.stdout.is_empty(), "nothing on stdout: {}", r.stdout);
 }
 
@@ -24,17 +33,33 @@ fn bad_arguments_exit_2_with_one_line() {
     assert_usage_error(&["run", "127.0.0.1:1883/t"], "missing scheme");
     assert_usage_error(&["run", "gopher://127.0.0.1/t"], "unknown scheme 'gopher'");
     assert_usage_error(&["run", "mqtt://127.0.0.1:70000/t"], "bad port");
-    assert_usage_error(&["run", "mqtt://127.0.0.1/t", "--rate", "-1"], "bad rate '-1'");
-    assert_usage_error(&["run", "mqtt://127.0.0.1/t", "--size", "0"], "size must be at least 1 byte");
-    assert_usage_error(&["run", "mqtt://127.0.0.1/t", "--frobnicate"], "--frobnicate");
-    assert_usage_error(&["run", "mqtt://127.0.0.1/t", "--duration", "5x"], "bad duration unit");
+    assert_usage_error(
+        &["run", "mqtt://127.0.0.1/t", "--rate", "-1"],
+        "bad rate '-1'",
+    );
+    assert_usage_error(
+        &["run", "mqtt://127.0.0.1/t", "--size", "0"],
+        "size must be at least 1 byte",
+    );
+    assert_usage_error(
+        &["run", "mqtt://127.0.0.1/t", "--frobnicate"],
+        "--frobnicate",
+    );
+    assert_usage_error(
+        &["run", "mqtt://127.0.0.1/t", "--duration", "5x"],
+        "bad duration unit",
+    );
     assert_usage_error(&["run", "mqtt://127.0.0.1/t", "--qos", "3"], "--qos");
-    assert_usage_error(&["run", "mqtt://127.0.0.1/t", "--cores", "999"], "CPU 999 is not online");
+    assert_usage_error(
+        &["run", "mqtt://127.0.0.1/t", "--cores", "999"],
+        "CPU 999 is not online",
+    );
     assert_usage_error(&["frobnicate"], "frobnicate");
 }
 
 fn failed_summary(results: &std::path::Path) -> Value {
-    let text = std::fs::read_to_string(results.join("last/summary.json")).expect("summary.json written");
+    let text =
+        std::fs::read_to_string(results.join("last/summary.json")).expect("summary.json written");
     let s: Value = serde_json::from_str(&text).expect("summary.json parses");
     common::check_summary_schema(&s);
     assert_eq!(s["status"], "failed", "{s}");
@@ -48,15 +73,28 @@ fn broker_not_listening_fails_within_the_connect_timeout() {
         let results = scratch("refused");
         let r = run(
             &[
-                "run", &format!("mqtt://127.0.0.1:{port}/t"), "--connect-timeout", "3s", "--backend", backend,
-                "--quiet", "--results", results.to_str().unwrap(),
+                "run",
+                &format!("mqtt://127.0.0.1:{port}/t"),
+                "--connect-timeout",
+                "3s",
+                "--backend",
+                backend,
+                "--quiet",
+                "--results",
+                results.to_str().unwrap(),
             ],
             Duration::from_secs(30),
         );
         assert_eq!(r.status, 1, "{backend}: {}\n{}", r.stderr, r.stdout);
-        assert!(r.elapsed < Duration::from_secs(5), "{backend}: took {:?}", r.elapsed);
         assert!(
-            r.stderr.contains(&format!("cannot connect to 127.0.0.1:{port}: Connection refused")),
+            r.elapsed < Duration::from_secs(5),
+            "{backend}: took {:?}",
+            r.elapsed
+        );
+        assert!(
+            r.stderr.contains(&format!(
+                "cannot connect to 127.0.0.1:{port}: Connection refused"
+            )),
             "{backend}: {}",
             r.stderr
         );
@@ -80,14 +118,29 @@ fn silent_peer_fails_the_handshake_within_the_connect_timeout() {
         let results = scratch("silent");
         let r = run(
             &[
-                "run", &format!("mqtt://127.0.0.1:{port}/t"), "--connect-timeout", "2s", "--backend", backend,
-                "--quiet", "--results", results.to_str().unwrap(),
+                "run",
+                &format!("mqtt://127.0.0.1:{port}/t"),
+                "--connect-timeout",
+                "2s",
+                "--backend",
+                backend,
+                "--quiet",
+                "--results",
+                results.to_str().unwrap(),
             ],
             Duration::from_secs(30),
         );
         assert_eq!(r.status, 1, "{backend}: {}", r.stderr);
-        assert!(r.elapsed < Duration::from_secs(5), "{backend}: took {:?}", r.elapsed);
-        assert!(r.stderr.contains("handshake did not finish within 2s"), "{backend}: {}", r.stderr);
+        assert!(
+            r.elapsed < Duration::from_secs(5),
+            "{backend}: took {:?}",
+            r.elapsed
+        );
+        assert!(
+            r.stderr.contains("handshake did not finish within 2s"),
+            "{backend}: {}",
+            r.stderr
+        );
         failed_summary(&results);
     }
 }
@@ -106,7 +159,10 @@ impl Mosquitto {
             .expect("mosquitto is installed by scripts/setup");
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "private mosquitto did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "private mosquitto did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Mosquitto(child, port)
@@ -127,8 +183,20 @@ fn broker_stopped_mid_run_ends_with_an_error_summary_and_results_on_disk() {
         let results = scratch("vanish");
         let child = allegro()
             .args([
-                "run", &format!("mqtt://127.0.0.1:{}/vanish", broker.1), "--rate", "500", "--duration", "60s",
-                "--qos", "1", "--backend", backend, "--quiet", "--output", "json", "--results",
+                "run",
+                &format!("mqtt://127.0.0.1:{}/vanish", broker.1),
+                "--rate",
+                "500",
+                "--duration",
+                "60s",
+                "--qos",
+                "1",
+                "--backend",
+                backend,
+                "--quiet",
+                "--output",
+                "json",
+                "--results",
                 results.to_str().unwrap(),
             ])
             .stdout(Stdio::piped())
@@ -140,16 +208,29 @@ fn broker_stopped_mid_run_ends_with_an_error_summary_and_results_on_disk() {
         drop(broker);
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(killed.elapsed() < Duration::from_secs(10), "{backend}: took {:?} to notice", killed.elapsed());
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "{backend}: took {:?} to notice",
+            killed.elapsed()
+        );
         assert_eq!(out.status.code(), Some(1), "{backend}: {stderr}");
         assert!(stderr.contains("run failed:"), "{backend}: {stderr}");
         let s = failed_summary(&results);
         let sent = s["totals"]["sent"].as_u64().unwrap();
-        assert!(sent >= 500, "{backend}: about 2.5 s at 500/s were sent before the broker died: {sent}");
+        assert!(
+            sent >= 500,
+            "{backend}: about 2.5 s at 500/s were sent before the broker died: {sent}"
+        );
         assert!(s["totals"]["received"].as_u64().unwrap() > 0);
         let errors = s["errors"].as_array().unwrap();
         assert!(!errors.is_empty());
         let log = std::fs::read_to_string(results.join("last/latency.hlog")).unwrap();
-        assert!(log.lines().filter(|l| l.starts_with("Tag=corrected")).count() >= 1, "{log}");
+        assert!(
+            log.lines()
+                .filter(|l| l.starts_with("Tag=corrected"))
+                .count()
+                >= 1,
+            "{log}"
+        );
     }
 }

@@ -17,13 +17,37 @@ fn exact_count(key: &str, qos: u8, backend: &str, version: &str) {
     let count = 2_000;
     let r = run(
         &[
-            "run", &url, "--duration", &count.to_string(), "--parallel", "2", "--receivers", "1",
-            "--size", "~200", "--qos", &qos.to_string(), "--backend", backend, "--mqtt-version", version,
-            "--rate", "0", "--output", "json", "--quiet", "--results", results.to_str().unwrap(),
+            "run",
+            &url,
+            "--duration",
+            &count.to_string(),
+            "--parallel",
+            "2",
+            "--receivers",
+            "1",
+            "--size",
+            "~200",
+            "--qos",
+            &qos.to_string(),
+            "--backend",
+            backend,
+            "--mqtt-version",
+            version,
+            "--rate",
+            "0",
+            "--output",
+            "json",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
         ],
         Duration::from_secs(120),
     );
-    assert_eq!(r.status, 0, "{key} qos {qos} {backend}: exit {}\n{}\n{}", r.status, r.stderr, r.stdout);
+    assert_eq!(
+        r.status, 0,
+        "{key} qos {qos} {backend}: exit {}\n{}\n{}",
+        r.status, r.stderr, r.stdout
+    );
     let s = r.json();
     check_summary_schema(&s);
     let t = &s["totals"];
@@ -35,12 +59,16 @@ fn exact_count(key: &str, qos: u8, backend: &str, version: &str) {
     assert_eq!(t["duplicated"], 0, "{t}");
     assert_eq!(t["unstamped"], 0, "{t}");
     if qos > 0 {
-        assert_eq!(t["acked"], sent, "every QoS {qos} publish acknowledged: {t}");
+        assert_eq!(
+            t["acked"], sent,
+            "every QoS {qos} publish acknowledged: {t}"
+        );
     }
     // Every message's latency was recorded, and the results are on disk.
     assert_eq!(s["latency_us"]["corrected"]["count"], sent, "{s}");
     let dir = results.join("last");
-    let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(on_disk["totals"]["received"], sent);
     assert!(std::fs::metadata(dir.join("latency.hlog")).unwrap().len() > 0);
 }
@@ -52,8 +80,25 @@ fn paced(key: &str, backend: &str) {
     let results = scratch("paced");
     let r = run(
         &[
-            "run", &url, "--rate", "400", "--duration", "3s", "--parallel", "2", "--qos", "1", "--size", "100",
-            "--backend", backend, "--output", "json", "--quiet", "--results", results.to_str().unwrap(),
+            "run",
+            &url,
+            "--rate",
+            "400",
+            "--duration",
+            "3s",
+            "--parallel",
+            "2",
+            "--qos",
+            "1",
+            "--size",
+            "100",
+            "--backend",
+            backend,
+            "--output",
+            "json",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
         ],
         Duration::from_secs(60),
     );
@@ -64,10 +109,16 @@ fn paced(key: &str, backend: &str) {
     assert_eq!(t["sent"], 2400, "{t}");
     assert_eq!(t["received"], 2400, "{t}");
     let rate = t["send_rate"].as_f64().unwrap();
-    assert!((rate - 800.0).abs() <= 16.0, "{key}: achieved {rate}/s of 800/s asked");
+    assert!(
+        (rate - 800.0).abs() <= 16.0,
+        "{key}: achieved {rate}/s of 800/s asked"
+    );
     assert_eq!(t["rate_short"], false);
     let rx = t["receive_rate"].as_f64().unwrap();
-    assert!((rx - 800.0).abs() <= 16.0, "{key}: received at {rx}/s of 800/s sent");
+    assert!(
+        (rx - 800.0).abs() <= 16.0,
+        "{key}: received at {rx}/s of 800/s sent"
+    );
     assert!(s["latency_us"]["send_delay"]["count"].as_u64().unwrap() == 2400);
 }
 

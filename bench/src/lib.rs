@@ -45,7 +45,11 @@ pub fn run_measured(cmd: &mut Command) -> std::io::Result<ChildRun> {
     let wall_s = start.elapsed().as_secs_f64();
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(ChildRun {
-        status: if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 },
+        status: if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        },
         stdout: out_t.join().unwrap_or_default(),
         stderr: err_t.join().unwrap_or_default(),
         wall_s,
@@ -57,7 +61,11 @@ pub fn run_measured(cmd: &mut Command) -> std::io::Result<ChildRun> {
 pub fn stats(v: &[f64]) -> (f64, f64, f64) {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
-    let mid = if s.len() % 2 == 1 { s[s.len() / 2] } else { (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0 };
+    let mid = if s.len() % 2 == 1 {
+        s[s.len() / 2]
+    } else {
+        (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
+    };
     (mid, s[0], s[s.len() - 1])
 }
 
@@ -82,7 +90,11 @@ fn sh(cmd: &str, args: &[&str]) -> String {
 pub fn context() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_default();
     json!({
         "date": sh("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
@@ -97,7 +109,11 @@ pub fn context() -> Value {
 /// workspace root when found) and returns the path.
 pub fn write_record(name: &str, record: &Value) -> std::io::Result<PathBuf> {
     let root = sh("git", &["rev-parse", "--show-toplevel"]);
-    let dir = if root.is_empty() { PathBuf::from("bench/results") } else { Path::new(&root).join("bench/results") };
+    let dir = if root.is_empty() {
+        PathBuf::from("bench/results")
+    } else {
+        Path::new(&root).join("bench/results")
+    };
     std::fs::create_dir_all(&dir)?;
     let stamp = sh("date", &["-u", "+%Y%m%dT%H%M%SZ"]);
     let path = dir.join(format!("{name}-{stamp}.json"));

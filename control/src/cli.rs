@@ -149,7 +149,9 @@ fn parse_mqtt_version(s: &str) -> Result<u8, String> {
 pub struct CpuList(pub Vec<usize>);
 
 fn parse_cores(s: &str) -> Result<CpuList, String> {
-    allegro_engine::placement::parse_cpu_list(s).map(CpuList).map_err(|e| e.to_string())
+    allegro_engine::placement::parse_cpu_list(s)
+        .map(CpuList)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -167,7 +169,11 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, i32> {
                 | ErrorKind::DisplayVersion
                 | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     let _ = e.print();
-                    Err(if e.use_stderr() { crate::EXIT_USAGE } else { crate::EXIT_OK })
+                    Err(if e.use_stderr() {
+                        crate::EXIT_USAGE
+                    } else {
+                        crate::EXIT_OK
+                    })
                 }
                 _ => {
                     eprintln!("allegro: {}", one_line(&e.to_string()));
@@ -180,7 +186,10 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, i32> {
 
 /// The first line of a clap error, without its `error: ` prefix.
 fn one_line(s: &str) -> String {
-    let first = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+    let first = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
     first.trim_start_matches("error: ").trim().to_owned()
 }
 
@@ -189,13 +198,25 @@ mod tests {
     use super::*;
 
     fn args(a: &[&str]) -> Vec<OsString> {
-        std::iter::once("allegro").chain(a.iter().copied()).map(OsString::from).collect()
+        std::iter::once("allegro")
+            .chain(a.iter().copied())
+            .map(OsString::from)
+            .collect()
     }
 
     #[test]
     fn accepts_maestro_syntax() {
         let c = parse(args(&[
-            "run", "mqtt://h/t", "--rate", "50k", "--size", "~100", "--duration", "1d1h", "--cores", "0-1",
+            "run",
+            "mqtt://h/t",
+            "--rate",
+            "50k",
+            "--size",
+            "~100",
+            "--duration",
+            "1d1h",
+            "--cores",
+            "0-1",
         ]))
         .unwrap();
         let Command::Run(r) = c.command;

@@ -10,8 +10,13 @@ use serde_json::{json, Value};
 use std::fmt::Write as _;
 
 /// Quantiles reported for every histogram.
-pub const QUANTILES: [(&str, f64); 5] =
-    [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999), ("p99.99", 0.9999)];
+pub const QUANTILES: [(&str, f64); 5] = [
+    ("p50", 0.5),
+    ("p90", 0.9),
+    ("p99", 0.99),
+    ("p99.9", 0.999),
+    ("p99.99", 0.9999),
+];
 
 /// Schema version of `summary.json`.
 pub const SUMMARY_VERSION: u32 = 1;
@@ -46,7 +51,15 @@ pub struct Rates {
     pub receive: f64,
 }
 
-fn rates(rate: u64, t0: Option<Nanos>, c: &Counters, first_sent: Option<Nanos>, last_sent: Option<Nanos>, first_rx: Option<Nanos>, last_rx: Option<Nanos>) -> Rates {
+fn rates(
+    rate: u64,
+    t0: Option<Nanos>,
+    c: &Counters,
+    first_sent: Option<Nanos>,
+    last_sent: Option<Nanos>,
+    first_rx: Option<Nanos>,
+    last_rx: Option<Nanos>,
+) -> Rates {
     let per_sec = |n: u64, from: Option<Nanos>, to: Option<Nanos>, pad: Nanos| match (from, to) {
         (Some(a), Some(b)) if b + pad > a => n as f64 * NANOS_PER_SEC as f64 / (b + pad - a) as f64,
         _ => 0.0,
@@ -54,7 +67,12 @@ fn rates(rate: u64, t0: Option<Nanos>, c: &Counters, first_sent: Option<Nanos>, 
     // A paced schedule of N messages spans N periods from t0; an unbounded one spans from its
     // first write to its last.
     let send = if rate > 0 {
-        per_sec(c.sent, t0.or(first_sent), last_sent, NANOS_PER_SEC / rate as i64)
+        per_sec(
+            c.sent,
+            t0.or(first_sent),
+            last_sent,
+            NANOS_PER_SEC / rate as i64,
+        )
     } else {
         per_sec(c.sent, first_sent, last_sent, 0)
     };
@@ -85,7 +103,15 @@ fn status_str(s: &Status) -> &'static str {
 }
 
 fn shard_json(cfg: &RunConfig, t0: Option<Nanos>, s: &ShardTotals) -> Value {
-    let r = rates(cfg.plan.shape.rate, t0, &s.counters, s.first_sent, s.last_sent, s.first_received, s.last_received);
+    let r = rates(
+        cfg.plan.shape.rate,
+        t0,
+        &s.counters,
+        s.first_sent,
+        s.last_sent,
+        s.first_received,
+        s.last_received,
+    );
     json!({
         "shard": s.shard,
         "cpu": s.cpu,
@@ -107,7 +133,15 @@ pub fn summary(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) 
     let t = &o.totals;
     let c = t.counters();
     let shape = &cfg.plan.shape;
-    let r = rates(shape.rate, o.t0, &c, t.first_sent(), t.last_sent(), t.first_received(), t.last_received());
+    let r = rates(
+        shape.rate,
+        o.t0,
+        &c,
+        t.first_sent(),
+        t.last_sent(),
+        t.first_received(),
+        t.last_received(),
+    );
     let requested = shape.rate * u64::from(shape.parallel);
     let short = requested > 0 && r.send < requested as f64 * 0.99;
     let conns = t.conns();
@@ -148,7 +182,7 @@ pub fn count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -180,7 +214,11 @@ pub fn text(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) -> 
     let s = summary(cfg, o, results);
     let tot = &s["totals"];
     let mut out = String::new();
-    let _ = writeln!(out, "\n{:<6} {:>4} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9}", "shard", "cpu", "sent", "received", "send/s", "recv/s", "p50", "p99", "max");
+    let _ = writeln!(
+        out,
+        "\n{:<6} {:>4} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9}",
+        "shard", "cpu", "sent", "received", "send/s", "recv/s", "p50", "p99", "max"
+    );
     let row = |out: &mut String, name: &str, cpu: &str, v: &Value, h: &Histogram<u64>| {
         let _ = writeln!(
             out,
@@ -193,19 +231,59 @@ pub fn text(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) -> 
             count(v["receive_rate"].as_f64().unwrap_or(0.0) as u64),
             q(h, 0.5),
             q(h, 0.99),
-            if h.is_empty() { "-".into() } else { micros(h.max()) },
+            if h.is_empty() {
+                "-".into()
+            } else {
+                micros(h.max())
+            },
         );
     };
-    for (shard, v) in o.totals.shards.iter().zip(s["shards"].as_array().into_iter().flatten()) {
-        let h = if shard.histograms.corrected.is_empty() { &shard.histograms.send_delay } else { &shard.histograms.corrected };
-        row(&mut out, &shard.shard.to_string(), &shard.cpu.to_string(), v, h);
+    for (shard, v) in o
+        .totals
+        .shards
+        .iter()
+        .zip(s["shards"].as_array().into_iter().flatten())
+    {
+        let h = if shard.histograms.corrected.is_empty() {
+            &shard.histograms.send_delay
+        } else {
+            &shard.histograms.corrected
+        };
+        row(
+            &mut out,
+            &shard.shard.to_string(),
+            &shard.cpu.to_string(),
+            v,
+            h,
+        );
     }
     let all = o.totals.histograms();
     row(&mut out, "total", "", tot, &all.corrected);
-    let _ = writeln!(out, "\nlatency     {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12}", "p50", "p90", "p99", "p99.9", "p99.99", "max", "count");
-    for (name, h) in [("corrected", &all.corrected), ("service", &all.service), ("send delay", &all.send_delay)] {
-        let max = if h.is_empty() { "-".into() } else { micros(h.max()) };
-        let _ = writeln!(out, "{name:<11} {:>9} {:>9} {:>9} {:>9} {:>9} {max:>9} {:>12}", q(h, 0.5), q(h, 0.9), q(h, 0.99), q(h, 0.999), q(h, 0.9999), count(h.len()));
+    let _ = writeln!(
+        out,
+        "\nlatency     {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12}",
+        "p50", "p90", "p99", "p99.9", "p99.99", "max", "count"
+    );
+    for (name, h) in [
+        ("corrected", &all.corrected),
+        ("service", &all.service),
+        ("send delay", &all.send_delay),
+    ] {
+        let max = if h.is_empty() {
+            "-".into()
+        } else {
+            micros(h.max())
+        };
+        let _ = writeln!(
+            out,
+            "{name:<11} {:>9} {:>9} {:>9} {:>9} {:>9} {max:>9} {:>12}",
+            q(h, 0.5),
+            q(h, 0.9),
+            q(h, 0.99),
+            q(h, 0.999),
+            q(h, 0.9999),
+            count(h.len())
+        );
     }
     let _ = writeln!(
         out,
@@ -230,7 +308,11 @@ pub fn text(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) -> 
         let _ = writeln!(out, "error       {e}");
     }
     if o.totals.errors.len() > 10 {
-        let _ = writeln!(out, "error       ... and {} more (see summary.json)", o.totals.errors.len() - 10);
+        let _ = writeln!(
+            out,
+            "error       ... and {} more (see summary.json)",
+            o.totals.errors.len() - 10
+        );
     }
     if let Some(p) = results {
         let _ = writeln!(out, "results     {}", p.display());
@@ -239,9 +321,26 @@ pub fn text(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) -> 
 }
 
 /// One line of live progress.
-pub fn progress(elapsed: Nanos, prev: &Counters, now: &Counters, dt: Nanos, interval: &Histograms, totals: &Totals) -> String {
-    let per_s = |a: u64, b: u64| if dt > 0 { (b - a.min(b)) as f64 * NANOS_PER_SEC as f64 / dt as f64 } else { 0.0 };
-    let h = if interval.corrected.is_empty() { &interval.send_delay } else { &interval.corrected };
+pub fn progress(
+    elapsed: Nanos,
+    prev: &Counters,
+    now: &Counters,
+    dt: Nanos,
+    interval: &Histograms,
+    totals: &Totals,
+) -> String {
+    let per_s = |a: u64, b: u64| {
+        if dt > 0 {
+            (b - a.min(b)) as f64 * NANOS_PER_SEC as f64 / dt as f64
+        } else {
+            0.0
+        }
+    };
+    let h = if interval.corrected.is_empty() {
+        &interval.send_delay
+    } else {
+        &interval.corrected
+    };
     let conns = totals.conns();
     format!(
         "[{:>5.1}s] sent {:>10}/s  recv {:>10}/s  p50 {:>8}  p99 {:>8}  conns {} up {} failed  errors {}",
@@ -273,7 +372,10 @@ mod tests {
     #[test]
     fn paced_rate_is_exact_on_schedule() {
         // 1000 messages at 100/s: last one at t0 + 9.99 s.
-        let c = Counters { sent: 1000, ..Default::default() };
+        let c = Counters {
+            sent: 1000,
+            ..Default::default()
+        };
         let r = rates(100, Some(0), &c, Some(0), Some(9_990_000_000), None, None);
         assert!((r.send - 100.0).abs() < 1e-9, "{}", r.send);
     }

@@ -26,7 +26,9 @@ pub struct ResultsDir {
 
 impl std::fmt::Debug for ResultsDir {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResultsDir").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("ResultsDir")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -50,12 +52,17 @@ pub fn create(root: &Path, base: Nanos) -> io::Result<ResultsDir> {
         }
     };
     link(root, "last", &n.to_string())?;
-    let file = OpenOptions::new().create_new(true).write(true).open(path.join(LATENCY_LOG))?;
+    let file = OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .open(path.join(LATENCY_LOG))?;
     let mut log = BufWriter::new(file);
     let mut serializer = V2DeflateSerializer::new();
     let base_time = UNIX_EPOCH + Duration::from_nanos(base.max(0) as u64);
     IntervalLogWriterBuilder::new()
-        .add_comment("Allegro latency log: tags service, corrected, send-delay; values in microseconds")
+        .add_comment(
+            "Allegro latency log: tags service, corrected, send-delay; values in microseconds",
+        )
         .with_start_time(base_time)
         .with_base_time(base_time)
         .begin_log_with(&mut log, &mut serializer)?;
@@ -84,8 +91,13 @@ impl ResultsDir {
         let start = Duration::from_nanos((self.last_interval - self.base).max(0) as u64);
         let len = Duration::from_nanos((now - self.last_interval).max(0) as u64);
         self.last_interval = now;
-        let mut w = IntervalLogWriterBuilder::new().begin_log_with(&mut self.log, &mut self.serializer)?;
-        for (tag, hist) in [("service", &h.service), ("corrected", &h.corrected), ("send-delay", &h.send_delay)] {
+        let mut w =
+            IntervalLogWriterBuilder::new().begin_log_with(&mut self.log, &mut self.serializer)?;
+        for (tag, hist) in [
+            ("service", &h.service),
+            ("corrected", &h.corrected),
+            ("send-delay", &h.send_delay),
+        ] {
             if hist.is_empty() {
                 continue;
             }

@@ -94,7 +94,11 @@ impl RunConfig {
     fn describe(&self) -> String {
         let p = &self.plan;
         let s = &p.shape;
-        let rate = if s.rate == 0 { "unbounded".to_string() } else { format!("{}/s per connection", output::count(s.rate)) };
+        let rate = if s.rate == 0 {
+            "unbounded".to_string()
+        } else {
+            format!("{}/s per connection", output::count(s.rate))
+        };
         format!(
             "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  mqtt      {} QoS {}, keep-alive {}s, inflight {}\n  cores     {:?}\n  results   {}",
             p.url,
@@ -153,14 +157,22 @@ impl Observer for Progress<'_> {
     fn interval(&mut self, now: Nanos, totals: &Totals, interval: &Histograms) {
         let c = totals.counters();
         if self.live {
-            let line = output::progress(now - self.began, &self.prev, &c, now - self.prev_at, interval, totals);
+            let line = output::progress(
+                now - self.began,
+                &self.prev,
+                &c,
+                now - self.prev_at,
+                interval,
+                totals,
+            );
             eprintln!("{line}");
         }
         self.prev = c;
         self.prev_at = now;
         if let Some(r) = self.results.as_deref_mut() {
             if let Err(e) = r.write_interval(now, interval) {
-                self.log_error.get_or_insert(format!("cannot write the latency log: {e}"));
+                self.log_error
+                    .get_or_insert(format!("cannot write the latency log: {e}"));
             }
         }
     }
@@ -179,7 +191,10 @@ pub fn run(cfg: &RunConfig) -> i32 {
     let mut dir = match results::create(&cfg.results, began) {
         Ok(d) => Some(d),
         Err(e) => {
-            eprintln!("allegro: cannot create a results directory under {}: {e}", cfg.results.display());
+            eprintln!(
+                "allegro: cannot create a results directory under {}: {e}",
+                cfg.results.display()
+            );
             return crate::EXIT_FAILED;
         }
     };
@@ -214,12 +229,18 @@ pub fn run(cfg: &RunConfig) -> i32 {
     let summary = output::summary(cfg, &outcome, path.as_deref());
     if let Some(d) = &dir {
         if let Err(e) = d.write_summary(&summary) {
-            eprintln!("allegro: cannot write {}: {e}", d.path.join(results::SUMMARY).display());
+            eprintln!(
+                "allegro: cannot write {}: {e}",
+                d.path.join(results::SUMMARY).display()
+            );
         }
     }
     match cfg.output {
         Output::Text => print!("{}", output::text(cfg, &outcome, path.as_deref())),
-        Output::Json => println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default()),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        ),
     }
     if outcome.status == Status::Failed {
         if let Some(e) = outcome.totals.errors.first() {

@@ -22,7 +22,9 @@ impl Clock {
     pub fn new() -> Self {
         let real = read(libc::CLOCK_REALTIME);
         let mono = read(libc::CLOCK_MONOTONIC);
-        Clock { offset: real - mono }
+        Clock {
+            offset: real - mono,
+        }
     }
 
     /// Current time in epoch nanoseconds (monotonic between calls of one `Clock`).
@@ -60,6 +62,10 @@ mod tests {
         let real = read(libc::CLOCK_REALTIME);
         let b = c.now();
         assert!(b >= a);
-        assert!((real - a).abs() < 50_000_000, "offset drifted: {}", real - a);
+        assert!(
+            (real - a).abs() < 50_000_000,
+            "offset drifted: {}",
+            real - a
+        );
     }
 }

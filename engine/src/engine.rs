@@ -3,14 +3,13 @@
 use crate::clock::Clock;
 use crate::placement::Placement;
 use crate::plan::Plan;
-use crate::runtime::{self, Backend, ShardExit};
+use crate::runtime::{self, Backend, ShardExit, ShardThread};
 use crate::shard::{Command, ConnSpec, ShardPlan};
 use crate::stats::Snapshot;
 use crossbeam_channel::{Receiver, Sender};
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// Why the engine could not start.
 #[derive(Debug)]
@@ -43,7 +42,7 @@ pub struct Engine {
     pub layout: Vec<Vec<ConnSpec>>,
     pub snapshots: Receiver<Snapshot>,
     commands: Vec<Sender<Command>>,
-    threads: Vec<JoinHandle<ShardExit>>,
+    threads: Vec<ShardThread>,
 }
 
 /// Picks the backend: the one asked for, else io_uring when the kernel allows it.
@@ -93,7 +92,11 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let (backend, fallback) = choose_backend(backend)?;
         let addr = resolve(&plan)?;
-        let mut layout = layout(plan.shape.parallel, plan.shape.receivers, placement.cpus.len());
+        let mut layout = layout(
+            plan.shape.parallel,
+            plan.shape.receivers,
+            placement.cpus.len(),
+        );
         layout.retain(|c| !c.is_empty());
         let (snap_tx, snapshots) = crossbeam_channel::unbounded();
         let mut commands = Vec::new();
@@ -149,7 +152,7 @@ impl Engine {
     pub fn join(self) -> usize {
         self.threads
             .into_iter()
-            .map(|t| t.join().unwrap_or(ShardExit::Panicked))
+            .map(ShardThread::join)
             .filter(|e| *e == ShardExit::Panicked)
             .count()
     }
@@ -162,10 +165,23 @@ mod tests {
     #[test]
     fn spreads_connections() {
         let l = layout(1, 1, 2);
-        assert_eq!(l, vec![vec![ConnSpec::Sender(0)], vec![ConnSpec::Receiver(0)]]);
+        assert_eq!(
+            l,
+            vec![vec![ConnSpec::Sender(0)], vec![ConnSpec::Receiver(0)]]
+        );
         let l = layout(3, 2, 2);
-        assert_eq!(l[0], vec![ConnSpec::Sender(0), ConnSpec::Sender(2), ConnSpec::Receiver(1)]);
+        assert_eq!(
+            l[0],
+            vec![
+                ConnSpec::Sender(0),
+                ConnSpec::Sender(2),
+                ConnSpec::Receiver(1)
+            ]
+        );
         assert_eq!(l[1], vec![ConnSpec::Sender(1), ConnSpec::Receiver(0)]);
-        assert_eq!(layout(2, 0, 1), vec![vec![ConnSpec::Sender(0), ConnSpec::Sender(1)]]);
+        assert_eq!(
+            layout(2, 0, 1),
+            vec![vec![ConnSpec::Sender(0), ConnSpec::Sender(1)]]
+        );
     }
 }

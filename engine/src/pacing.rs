@@ -33,7 +33,13 @@ impl Pacer {
                 (u64::try_from(n).unwrap_or(u64::MAX), t0.saturating_add(d))
             }
         };
-        Pacer { t0, rate, next: 0, limit, end }
+        Pacer {
+            t0,
+            rate,
+            next: 0,
+            limit,
+            end,
+        }
     }
 
     /// Index of the next message to send.
@@ -62,7 +68,11 @@ impl Pacer {
             return None;
         }
         let i = self.next;
-        let intended = if self.rate == 0 { now } else { self.intended(i) };
+        let intended = if self.rate == 0 {
+            now.max(self.t0)
+        } else {
+            self.intended(i)
+        };
         if intended > now {
             return None;
         }
@@ -75,7 +85,7 @@ impl Pacer {
         if self.finished(now) {
             None
         } else if self.rate == 0 {
-            Some(now)
+            Some(now.max(self.t0))
         } else {
             Some(self.intended(self.next))
         }
@@ -100,13 +110,21 @@ mod tests {
         let taken: Vec<_> = std::iter::from_fn(|| p.take(late)).collect();
         assert_eq!(
             taken,
-            vec![(1, 10 * S + S / 4), (2, 10 * S + S / 2), (3, 10 * S + 3 * S / 4), (4, 11 * S), (5, late)]
+            vec![
+                (1, 10 * S + S / 4),
+                (2, 10 * S + S / 2),
+                (3, 10 * S + 3 * S / 4),
+                (4, 11 * S),
+                (5, late)
+            ]
         );
     }
 
     #[test]
     fn limits() {
-        let mut p = Pacer::new(0, 0, TestDuration::Count(3));
+        let mut p = Pacer::new(5, 0, TestDuration::Count(3));
+        assert_eq!(p.take(4), None, "nothing before the start");
+        assert_eq!(p.next_due(4), Some(5));
         assert_eq!(std::iter::from_fn(|| p.take(7)).count(), 3);
         assert!(p.finished(7));
         let mut p = Pacer::new(0, 10, TestDuration::Time(S));

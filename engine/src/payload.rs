@@ -92,7 +92,10 @@ mod tests {
         assert_eq!(&b[8..12], b"ALG1");
         assert_eq!(&b[12..16], &[4, 3, 2, 1]);
         assert_eq!(&b[16..20], &[7, 0, 0, 0]);
-        assert_eq!(&b[20..28], &[0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]);
+        assert_eq!(
+            &b[20..28],
+            &[0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]
+        );
         assert_eq!(&b[36..], &template(40)[36..]);
         let s = read(&b).unwrap();
         assert_eq!(s.sent_us, 1_700_000_000_123_999);
@@ -101,7 +104,12 @@ mod tests {
 
     #[test]
     fn short_bodies() {
-        let ext = Extension { sender: 1, connection: 2, sequence: 3, intended_ns: 4 };
+        let ext = Extension {
+            sender: 1,
+            connection: 2,
+            sequence: 3,
+            intended_ns: 4,
+        };
         let mut b = template(10);
         write(&mut b, 5_000, &ext);
         let s = read(&b).unwrap();

@@ -106,7 +106,11 @@ pub fn resolve(policy: &Policy, root: &Path) -> Result<Placement, PlacementError
         Policy::AllCores => online.clone(),
         Policy::Cores(list) => {
             let shown = || {
-                online.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+                online
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
             };
             if let Some(c) = list.iter().find(|c| !online.contains(c)) {
                 return Err(PlacementError::Offline(*c, shown()));
@@ -125,7 +129,10 @@ pub fn resolve(policy: &Policy, root: &Path) -> Result<Placement, PlacementError
             cpus
         }
     };
-    let nodes = cpus.iter().map(|c| node_of.get(c).copied().unwrap_or(0)).collect();
+    let nodes = cpus
+        .iter()
+        .map(|c| node_of.get(c).copied().unwrap_or(0))
+        .collect();
     Ok(Placement { cpus, nodes })
 }
 
@@ -205,7 +212,10 @@ mod tests {
         assert_eq!(n1.cpus, vec![4, 5, 6, 7]);
         let some = resolve(&Policy::Cores(vec![5, 2]), &t.0).unwrap();
         assert_eq!((some.cpus, some.nodes), (vec![5, 2], vec![1, 0]));
-        assert_eq!(resolve(&Policy::Node(2), &t.0), Err(PlacementError::NoSuchNode(2)));
+        assert_eq!(
+            resolve(&Policy::Node(2), &t.0),
+            Err(PlacementError::NoSuchNode(2))
+        );
         assert!(matches!(
             resolve(&Policy::Cores(vec![9]), &t.0),
             Err(PlacementError::Offline(9, _))

@@ -121,7 +121,9 @@ pub fn parse_time(s: &str) -> Result<Nanos, ParseError> {
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return err(format!("bad duration '{s}' (expected e.g. 30s, 5m, 1h, 1d1h)"));
+            return err(format!(
+                "bad duration '{s}' (expected e.g. 30s, 5m, 1h, 1d1h)"
+            ));
         }
         let n: i64 = rest[..digits]
             .parse()
@@ -134,7 +136,11 @@ pub fn parse_time(s: &str) -> Result<Nanos, ParseError> {
             "m" => 60 * NANOS_PER_SEC,
             "h" => 3_600 * NANOS_PER_SEC,
             "d" => 86_400 * NANOS_PER_SEC,
-            u => return err(format!("bad duration unit '{u}' in '{s}' (use ms, s, m, h, d)")),
+            u => {
+                return err(format!(
+                    "bad duration unit '{u}' in '{s}' (use ms, s, m, h, d)"
+                ))
+            }
         };
         rest = &rest[unit_len..];
         total = n
@@ -153,7 +159,9 @@ pub fn parse_size(s: &str) -> Result<MessageSize, ParseError> {
         None => (false, s),
     };
     let n = parse_scaled(digits, 1024).map_err(|_| {
-        ParseError(format!("bad size '{s}' (expected a byte count such as 256, ~256 or 4k)"))
+        ParseError(format!(
+            "bad size '{s}' (expected a byte count such as 256, ~256 or 4k)"
+        ))
     })?;
     match u32::try_from(n) {
         Ok(0) => err("size must be at least 1 byte".into()),
@@ -162,7 +170,9 @@ pub fn parse_size(s: &str) -> Result<MessageSize, ParseError> {
         } else {
             MessageSize::Fixed(n)
         }),
-        _ => err(format!("size {n} is larger than the {MAX_MESSAGE_SIZE}-byte maximum")),
+        _ => err(format!(
+            "size {n} is larger than the {MAX_MESSAGE_SIZE}-byte maximum"
+        )),
     }
 }
 
@@ -187,7 +197,10 @@ fn parse_scaled(s: &str, k: u64) -> Result<u64, ()> {
     if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
         return Err(());
     }
-    num.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)).ok_or(())
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or(())
 }
 
 /// The load shape, with Maestro's meanings.

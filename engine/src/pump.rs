@@ -104,7 +104,10 @@ impl<S: Session> Pump<S> {
             if self.rx_tail == self.rx.len() {
                 self.make_room();
             }
-            match t.recv(&mut self.rx[self.rx_tail..]).map_err(PumpError::Io)? {
+            match t
+                .recv(&mut self.rx[self.rx_tail..])
+                .map_err(PumpError::Io)?
+            {
                 Some(0) => return Err(SessionError::Closed.into()),
                 Some(n) => {
                     self.rx_tail += n;
@@ -126,7 +129,8 @@ impl<S: Session> Pump<S> {
             if !self.tx_pending() {
                 self.tx.clear();
                 self.tx_pos = 0;
-                self.session.poll_transmit(now, &mut self.tx, TX_LIMIT, stats)?;
+                self.session
+                    .poll_transmit(now, &mut self.tx, TX_LIMIT, stats)?;
             }
             if self.tx_pending() {
                 if let Some(n) = t.send(&self.tx[self.tx_pos..]).map_err(PumpError::Io)? {

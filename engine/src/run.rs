@@ -47,7 +47,8 @@ impl Totals {
                     histograms: Histograms::new(),
                     conns: ConnCounts {
                         connecting: engine.layout[i].len() as u32,
-                        senders_active: engine.layout[i].iter().filter(|c| c.is_sender()).count() as u32,
+                        senders_active: engine.layout[i].iter().filter(|c| c.is_sender()).count()
+                            as u32,
                         ..Default::default()
                     },
                     first_sent: None,
@@ -200,7 +201,9 @@ pub fn execute(
                 stopped = true;
                 failed_early = true;
             } else {
-                let start = clock.now() + 5_000_000;
+                // Far enough ahead that every shard has the command before `t0` (an idle
+                // epoll shard looks at its commands every 20 ms).
+                let start = clock.now() + 50_000_000;
                 engine.broadcast(Command::Start { t0: start });
                 t0 = Some(start);
             }

@@ -99,12 +99,19 @@ impl Tracker {
             }
             return self.by_conn[c].observe(seq);
         }
-        self.others.entry((sender, conn)).or_insert_with(Stream::new).observe(seq)
+        self.others
+            .entry((sender, conn))
+            .or_insert_with(Stream::new)
+            .observe(seq)
     }
 
     /// Messages each stream would have had by now (highest number seen + 1), summed.
     pub fn expected(&self) -> u64 {
-        self.by_conn.iter().chain(self.others.values()).map(|s| s.next).sum()
+        self.by_conn
+            .iter()
+            .chain(self.others.values())
+            .map(|s| s.next)
+            .sum()
     }
 }
 
@@ -136,7 +143,10 @@ mod tests {
             assert_eq!(t.observe(1, 0, s), Arrival::InOrder { lost: 0 });
         }
         assert_eq!(t.observe(1, 0, 3 * WINDOW - 5), Arrival::Duplicate);
-        assert_eq!(t.observe(1, 0, 5 * WINDOW), Arrival::InOrder { lost: 2 * WINDOW });
+        assert_eq!(
+            t.observe(1, 0, 5 * WINDOW),
+            Arrival::InOrder { lost: 2 * WINDOW }
+        );
         assert_eq!(t.observe(1, 0, 5 * WINDOW - 1), Arrival::Late);
         assert_eq!(t.observe(1, 0, 5 * WINDOW - 1), Arrival::Duplicate);
     }

@@ -5,7 +5,7 @@ use crate::clock::{Clock, Nanos, NANOS_PER_SEC};
 use crate::plan::Plan;
 use crate::session::mqtt::{MqttConfig, MqttSession, SenderPlan};
 use crate::session::{Phase, Session};
-use crate::stats::{ConnCounts, Histograms, ShardStats, Snapshot};
+use crate::stats::{ConnCounts, ShardStats, Snapshot};
 use allegro_wire::mqtt::{Protocol, QoS};
 use crossbeam_channel::{Receiver, Sender};
 use std::net::SocketAddr;
@@ -84,9 +84,9 @@ impl Core {
         Core {
             index: sp.index,
             cpu: sp.cpu,
-            // Warm-up is measured from the start, which is not known yet: nothing is recorded
-            // until `Start` arrives.
-            stats: ShardStats::new(Nanos::MAX),
+            // Everything is recorded until `Start` says where the warm-up ends (nothing is sent
+            // before `t0`, and `Start` arrives well before it).
+            stats: ShardStats::new(Nanos::MIN),
             counts: ConnCounts {
                 connecting: sp.conns.len() as u32,
                 senders_active: senders,
@@ -174,7 +174,7 @@ impl Core {
         }
         self.reported = c;
         self.last_snapshot = now;
-        let interval = std::mem::replace(&mut self.stats.interval, Histograms::new());
+        let interval = std::mem::take(&mut self.stats.interval);
         let s = &mut self.stats;
         let snap = Snapshot {
             shard: self.index,
@@ -205,7 +205,11 @@ pub fn make_session(plan: &Plan, spec: ConnSpec) -> MqttSession {
     };
     let (_, max_size) = plan.shape.size.bounds();
     let cfg = MqttConfig {
-        protocol: if m.version == 5 { Protocol::V5 } else { Protocol::V311 },
+        protocol: if m.version == 5 {
+            Protocol::V5
+        } else {
+            Protocol::V311
+        },
         qos: QoS::try_from(m.qos).unwrap_or(QoS::AtMostOnce),
         keep_alive_secs: m.keep_alive_secs,
         client_id: format!("allegro-{:08x}-{kind}{id}", plan.run_id),

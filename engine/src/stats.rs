@@ -93,7 +93,8 @@ impl Default for Histograms {
 #[inline]
 pub fn record_ns(h: &mut Histogram<u64>, ns: i64) {
     let us = (ns.max(0) as u64 / 1_000).clamp(1, MAX_LATENCY_US);
-    h.record(us).expect("value clamped into the histogram's bounds");
+    h.record(us)
+        .expect("value clamped into the histogram's bounds");
 }
 
 /// What one shard accumulates. Sessions update it; the shard ships it out once a second.
@@ -207,9 +208,20 @@ mod tests {
         b.add(&a);
         b.add(&a);
         assert_eq!(b.service.len(), 6);
-        assert_eq!(b.service.value_at_quantile(0.5), a.service.value_at_quantile(0.5));
-        let mut c = Counters { sent: 1, errors: 2, ..Default::default() };
-        c.add(&Counters { sent: 3, lost: 1, ..Default::default() });
+        assert_eq!(
+            b.service.value_at_quantile(0.5),
+            a.service.value_at_quantile(0.5)
+        );
+        let mut c = Counters {
+            sent: 1,
+            errors: 2,
+            ..Default::default()
+        };
+        c.add(&Counters {
+            sent: 3,
+            lost: 1,
+            ..Default::default()
+        });
         assert_eq!((c.sent, c.errors, c.lost), (4, 2, 1));
     }
 }

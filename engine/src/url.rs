@@ -74,7 +74,9 @@ pub enum UrlError {
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UrlError::MissingScheme => write!(f, "missing scheme (expected e.g. mqtt://host:1883/topic)"),
+            UrlError::MissingScheme => {
+                write!(f, "missing scheme (expected e.g. mqtt://host:1883/topic)")
+            }
             UrlError::UnknownScheme(s) => write!(f, "unknown scheme '{s}' (supported: mqtt)"),
             UrlError::UnsupportedScheme(s) => {
                 write!(f, "scheme '{s}' is not supported yet (supported: mqtt)")
@@ -164,7 +166,11 @@ impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://", self.scheme.as_str())?;
         if let Some(u) = &self.username {
-            write!(f, "{u}{}@", if self.password.is_some() { ":***" } else { "" })?;
+            write!(
+                f,
+                "{u}{}@",
+                if self.password.is_some() { ":***" } else { "" }
+            )?;
         }
         write!(f, "{}/{}", self.authority(), self.path)?;
         for (i, (k, v)) in self.options.iter().enumerate() {
@@ -227,8 +233,14 @@ mod tests {
         assert_eq!(u.path, "a/b");
         assert_eq!(u.username.as_deref(), Some("bob"));
         assert_eq!(u.password.as_deref(), Some("s@cret"));
-        assert_eq!(u.options, vec![("qos".into(), "1".into()), ("x".into(), " y".into())]);
-        assert_eq!(u.to_string(), "mqtt://bob:***@broker.example:1999/a/b?qos=1&x= y");
+        assert_eq!(
+            u.options,
+            vec![("qos".into(), "1".into()), ("x".into(), " y".into())]
+        );
+        assert_eq!(
+            u.to_string(),
+            "mqtt://bob:***@broker.example:1999/a/b?qos=1&x= y"
+        );
     }
 
     #[test]
@@ -243,11 +255,20 @@ mod tests {
     #[test]
     fn refusals() {
         assert_eq!(p("localhost:1883"), Err(UrlError::MissingScheme));
-        assert_eq!(p("gopher://h/t"), Err(UrlError::UnknownScheme("gopher".into())));
-        assert_eq!(p("amqp://h/q"), Err(UrlError::UnsupportedScheme("amqp".into())));
+        assert_eq!(
+            p("gopher://h/t"),
+            Err(UrlError::UnknownScheme("gopher".into()))
+        );
+        assert_eq!(
+            p("amqp://h/q"),
+            Err(UrlError::UnsupportedScheme("amqp".into()))
+        );
         assert_eq!(p("mqtt:///t"), Err(UrlError::MissingHost));
         assert_eq!(p("mqtt://h:0/t"), Err(UrlError::BadPort("0".into())));
-        assert_eq!(p("mqtt://h:99999/t"), Err(UrlError::BadPort("99999".into())));
+        assert_eq!(
+            p("mqtt://h:99999/t"),
+            Err(UrlError::BadPort("99999".into()))
+        );
         assert_eq!(p("mqtt://h:x/t"), Err(UrlError::BadPort("x".into())));
         assert_eq!(p("mqtt://h/%zz"), Err(UrlError::BadEscape));
         assert_eq!(p("mqtt://h /t"), Err(UrlError::BadCharacter(' ')));

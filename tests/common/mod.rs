@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("control/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("control/ has a parent")
+        .to_path_buf()
 }
 
 /// Endpoints written by `scripts/setup` (`ALLEGRO_BROKERS_ENV` overrides the file).
@@ -24,7 +27,10 @@ pub fn brokers() -> HashMap<String, String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(".brokers.env"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {} ({e}): run scripts/setup first to start the brokers", path.display())
+        panic!(
+            "cannot read {} ({e}): run scripts/setup first to start the brokers",
+            path.display()
+        )
     });
     text.lines()
         .filter_map(|l| l.split_once('='))
@@ -40,16 +46,24 @@ pub fn endpoint(key: &str) -> String {
         .unwrap_or_else(|| panic!("{key} is missing from .brokers.env: run scripts/setup"))
         .clone();
     let addr: std::net::SocketAddr = ep.parse().unwrap_or_else(|e| panic!("{key}={ep}: {e}"));
-    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
-        .unwrap_or_else(|e| panic!("{key} at {ep} does not accept connections ({e}): run scripts/setup"));
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap_or_else(|e| {
+        panic!("{key} at {ep} does not accept connections ({e}): run scripts/setup")
+    });
     ep
 }
 
 /// A name no other test (or earlier run) uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("{prefix}-{}-{}-{}", std::process::id(), t.as_millis() % 100_000_000, N.fetch_add(1, Ordering::Relaxed))
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "{prefix}-{}-{}-{}",
+        std::process::id(),
+        t.as_millis() % 100_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A fresh scratch directory.
@@ -77,7 +91,10 @@ impl Ran {
     /// The JSON summary printed with `--output json`.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not a JSON summary ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+            panic!(
+                "stdout is not a JSON summary ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
         })
     }
 }
@@ -111,7 +128,8 @@ pub fn free_port() -> u16 {
 /// the first mismatch.
 pub fn check_summary_schema(v: &Value) {
     let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("docs/summary.schema.json")).expect("schema is checked in"),
+        &std::fs::read_to_string(root().join("docs/summary.schema.json"))
+            .expect("schema is checked in"),
     )
     .expect("schema parses");
     if let Err(e) = check(&schema, &schema, v, "$") {
@@ -121,7 +139,9 @@ pub fn check_summary_schema(v: &Value) {
 
 fn check(root: &Value, s: &Value, v: &Value, at: &str) -> Result<(), String> {
     if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-        let name = r.strip_prefix("#/$defs/").ok_or(format!("{at}: unsupported $ref {r}"))?;
+        let name = r
+            .strip_prefix("#/$defs/")
+            .ok_or(format!("{at}: unsupported $ref {r}"))?;
         return check(root, &root["$defs"][name], v, at);
     }
     if let Some(t) = s.get("type") {
@@ -166,7 +186,10 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str) -> Result<(), String> {
             }
         }
     }
-    if let (Some(props), Some(obj)) = (s.get("properties").and_then(Value::as_object), v.as_object()) {
+    if let (Some(props), Some(obj)) = (
+        s.get("properties").and_then(Value::as_object),
+        v.as_object(),
+    ) {
         for (k, sub) in props {
             if let Some(x) = obj.get(k) {
                 check(root, sub, x, &format!("{at}.{k}"))?;

@@ -28,7 +28,11 @@ struct Round {
 }
 
 /// Runs `load` (given the sink's port) against a fresh sink; returns what the sink saw.
-fn measure(sink_cpu: &str, frame_len: f64, load: impl FnOnce(u16) -> ChildRun) -> Result<Round, String> {
+fn measure(
+    sink_cpu: &str,
+    frame_len: f64,
+    load: impl FnOnce(u16) -> ChildRun,
+) -> Result<Round, String> {
     let mut sink = Command::new(bin_dir().join("discard-sink"))
         .args(["--port", "0", "--cpu", sink_cpu, "--connections", "1"])
         .stdout(Stdio::piped())
@@ -43,7 +47,12 @@ fn measure(sink_cpu: &str, frame_len: f64, load: impl FnOnce(u16) -> ChildRun) -
     let run = load(port);
     if run.status != 0 {
         let _ = sink.kill();
-        return Err(format!("load exited with {}: {}{}", run.status, run.stderr.trim(), run.stdout.trim()));
+        return Err(format!(
+            "load exited with {}: {}{}",
+            run.status,
+            run.stderr.trim(),
+            run.stdout.trim()
+        ));
     }
     let line = lines.next().and_then(Result::ok).unwrap_or_default();
     let _ = sink.wait();
@@ -54,7 +63,11 @@ fn measure(sink_cpu: &str, frame_len: f64, load: impl FnOnce(u16) -> ChildRun) -
     Ok(Round {
         bytes_per_s: bps,
         msgs_per_s: bps / frame_len,
-        cpu_s_per_million: if msgs > 0.0 { run.cpu_s / msgs * 1e6 } else { 0.0 },
+        cpu_s_per_million: if msgs > 0.0 {
+            run.cpu_s / msgs * 1e6
+        } else {
+            0.0
+        },
     })
 }
 
@@ -77,17 +90,40 @@ fn main() {
             run_measured(Command::new(bin_dir().join("allegro")).args([
                 "run",
                 &format!("mqtt://127.0.0.1:{port}/{TOPIC}"),
-                "--receivers", "0", "--parallel", "1", "--size", &size.to_string(),
-                "--duration", &format!("{seconds}s"), "--cores", &load_cpu, "--keep-alive", "0",
-                "--backend", &backend, "--quiet", "--output", "json",
-                "--results", &results_dir.display().to_string(),
+                "--receivers",
+                "0",
+                "--parallel",
+                "1",
+                "--size",
+                &size.to_string(),
+                "--duration",
+                &format!("{seconds}s"),
+                "--cores",
+                &load_cpu,
+                "--keep-alive",
+                "0",
+                "--backend",
+                &backend,
+                "--quiet",
+                "--output",
+                "json",
+                "--results",
+                &results_dir.display().to_string(),
             ]))
             .expect("run allegro")
         });
         let b = measure(&sink_cpu, frame_len, |port| {
             run_measured(Command::new(bin_dir().join("raw-write")).args([
-                "--port", &port.to_string(), "--cpu", &load_cpu, "--seconds", &seconds,
-                "--size", &size.to_string(), "--topic", TOPIC,
+                "--port",
+                &port.to_string(),
+                "--cpu",
+                &load_cpu,
+                "--seconds",
+                &seconds,
+                "--size",
+                &size.to_string(),
+                "--topic",
+                TOPIC,
             ]))
             .expect("run raw-write")
         });
@@ -114,7 +150,11 @@ fn main() {
     let (rm, rmin, rmax) = stats(&col(&raw, |r| r.msgs_per_s));
     let (ec, _, _) = stats(&col(&engine, |r| r.cpu_s_per_million));
     let (rc, _, _) = stats(&col(&raw, |r| r.cpu_s_per_million));
-    let ratios: Vec<f64> = engine.iter().zip(&raw).map(|(a, b)| a.bytes_per_s / b.bytes_per_s).collect();
+    let ratios: Vec<f64> = engine
+        .iter()
+        .zip(&raw)
+        .map(|(a, b)| a.bytes_per_s / b.bytes_per_s)
+        .collect();
     let (ratio, rlo, rhi) = stats(&ratios);
     println!(
         "\nmedian of {rounds}: allegro {:.2} M msg/s [{:.2}-{:.2}], raw write loop {:.2} M msg/s [{:.2}-{:.2}], allegro/raw {:.2} [{:.2}-{:.2}]; CPU s per M msgs: allegro {ec:.3}, raw {rc:.3}",

@@ -13,13 +13,19 @@ use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let port: u16 = arg(&args, "--port").and_then(|p| p.parse().ok()).unwrap_or(0);
-    let conns: usize = arg(&args, "--connections").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let port: u16 = arg(&args, "--port")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let conns: usize = arg(&args, "--connections")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1);
     if let Some(cpu) = arg(&args, "--cpu").and_then(|c| c.parse().ok()) {
         if let Err(e) = allegro_engine::placement::pin_current_thread(cpu) {
             eprintln!("discard-sink: cannot pin to CPU {cpu}: {e}");
@@ -29,7 +35,10 @@ fn main() {
         eprintln!("discard-sink: cannot listen on port {port}: {e}");
         std::process::exit(1)
     });
-    println!("listening {}", listener.local_addr().map(|a| a.port()).unwrap_or(0));
+    println!(
+        "listening {}",
+        listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    );
     let _ = std::io::stdout().flush();
     let mut handles = Vec::new();
     for _ in 0..conns {
@@ -72,7 +81,11 @@ fn serve(mut s: TcpStream) -> Option<(u64, Instant, Instant)> {
             _ => return None,
         }
     };
-    let connack: &[u8] = if protocol == Protocol::V5 { &[0x20, 3, 0, 0, 0] } else { &[0x20, 2, 0, 0] };
+    let connack: &[u8] = if protocol == Protocol::V5 {
+        &[0x20, 3, 0, 0, 0]
+    } else {
+        &[0x20, 2, 0, 0]
+    };
     s.write_all(connack).ok()?;
     let mut bytes = (have - used) as u64;
     let mut first = (bytes > 0).then(Instant::now);

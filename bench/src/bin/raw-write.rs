@@ -10,14 +10,22 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let port: u16 = arg(&args, "--port").and_then(|p| p.parse().ok()).unwrap_or(1883);
-    let secs: f64 = arg(&args, "--seconds").and_then(|p| p.parse().ok()).unwrap_or(5.0);
-    let size: usize = arg(&args, "--size").and_then(|p| p.parse().ok()).unwrap_or(100);
+    let port: u16 = arg(&args, "--port")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1883);
+    let secs: f64 = arg(&args, "--seconds")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5.0);
+    let size: usize = arg(&args, "--size")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(100);
     let topic = arg(&args, "--topic").unwrap_or_else(|| "bench".into());
     if let Some(cpu) = arg(&args, "--cpu").and_then(|c| c.parse().ok()) {
         if let Err(e) = allegro_engine::placement::pin_current_thread(cpu) {
@@ -48,7 +56,16 @@ fn main() {
     let body = allegro_engine::payload::template(size);
     let mut block = Vec::with_capacity(64 * 1024);
     let mut frame = Vec::new();
-    encode_publish_header(Protocol::V311, QoS::AtMostOnce, false, false, &topic, 0, size, &mut frame);
+    encode_publish_header(
+        Protocol::V311,
+        QoS::AtMostOnce,
+        false,
+        false,
+        &topic,
+        0,
+        size,
+        &mut frame,
+    );
     frame.extend_from_slice(&body);
     let per_block = (64 * 1024) / frame.len();
     for _ in 0..per_block {

@@ -23,16 +23,28 @@ fn arg(args: &[String], name: &str, default: &str) -> String {
 }
 
 fn default_broker() -> String {
-    let root = Command::new("git").args(["rev-parse", "--show-toplevel"]).output().ok();
-    let root = root.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    let root = Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .output()
+        .ok();
+    let root = root
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
     std::fs::read_to_string(PathBuf::from(root).join(".brokers.env"))
         .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("MOSQUITTO_MQTT=").map(|v| v.trim().to_owned())))
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("MOSQUITTO_MQTT=")
+                    .map(|v| v.trim().to_owned())
+            })
+        })
         .unwrap_or_else(|| "127.0.0.1:1883".into())
 }
 
 fn mqttwrk() -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let cargo_bin = home.join(".cargo/bin/mqttwrk");
     if cargo_bin.exists() {
         cargo_bin
@@ -62,30 +74,84 @@ fn main() {
     let mut theirs = Vec::new();
     for round in 0..rounds {
         let topic = format!("bench/vs/{}/{round}", std::process::id());
-        let a = run_measured(Command::new("timeout").args(["300"]).arg(bin_dir().join("allegro")).args([
-            "run", &format!("mqtt://{broker}/{topic}"), "--parallel", &pubs.to_string(), "--receivers", "1",
-            "--size", &size, "--duration", &count.to_string(), "--rate", "0", "--qos", "0", "--quiet",
-            "--output", "json", "--results", &results_dir.display().to_string(),
-        ]))
+        let a = run_measured(
+            Command::new("timeout")
+                .args(["300"])
+                .arg(bin_dir().join("allegro"))
+                .args([
+                    "run",
+                    &format!("mqtt://{broker}/{topic}"),
+                    "--parallel",
+                    &pubs.to_string(),
+                    "--receivers",
+                    "1",
+                    "--size",
+                    &size,
+                    "--duration",
+                    &count.to_string(),
+                    "--rate",
+                    "0",
+                    "--qos",
+                    "0",
+                    "--quiet",
+                    "--output",
+                    "json",
+                    "--results",
+                    &results_dir.display().to_string(),
+                ]),
+        )
         .expect("run allegro");
         let summary: Value = serde_json::from_str(&a.stdout).unwrap_or(Value::Null);
         let received = summary["totals"]["received"].as_u64().unwrap_or(0);
         if a.status != 0 || received == 0 {
-            eprintln!("allegro round {} failed ({}): {}", round + 1, a.status, a.stderr.trim());
+            eprintln!(
+                "allegro round {} failed ({}): {}",
+                round + 1,
+                a.status,
+                a.stderr.trim()
+            );
             std::process::exit(1);
         }
-        let ra = Round { msgs_per_s: received as f64 / a.wall_s, cpu_s_per_million: a.cpu_s / received as f64 * 1e6, received };
+        let ra = Round {
+            msgs_per_s: received as f64 / a.wall_s,
+            cpu_s_per_million: a.cpu_s / received as f64 * 1e6,
+            received,
+        };
         let b = run_measured(Command::new("timeout").args(["300"]).arg(mqttwrk()).args([
-            "bench", "-S", host, "-P", port, "-n", &count.to_string(), "-p", &pubs.to_string(), "-s", "1",
-            "-m", &size, "--publish-qos", "0", "--subscribe-qos", "0",
+            "bench",
+            "-S",
+            host,
+            "-P",
+            port,
+            "-n",
+            &count.to_string(),
+            "-p",
+            &pubs.to_string(),
+            "-s",
+            "1",
+            "-m",
+            &size,
+            "--publish-qos",
+            "0",
+            "--subscribe-qos",
+            "0",
         ]))
         .expect("run mqttwrk (cargo install mqttwrk)");
         if b.status != 0 {
-            eprintln!("mqttwrk round {} failed ({}): {}", round + 1, b.status, b.stderr.trim());
+            eprintln!(
+                "mqttwrk round {} failed ({}): {}",
+                round + 1,
+                b.status,
+                b.stderr.trim()
+            );
             std::process::exit(1);
         }
         // mqttwrk's subscriber waits for every publish before it exits.
-        let rb = Round { msgs_per_s: expected as f64 / b.wall_s, cpu_s_per_million: b.cpu_s / expected as f64 * 1e6, received: expected };
+        let rb = Round {
+            msgs_per_s: expected as f64 / b.wall_s,
+            cpu_s_per_million: b.cpu_s / expected as f64 * 1e6,
+            received: expected,
+        };
         println!(
             "round {}: allegro {:.0} msg/s, {:.3} CPU s/M msgs ({} received) | mqttwrk {:.0} msg/s, {:.3} CPU s/M msgs",
             round + 1, ra.msgs_per_s, ra.cpu_s_per_million, ra.received, rb.msgs_per_s, rb.cpu_s_per_million

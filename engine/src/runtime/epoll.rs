@@ -1,11 +1,13 @@
 //! The epoll runtime: one pinned thread per shard running a mio event loop over its
 //! connections. Used where io_uring is unavailable, or when asked for.
 
-use super::ShardExit;
+use super::{ShardExit, ShardThread};
 use crate::pump::{nonblocking, Pump, Transport};
 use crate::session::mqtt::MqttSession;
 use crate::session::{Phase, Session};
-use crate::shard::{handshake_expired, make_session, Command, ConnSpec, ConnState, Core, ShardPlan, MAX_IDLE};
+use crate::shard::{
+    handshake_expired, make_session, Command, ConnSpec, ConnState, Core, ShardPlan, MAX_IDLE,
+};
 use crate::stats::Snapshot;
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpStream;
@@ -18,15 +20,19 @@ pub fn spawn(
     sp: ShardPlan,
     commands: Receiver<Command>,
     snapshots: Sender<Snapshot>,
-) -> std::io::Result<std::thread::JoinHandle<ShardExit>> {
+) -> std::io::Result<ShardThread> {
     std::thread::Builder::new()
         .name(format!("allegro-shard-{}", sp.index))
         .spawn(move || {
             if let Err(e) = crate::placement::pin_current_thread(sp.cpu) {
-                eprintln!("allegro: shard {} could not pin to CPU {}: {e}", sp.index, sp.cpu);
+                eprintln!(
+                    "allegro: shard {} could not pin to CPU {}: {e}",
+                    sp.index, sp.cpu
+                );
             }
             shard_main(sp, commands, snapshots)
         })
+        .map(ShardThread::Epoll)
 }
 
 struct Conn {
@@ -74,14 +80,19 @@ impl Transport for Io<'_> {
     }
 }
 
-fn shard_main(sp: ShardPlan, commands: Receiver<Command>, snapshots: Sender<Snapshot>) -> ShardExit {
+fn shard_main(
+    sp: ShardPlan,
+    commands: Receiver<Command>,
+    snapshots: Sender<Snapshot>,
+) -> ShardExit {
     let clock = sp.clock;
     let plan = &sp.plan;
     let mut core = Core::new(&sp, commands, snapshots);
     let mut poll = match Poll::new() {
         Ok(p) => p,
         Err(e) => {
-            core.stats.on_error(format!("cannot create an epoll instance: {e}"));
+            core.stats
+                .on_error(format!("cannot create an epoll instance: {e}"));
             fail_all(&mut core, &sp.conns);
             core.maybe_snapshot(clock.now(), true);
             return ShardExit::Finished;
@@ -91,7 +102,8 @@ fn shard_main(sp: ShardPlan, commands: Receiver<Command>, snapshots: Sender<Snap
     for (i, &spec) in sp.conns.iter().enumerate() {
         let mut state = ConnState::Connecting;
         let conn = TcpStream::connect(sp.addr).and_then(|mut s| {
-            poll.registry().register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+            poll.registry()
+                .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)?;
             Ok(s)
         });
         match conn {
@@ -109,7 +121,11 @@ fn shard_main(sp: ShardPlan, commands: Receiver<Command>, snapshots: Sender<Snap
                 drained: false,
             })),
             Err(e) => {
-                core.stats.on_error(super::connect_error(sp.addr, &e.to_string(), plan.connect_timeout));
+                core.stats.on_error(super::connect_error(
+                    sp.addr,
+                    &e.to_string(),
+                    plan.connect_timeout,
+                ));
                 core.transition(&mut state, ConnState::Failed, spec.is_sender());
                 conns.push(None);
             }
@@ -191,12 +207,20 @@ fn service(c: &mut Conn, core: &mut Core, sp: &ShardPlan) -> Option<Result<(), S
     if !c.connected {
         if !c.writable && !c.readable {
             if now - c.created > plan.connect_timeout {
-                return Some(Err(super::connect_error(sp.addr, "timed out", plan.connect_timeout)));
+                return Some(Err(super::connect_error(
+                    sp.addr,
+                    "timed out",
+                    plan.connect_timeout,
+                )));
             }
             return None;
         }
         if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
-            return Some(Err(super::connect_error(sp.addr, &e.to_string(), plan.connect_timeout)));
+            return Some(Err(super::connect_error(
+                sp.addr,
+                &e.to_string(),
+                plan.connect_timeout,
+            )));
         }
         if c.stream.peer_addr().is_err() {
             // Spurious wake-up before the connect completed.
@@ -234,7 +258,12 @@ fn service(c: &mut Conn, core: &mut Core, sp: &ShardPlan) -> Option<Result<(), S
     if c.pump.done() {
         return Some(Ok(()));
     }
-    if handshake_expired(&c.pump.session, c.created, clock.now(), plan.connect_timeout) {
+    if handshake_expired(
+        &c.pump.session,
+        c.created,
+        clock.now(),
+        plan.connect_timeout,
+    ) {
         return Some(Err(super::handshake_error(sp.addr, plan.connect_timeout)));
     }
     None

@@ -46,6 +46,23 @@ pub enum ShardExit {
     Panicked,
 }
 
+/// A running shard's thread.
+#[derive(Debug)]
+pub enum ShardThread {
+    Uring(glommio::ExecutorJoinHandle<ShardExit>),
+    Epoll(std::thread::JoinHandle<ShardExit>),
+}
+
+impl ShardThread {
+    /// Waits for the shard; a panic or executor failure counts as [`ShardExit::Panicked`].
+    pub fn join(self) -> ShardExit {
+        match self {
+            ShardThread::Uring(h) => h.join().unwrap_or(ShardExit::Panicked),
+            ShardThread::Epoll(h) => h.join().unwrap_or(ShardExit::Panicked),
+        }
+    }
+}
+
 /// Checks that this process may create an io_uring: `Err` says why not, in a few words.
 pub fn uring_available() -> Result<(), String> {
     if let Ok(v) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled") {
@@ -54,8 +71,8 @@ pub fn uring_available() -> Result<(), String> {
         }
     }
     let mut params = [0u8; 120]; // struct io_uring_params, zeroed
-    // SAFETY: io_uring_setup(2) reads and writes `params` (120 bytes, the kernel's struct size)
-    // and returns a new fd or -1; the fd is closed right away.
+                                 // SAFETY: io_uring_setup(2) reads and writes `params` (120 bytes, the kernel's struct size)
+                                 // and returns a new fd or -1; the fd is closed right away.
     let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr()) };
     if fd < 0 {
         let e = std::io::Error::last_os_error();
@@ -74,7 +91,10 @@ pub(crate) fn connect_error(addr: SocketAddr, e: &str, timeout: Nanos) -> String
         None => e,
     };
     if e.contains("timed out") || e.contains("TimedOut") {
-        format!("cannot connect to {addr}: no answer within {}s", timeout / NANOS_PER_SEC)
+        format!(
+            "cannot connect to {addr}: no answer within {}s",
+            timeout / NANOS_PER_SEC
+        )
     } else {
         format!("cannot connect to {addr}: {e}")
     }
@@ -89,7 +109,11 @@ pub(crate) fn handshake_error(addr: SocketAddr, timeout: Nanos) -> String {
 
 /// One line saying which connection failed and why.
 pub(crate) fn describe<S: Session>(pump: &Pump<S>, e: PumpError, addr: SocketAddr) -> String {
-    let role = if pump.session.is_sender() { "sender" } else { "receiver" };
+    let role = if pump.session.is_sender() {
+        "sender"
+    } else {
+        "receiver"
+    };
     match e {
         PumpError::Session(SessionError::Closed) if pump.session.phase() == Phase::Handshake => {
             format!("{role} to {addr}: connection closed by the broker during the handshake")

@@ -3,10 +3,12 @@
 //! non-blocking syscall first and register io_uring poll interest only when the socket would
 //! block, so a busy sender makes one `send` per 64 KiB and no ring round trip.
 
-use super::ShardExit;
+use super::{ShardExit, ShardThread};
 use crate::pump::{nonblocking, Pump, Transport};
 use crate::session::{Phase, Session};
-use crate::shard::{handshake_expired, make_session, Command, ConnSpec, ConnState, Core, ShardPlan, MAX_IDLE};
+use crate::shard::{
+    handshake_expired, make_session, Command, ConnSpec, ConnState, Core, ShardPlan, MAX_IDLE,
+};
 use crate::stats::Snapshot;
 use crossbeam_channel::{Receiver, Sender};
 use futures_lite::io::{AsyncRead, AsyncWrite};
@@ -25,20 +27,20 @@ pub fn spawn(
     sp: ShardPlan,
     commands: Receiver<Command>,
     snapshots: Sender<Snapshot>,
-) -> std::io::Result<std::thread::JoinHandle<ShardExit>> {
+) -> std::io::Result<ShardThread> {
     let name = format!("allegro-shard-{}", sp.index);
-    let cpu = sp.cpu;
-    let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+    LocalExecutorBuilder::new(Placement::Fixed(sp.cpu))
         .name(&name)
         .spawn(move || async move { shard_main(sp, commands, snapshots).await })
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    // glommio's join handle joins the executor thread; wrap it into a std handle.
-    Ok(std::thread::Builder::new()
-        .name(format!("{name}-join"))
-        .spawn(move || handle.join().unwrap_or(ShardExit::Panicked))?)
+        .map(ShardThread::Uring)
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-async fn shard_main(sp: ShardPlan, commands: Receiver<Command>, snapshots: Sender<Snapshot>) -> ShardExit {
+async fn shard_main(
+    sp: ShardPlan,
+    commands: Receiver<Command>,
+    snapshots: Sender<Snapshot>,
+) -> ShardExit {
     let core = Rc::new(RefCell::new(Core::new(&sp, commands, snapshots)));
     let sp = Rc::new(sp);
     for &spec in &sp.conns {
@@ -90,7 +92,11 @@ async fn conn_task(core: Rc<RefCell<Core>>, sp: Rc<ShardPlan>, spec: ConnSpec) {
         Ok(s) => s,
         Err(e) => {
             let mut c = core.borrow_mut();
-            c.stats.on_error(super::connect_error(sp.addr, &e.to_string(), plan.connect_timeout));
+            c.stats.on_error(super::connect_error(
+                sp.addr,
+                &e.to_string(),
+                plan.connect_timeout,
+            ));
             c.transition(&mut state, ConnState::Failed, spec.is_sender());
             return;
         }
@@ -124,11 +130,16 @@ async fn conn_task(core: Rc<RefCell<Core>>, sp: Rc<ShardPlan>, spec: ConnSpec) {
         if handshake_expired(&pump.session, created, now, plan.connect_timeout) {
             break Err(super::handshake_error(sp.addr, plan.connect_timeout));
         }
-        let wait = pump.next_timeout(now).map_or(MAX_IDLE, |t| (t - now).clamp(0, MAX_IDLE));
+        let wait = pump
+            .next_timeout(now)
+            .map_or(MAX_IDLE, |t| (t - now).clamp(0, MAX_IDLE));
         let mut timer = Timer::new(Duration::from_nanos(wait as u64));
         let r = poll_fn(|cx: &mut Context<'_>| {
             let r = {
-                let mut io = Io { stream: &mut stream, cx };
+                let mut io = Io {
+                    stream: &mut stream,
+                    cx,
+                };
                 let mut c = core.borrow_mut();
                 pump.step(&mut io, &clock, &mut c.stats)
             };

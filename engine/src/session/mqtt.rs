@@ -14,8 +14,8 @@ use crate::plan::{MessageSize, TestDuration};
 use crate::seq::{Arrival, Tracker};
 use crate::stats::{record_ns, ShardStats};
 use allegro_wire::mqtt::{
-    self, encode_publish_header, Connect, Decode, Disconnect, Packet, Properties, Protocol,
-    PubAck, PubComp, PubRec, PubRel, QoS, Subscribe, SubscribeOptions,
+    self, encode_publish_header, Connect, Decode, Disconnect, Packet, Properties, Protocol, PubAck,
+    PubComp, PubRec, PubRel, QoS, Subscribe, SubscribeOptions,
 };
 
 /// Settings shared by both roles.
@@ -100,8 +100,13 @@ impl MqttSession {
     /// A sender that publishes `plan` once started.
     pub fn sender(cfg: MqttConfig, plan: SenderPlan) -> Self {
         let (_, max) = plan.size.bounds();
-        let seed = 0x9E37_79B9_7F4A_7C15 ^ u64::from(plan.connection_id).wrapping_mul(0xA24B_AED4_963E_E407);
-        let slots = if cfg.qos == QoS::AtMostOnce { Vec::new() } else { vec![0; 65_536] };
+        let seed = 0x9E37_79B9_7F4A_7C15
+            ^ u64::from(plan.connection_id).wrapping_mul(0xA24B_AED4_963E_E407);
+        let slots = if cfg.qos == QoS::AtMostOnce {
+            Vec::new()
+        } else {
+            vec![0; 65_536]
+        };
         MqttSession {
             role: Role::Sender(Sender {
                 body: payload::template(max as usize),
@@ -197,7 +202,10 @@ impl MqttSession {
             }
             (State::AwaitSubAck, Packet::SubAck(ack)) => {
                 if ack.pkid != SUBSCRIBE_PKID {
-                    return Err(SessionError::Protocol(format!("SUBACK for unknown packet id {}", ack.pkid)));
+                    return Err(SessionError::Protocol(format!(
+                        "SUBACK for unknown packet id {}",
+                        ack.pkid
+                    )));
                 }
                 match ack.codes.first() {
                     Some(&c) if c < 0x80 => self.state = State::Ready,
@@ -212,11 +220,16 @@ impl MqttSession {
             }
             (_, Packet::PingResp) => self.ping_sent = None,
             (_, Packet::Disconnect(d)) => {
-                return Err(SessionError::Refused(format!("DISCONNECT reason {:#04x}", d.reason)))
+                return Err(SessionError::Refused(format!(
+                    "DISCONNECT reason {:#04x}",
+                    d.reason
+                )))
             }
             (State::Ready | State::Running | State::SendDisconnect, Packet::Publish(p)) => {
                 let Role::Receiver(r) = &mut self.role else {
-                    return Err(SessionError::Protocol("PUBLISH received on a sender connection".into()));
+                    return Err(SessionError::Protocol(
+                        "PUBLISH received on a sender connection".into(),
+                    ));
                 };
                 r.on_publish(p.payload, now, stats);
                 if let Some((expected, _)) = r.drain {
@@ -224,31 +237,45 @@ impl MqttSession {
                 }
                 match p.qos {
                     QoS::AtMostOnce => {}
-                    QoS::AtLeastOnce => {
-                        Packet::PubAck(PubAck { pkid: p.pkid, reason: 0, properties: Properties::EMPTY })
-                            .encode(protocol, out)
-                    }
-                    QoS::ExactlyOnce => {
-                        Packet::PubRec(PubRec { pkid: p.pkid, reason: 0, properties: Properties::EMPTY })
-                            .encode(protocol, out)
-                    }
+                    QoS::AtLeastOnce => Packet::PubAck(PubAck {
+                        pkid: p.pkid,
+                        reason: 0,
+                        properties: Properties::EMPTY,
+                    })
+                    .encode(protocol, out),
+                    QoS::ExactlyOnce => Packet::PubRec(PubRec {
+                        pkid: p.pkid,
+                        reason: 0,
+                        properties: Properties::EMPTY,
+                    })
+                    .encode(protocol, out),
                 }
             }
             (_, Packet::PubRel(rel)) => {
-                Packet::PubComp(PubComp { pkid: rel.pkid, reason: 0, properties: Properties::EMPTY })
-                    .encode(protocol, out);
+                Packet::PubComp(PubComp {
+                    pkid: rel.pkid,
+                    reason: 0,
+                    properties: Properties::EMPTY,
+                })
+                .encode(protocol, out);
             }
             (_, Packet::PubAck(a)) => self.sender_ack(a.pkid, 1, a.reason, stats)?,
             (_, Packet::PubRec(a)) => {
                 let Role::Sender(s) = &mut self.role else {
-                    return Err(SessionError::Protocol("PUBREC received on a receiver connection".into()));
+                    return Err(SessionError::Protocol(
+                        "PUBREC received on a receiver connection".into(),
+                    ));
                 };
                 match s.slots.get_mut(a.pkid as usize) {
                     Some(slot) if *slot == 1 && a.reason < 0x80 => {
                         // Received by the broker; release it and wait for PUBCOMP (§4.3.3).
                         *slot = 2;
-                        Packet::PubRel(PubRel { pkid: a.pkid, reason: 0, properties: Properties::EMPTY })
-                            .encode(protocol, out);
+                        Packet::PubRel(PubRel {
+                            pkid: a.pkid,
+                            reason: 0,
+                            properties: Properties::EMPTY,
+                        })
+                        .encode(protocol, out);
                     }
                     // A refused QoS 2 publish ends with the PUBREC (MQTT 5.0 §4.3.3).
                     Some(slot) if *slot == 1 => self.sender_ack(a.pkid, 1, a.reason, stats)?,
@@ -272,9 +299,17 @@ impl MqttSession {
     }
 
     /// Frees packet id `pkid`, which must be in slot state `want`.
-    fn sender_ack(&mut self, pkid: u16, want: u8, reason: u8, stats: &mut ShardStats) -> Result<(), SessionError> {
+    fn sender_ack(
+        &mut self,
+        pkid: u16,
+        want: u8,
+        reason: u8,
+        stats: &mut ShardStats,
+    ) -> Result<(), SessionError> {
         let Role::Sender(s) = &mut self.role else {
-            return Err(SessionError::Protocol("acknowledgement received on a receiver connection".into()));
+            return Err(SessionError::Protocol(
+                "acknowledgement received on a receiver connection".into(),
+            ));
         };
         match s.slots.get_mut(pkid as usize) {
             Some(slot) if *slot == want => {
@@ -282,11 +317,15 @@ impl MqttSession {
                 s.in_flight -= 1;
                 stats.counters.acked += 1;
                 if reason >= 0x80 {
-                    stats.on_error(format!("broker rejected publish {pkid} with reason {reason:#04x}"));
+                    stats.on_error(format!(
+                        "broker rejected publish {pkid} with reason {reason:#04x}"
+                    ));
                 }
                 Ok(())
             }
-            _ => Err(SessionError::Protocol(format!("acknowledgement for packet id {pkid} not in flight"))),
+            _ => Err(SessionError::Protocol(format!(
+                "acknowledgement for packet id {pkid} not in flight"
+            ))),
         }
     }
 }
@@ -307,7 +346,10 @@ impl Receiver {
         let sent = stamp.sent_us.saturating_mul(1_000);
         match stamp.ext {
             Some(ext) => {
-                match self.tracker.observe(ext.sender, ext.connection, ext.sequence) {
+                match self
+                    .tracker
+                    .observe(ext.sender, ext.connection, ext.sequence)
+                {
                     Arrival::InOrder { lost } => c.lost += lost,
                     Arrival::Late => {
                         c.lost = c.lost.saturating_sub(1);
@@ -376,8 +418,12 @@ impl Session for MqttSession {
                 let protocol = self.cfg.protocol;
                 let qos = self.cfg.qos;
                 let window = u32::from(self.cfg.inflight.max(1));
-                let Role::Sender(s) = &mut self.role else { unreachable_role() };
-                let Some(pacer) = s.pacer.as_mut() else { unreachable_role() };
+                let Role::Sender(s) = &mut self.role else {
+                    unreachable_role()
+                };
+                let Some(pacer) = s.pacer.as_mut() else {
+                    unreachable_role()
+                };
                 let mut sent = 0u64;
                 let mut bytes = 0u64;
                 let topic = self.cfg.topic.as_str();
@@ -385,7 +431,9 @@ impl Session for MqttSession {
                     if qos != QoS::AtMostOnce && s.in_flight >= window {
                         break;
                     }
-                    let Some((seq, intended)) = pacer.take(now) else { break };
+                    let Some((seq, intended)) = pacer.take(now) else {
+                        break;
+                    };
                     let len = match s.plan.size {
                         MessageSize::Fixed(n) => n as usize,
                         MessageSize::Variable(_) => {
@@ -444,15 +492,21 @@ impl Session for MqttSession {
             _ => {}
         }
         if self.state == State::SendDisconnect {
-            Packet::Disconnect(Disconnect { reason: 0, properties: Properties::EMPTY })
-                .encode(self.cfg.protocol, out);
+            Packet::Disconnect(Disconnect {
+                reason: 0,
+                properties: Properties::EMPTY,
+            })
+            .encode(self.cfg.protocol, out);
             self.state = State::Finished;
         }
         if out.len() > start_len {
             self.last_tx = now;
         } else if let Some(ka) = self.keep_alive_ns() {
             // §3.1.2.10: keep the connection alive when nothing else was sent.
-            if self.ping_sent.is_none() && now - self.last_tx >= ka / 2 && self.state != State::Finished {
+            if self.ping_sent.is_none()
+                && now - self.last_tx >= ka / 2
+                && self.state != State::Finished
+            {
                 Packet::PingReq.encode(self.cfg.protocol, out);
                 self.ping_sent = Some(now);
                 self.last_tx = now;
