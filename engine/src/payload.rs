@@ -41,15 +41,40 @@ pub struct Extension {
 /// Writes the header fields into the front of `body` (as much as fits); the rest is untouched.
 #[inline]
 pub fn write(body: &mut [u8], sent_ns: Nanos, ext: &Extension) {
-    if body.len() >= HEADER_LEN {
-        body[0..8].copy_from_slice(&(sent_ns / 1_000).to_le_bytes());
-        body[8..12].copy_from_slice(&MAGIC);
-        body[12..16].copy_from_slice(&ext.sender.to_le_bytes());
-        body[16..20].copy_from_slice(&ext.connection.to_le_bytes());
-        body[20..28].copy_from_slice(&ext.sequence.to_le_bytes());
-        body[28..36].copy_from_slice(&ext.intended_ns.to_le_bytes());
+    if let Some(h) = body.first_chunk_mut::<HEADER_LEN>() {
+        let mut b = [0u8; HEADER_LEN];
+        b[0..8].copy_from_slice(&(sent_ns / 1_000).to_le_bytes());
+        b[8..12].copy_from_slice(&MAGIC);
+        b[12..16].copy_from_slice(&ext.sender.to_le_bytes());
+        b[16..20].copy_from_slice(&ext.connection.to_le_bytes());
+        b[20..28].copy_from_slice(&ext.sequence.to_le_bytes());
+        b[28..36].copy_from_slice(&ext.intended_ns.to_le_bytes());
+        *h = b;
     } else if body.len() >= MAESTRO_LEN {
         body[0..8].copy_from_slice(&(sent_ns / 1_000).to_le_bytes());
+    }
+}
+
+/// Writes the parts of the header that never change for a connection (magic, sender,
+/// connection) into a template body, so that [`stamp`] only writes what changes per message.
+pub fn prepare(body: &mut [u8], sender: u32, connection: u32) {
+    if let Some(h) = body.get_mut(8..20) {
+        h[0..4].copy_from_slice(&MAGIC);
+        h[4..8].copy_from_slice(&sender.to_le_bytes());
+        h[8..12].copy_from_slice(&connection.to_le_bytes());
+    }
+}
+
+/// Per-message part of [`write`] for a body made from a [`prepare`]d template: the send time,
+/// sequence number and intended time (as much as fits).
+#[inline]
+pub fn stamp(body: &mut [u8], sent_ns: Nanos, sequence: u64, intended_ns: Nanos) {
+    if let Some(h) = body.first_chunk_mut::<HEADER_LEN>() {
+        h[0..8].copy_from_slice(&(sent_ns / 1_000).to_le_bytes());
+        h[20..28].copy_from_slice(&sequence.to_le_bytes());
+        h[28..36].copy_from_slice(&intended_ns.to_le_bytes());
+    } else if let Some(h) = body.first_chunk_mut::<MAESTRO_LEN>() {
+        *h = (sent_ns / 1_000).to_le_bytes();
     }
 }
 
@@ -100,6 +125,27 @@ mod tests {
         let s = read(&b).unwrap();
         assert_eq!(s.sent_us, 1_700_000_000_123_999);
         assert_eq!(s.ext, Some(ext));
+    }
+
+    #[test]
+    fn prepared_template_plus_stamp_equals_write() {
+        let ext = Extension {
+            sender: 7,
+            connection: 9,
+            sequence: 11,
+            intended_ns: 13_000,
+        };
+        for len in [4, 8, 20, 36, 100] {
+            let mut a = template(len);
+            write(&mut a, 99_000, &ext);
+            let mut b = template(len);
+            prepare(&mut b, 7, 9);
+            stamp(&mut b, 99_000, 11, 13_000);
+            if !(12..HEADER_LEN).contains(&len) {
+                assert_eq!(a, b, "len {len}");
+            }
+            assert_eq!(read(&a).map(|s| s.sent_us), read(&b).map(|s| s.sent_us));
+        }
     }
 
     #[test]

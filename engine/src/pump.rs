@@ -1,8 +1,8 @@
 //! The byte pump between a session and a socket, shared by both runtimes.
 //!
 //! A runtime hands the pump a [`Transport`] that never blocks; the pump reads what is there,
-//! lets the session decode it in place, asks the session for output in buffers of about
-//! [`TX_LIMIT`] bytes, and writes them with one call per buffer. The clock is read once per
+//! lets the session decode it in place, and writes what the session has to send (blocks of
+//! about [`TX_BLOCK`](crate::session::TX_BLOCK) bytes) with one call per block. The clock is read once per
 //! buffer, never per message.
 
 use crate::clock::{Clock, Nanos};
@@ -10,8 +10,6 @@ use crate::session::{Phase, Session, SessionError};
 use crate::stats::ShardStats;
 use std::io;
 
-/// Target size of one write.
-pub const TX_LIMIT: usize = 64 * 1024;
 /// Initial receive buffer; grows to fit the largest frame.
 pub const RX_SIZE: usize = 64 * 1024;
 /// Buffers moved per `step` before the runtime gets control back (fairness between connections).
@@ -47,15 +45,13 @@ impl From<SessionError> for PumpError {
     }
 }
 
-/// Buffers and session of one connection.
+/// The receive buffer and session of one connection (the session owns its outgoing bytes).
 #[derive(Debug)]
 pub struct Pump<S> {
     pub session: S,
     rx: Vec<u8>,
     rx_head: usize,
     rx_tail: usize,
-    tx: Vec<u8>,
-    tx_pos: usize,
 }
 
 impl<S: Session> Pump<S> {
@@ -66,14 +62,12 @@ impl<S: Session> Pump<S> {
             rx: vec![0; rx_len],
             rx_head: 0,
             rx_tail: 0,
-            tx: Vec::with_capacity(TX_LIMIT * 2),
-            tx_pos: 0,
         }
     }
 
     /// Bytes waiting to be written.
     pub fn tx_pending(&self) -> bool {
-        self.tx_pos < self.tx.len()
+        self.session.tx_pending()
     }
 
     /// True when the session is finished and its last bytes are written.
@@ -114,7 +108,6 @@ impl<S: Session> Pump<S> {
                     let used = self.session.handle_input(
                         &self.rx[self.rx_head..self.rx_tail],
                         now,
-                        &mut self.tx,
                         stats,
                     )?;
                     self.rx_head += used;
@@ -126,15 +119,10 @@ impl<S: Session> Pump<S> {
                 }
                 None => {}
             }
-            if !self.tx_pending() {
-                self.tx.clear();
-                self.tx_pos = 0;
-                self.session
-                    .poll_transmit(now, &mut self.tx, TX_LIMIT, stats)?;
-            }
-            if self.tx_pending() {
-                if let Some(n) = t.send(&self.tx[self.tx_pos..]).map_err(PumpError::Io)? {
-                    self.tx_pos += n;
+            let out = self.session.poll_transmit(now, stats)?;
+            if !out.is_empty() {
+                if let Some(n) = t.send(out).map_err(PumpError::Io)? {
+                    self.session.on_sent(n);
                     moved = true;
                 }
             }

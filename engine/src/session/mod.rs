@@ -3,10 +3,14 @@
 //! the shard's runtime (io_uring or epoll) only moves bytes and wakes them at [`Session::next_timeout`].
 
 pub mod mqtt;
+pub mod txbuf;
 
 use crate::clock::Nanos;
 use crate::stats::ShardStats;
 use std::fmt;
+
+/// Target size of one write: messages are prepared in blocks of about this many bytes.
+pub const TX_BLOCK: usize = 64 * 1024;
 
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,24 +57,23 @@ impl std::error::Error for SessionError {}
 /// A connection's protocol and load logic, driven by a runtime.
 pub trait Session {
     /// Consumes whole frames from the front of `input`; returns the bytes consumed. Replies
-    /// (acknowledgements) are appended to `out`.
+    /// (acknowledgements) are queued for [`poll_transmit`](Self::poll_transmit).
     fn handle_input(
         &mut self,
         input: &[u8],
         now: Nanos,
-        out: &mut Vec<u8>,
         stats: &mut ShardStats,
     ) -> Result<usize, SessionError>;
 
-    /// Appends what is due at `now` to `out`, stopping once `out` holds `limit` bytes (at least
-    /// one frame is written into an empty `out`).
-    fn poll_transmit(
-        &mut self,
-        now: Nanos,
-        out: &mut Vec<u8>,
-        limit: usize,
-        stats: &mut ShardStats,
-    ) -> Result<(), SessionError>;
+    /// Bytes to write now: what is still pending, or else what falls due at `now` (about
+    /// [`TX_BLOCK`] bytes of messages at most). Empty when there is nothing to send.
+    fn poll_transmit(&mut self, now: Nanos, stats: &mut ShardStats) -> Result<&[u8], SessionError>;
+
+    /// `n` bytes of what `poll_transmit` returned were written.
+    fn on_sent(&mut self, n: usize);
+
+    /// True while bytes wait to be written.
+    fn tx_pending(&self) -> bool;
 
     /// The next instant at which `poll_transmit` has something to do without new input.
     fn next_timeout(&self, now: Nanos) -> Option<Nanos>;

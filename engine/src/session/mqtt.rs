@@ -6,10 +6,11 @@
 //! (§3.8), acknowledges what QoS requires and accounts every message: latency from the body's
 //! timestamps and loss, duplicates and reordering from Allegro's sequence block.
 
-use super::{Phase, Session, SessionError};
+use super::txbuf::TxBuf;
+use super::{Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::{Nanos, NANOS_PER_SEC};
 use crate::pacing::Pacer;
-use crate::payload::{self, Extension};
+use crate::payload;
 use crate::plan::{MessageSize, TestDuration};
 use crate::seq::{Arrival, Tracker};
 use crate::stats::{record_ns, ShardStats};
@@ -49,8 +50,9 @@ pub struct SenderPlan {
 struct Sender {
     plan: SenderPlan,
     pacer: Option<Pacer>,
-    /// Template body of the largest size; each message patches its header in place.
+    /// Template body of the largest size.
     body: Vec<u8>,
+    tpl: FrameTemplate,
     rng: u64,
     /// State per packet id: 0 free, 1 awaiting PUBACK/PUBREC, 2 awaiting PUBCOMP.
     slots: Vec<u8>,
@@ -92,6 +94,7 @@ pub struct MqttSession {
     state: State,
     last_tx: Nanos,
     ping_sent: Option<Nanos>,
+    tx: TxBuf,
 }
 
 const SUBSCRIBE_PKID: u16 = 1;
@@ -100,6 +103,8 @@ impl MqttSession {
     /// A sender that publishes `plan` once started.
     pub fn sender(cfg: MqttConfig, plan: SenderPlan) -> Self {
         let (_, max) = plan.size.bounds();
+        let mut body = payload::template(max as usize);
+        payload::prepare(&mut body, plan.sender_id, plan.connection_id);
         let seed = 0x9E37_79B9_7F4A_7C15
             ^ u64::from(plan.connection_id).wrapping_mul(0xA24B_AED4_963E_E407);
         let slots = if cfg.qos == QoS::AtMostOnce {
@@ -109,7 +114,14 @@ impl MqttSession {
         };
         MqttSession {
             role: Role::Sender(Sender {
-                body: payload::template(max as usize),
+                body,
+                tpl: FrameTemplate {
+                    frame: Vec::new(),
+                    body_len: usize::MAX,
+                    body_off: 0,
+                    pkid_off: 0,
+                    block_frames: 0,
+                },
                 plan,
                 pacer: None,
                 rng: seed | 1,
@@ -121,6 +133,7 @@ impl MqttSession {
             state: State::SendConnect,
             last_tx: 0,
             ping_sent: None,
+            tx: TxBuf::default(),
         }
     }
 
@@ -137,6 +150,7 @@ impl MqttSession {
             state: State::SendConnect,
             last_tx: 0,
             ping_sent: None,
+            tx: TxBuf::default(),
         }
     }
 
@@ -172,6 +186,77 @@ impl MqttSession {
             self.cfg.protocol,
             out,
         );
+    }
+
+    /// Prepares the messages due at `now` in the data block (at most one block's worth, within
+    /// the in-flight window) and returns the block's length.
+    fn fill_block(&mut self, now: Nanos, stats: &mut ShardStats) -> usize {
+        let MqttSession { cfg, role, tx, .. } = self;
+        let (protocol, qos) = (cfg.protocol, cfg.qos);
+        let window = u32::from(cfg.inflight.max(1));
+        let Role::Sender(s) = role else { return 0 };
+        let Some(pacer) = s.pacer.as_mut() else {
+            return 0;
+        };
+        let block = &mut tx.data;
+        let fixed = matches!(s.plan.size, MessageSize::Fixed(_));
+        if fixed {
+            if s.tpl.body_len != s.body.len() {
+                s.tpl.build(protocol, qos, &cfg.topic, &s.body);
+            }
+            s.tpl.lay(block);
+        } else {
+            block.clear();
+        }
+        let (mut at, mut sent, mut bytes) = (0usize, 0u64, 0u64);
+        loop {
+            let room = if fixed {
+                (sent as usize) < s.tpl.block_frames
+            } else {
+                at < TX_BLOCK
+            };
+            if !room || (qos != QoS::AtMostOnce && s.in_flight >= window) {
+                break;
+            }
+            let Some((seq, intended)) = pacer.take(now) else {
+                break;
+            };
+            if !fixed {
+                let (lo, hi) = s.plan.size.bounds();
+                s.rng ^= s.rng << 13;
+                s.rng ^= s.rng >> 7;
+                s.rng ^= s.rng << 17;
+                let len = (lo + (s.rng % u64::from(hi - lo + 1)) as u32) as usize;
+                if len != s.tpl.body_len {
+                    s.tpl.build(protocol, qos, &cfg.topic, &s.body[..len]);
+                }
+                block.extend_from_slice(&s.tpl.frame);
+            }
+            let frame = &mut block[at..at + s.tpl.frame.len()];
+            if qos != QoS::AtMostOnce {
+                // A free packet id exists: the window is below 65535.
+                let pkid = loop {
+                    let id = s.next_pkid;
+                    s.next_pkid = if id == u16::MAX { 1 } else { id + 1 };
+                    if s.slots[id as usize] == 0 {
+                        s.slots[id as usize] = 1;
+                        s.in_flight += 1;
+                        break id;
+                    }
+                };
+                frame[s.tpl.pkid_off..s.tpl.pkid_off + 2].copy_from_slice(&pkid.to_be_bytes());
+            }
+            payload::stamp(&mut frame[s.tpl.body_off..], now, seq, intended);
+            at += s.tpl.frame.len();
+            sent += 1;
+            bytes += s.tpl.body_len as u64;
+            // Unbounded senders have no schedule to be late against.
+            if s.plan.rate > 0 && intended >= stats.record_from {
+                record_ns(&mut stats.interval.send_delay, now - intended);
+            }
+        }
+        stats.on_sent(sent, bytes, now);
+        at
     }
 
     fn on_packet(
@@ -330,6 +415,55 @@ impl MqttSession {
     }
 }
 
+/// A whole PUBLISH (fixed header, topic, packet id, body template) for bodies of `body_len`
+/// bytes: each message copies it once and patches the packet id and the body's header in place.
+#[derive(Debug)]
+struct FrameTemplate {
+    frame: Vec<u8>,
+    body_len: usize,
+    body_off: usize,
+    pkid_off: usize,
+    /// Copies of `frame` laid end to end at the start of the data block (0: the block holds
+    /// something else).
+    block_frames: usize,
+}
+
+impl FrameTemplate {
+    /// Encodes the template for `body` (§3.3: fixed header, topic name, packet identifier for
+    /// QoS > 0, properties for 5.0, payload).
+    fn build(&mut self, protocol: Protocol, qos: QoS, topic: &str, body: &[u8]) {
+        self.frame.clear();
+        let pkid = if qos == QoS::AtMostOnce { 0 } else { 1 };
+        encode_publish_header(
+            protocol,
+            qos,
+            false,
+            false,
+            topic,
+            pkid,
+            body.len(),
+            &mut self.frame,
+        );
+        self.body_off = self.frame.len();
+        self.pkid_off = self.body_off - usize::from(protocol == Protocol::V5) - 2;
+        self.frame.extend_from_slice(body);
+        self.body_len = body.len();
+        self.block_frames = 0;
+    }
+
+    /// Lays copies of the frame over `block` (once; later blocks only patch them).
+    fn lay(&mut self, block: &mut Vec<u8>) {
+        if self.block_frames == 0 {
+            let n = (TX_BLOCK / self.frame.len()).max(1);
+            block.clear();
+            for _ in 0..n {
+                block.extend_from_slice(&self.frame);
+            }
+            self.block_frames = n;
+        }
+    }
+}
+
 impl Receiver {
     #[inline]
     fn on_publish(&mut self, body: &[u8], now: Nanos, stats: &mut ShardStats) {
@@ -377,107 +511,53 @@ impl Session for MqttSession {
         &mut self,
         input: &[u8],
         now: Nanos,
-        out: &mut Vec<u8>,
         stats: &mut ShardStats,
     ) -> Result<usize, SessionError> {
+        let mut out = std::mem::take(&mut self.tx.ctrl);
         let mut used = 0;
+        let mut result = Ok(());
         while used < input.len() {
             match mqtt::decode(&input[used..], self.cfg.protocol, self.cfg.max_packet) {
                 Ok(Decode::Complete(packet, n)) => {
                     used += n;
-                    self.on_packet(packet, now, out, stats)?;
+                    result = self.on_packet(packet, now, &mut out, stats);
+                    if result.is_err() {
+                        break;
+                    }
                 }
                 Ok(Decode::Incomplete(_)) => break,
-                Err(e) => return Err(SessionError::Decode(e.to_string())),
-            }
-        }
-        Ok(used)
-    }
-
-    fn poll_transmit(
-        &mut self,
-        now: Nanos,
-        out: &mut Vec<u8>,
-        limit: usize,
-        stats: &mut ShardStats,
-    ) -> Result<(), SessionError> {
-        let start_len = out.len();
-        if let Some(ka) = self.keep_alive_ns() {
-            if let Some(at) = self.ping_sent {
-                if now - at > ka {
-                    return Err(SessionError::Timeout("PINGRESP"));
+                Err(e) => {
+                    result = Err(SessionError::Decode(e.to_string()));
+                    break;
                 }
             }
         }
+        self.tx.ctrl = out;
+        result.map(|()| used)
+    }
+
+    fn poll_transmit(&mut self, now: Nanos, stats: &mut ShardStats) -> Result<&[u8], SessionError> {
+        if let (Some(ka), Some(at)) = (self.keep_alive_ns(), self.ping_sent) {
+            if now - at > ka {
+                return Err(SessionError::Timeout("PINGRESP"));
+            }
+        }
+        if !self.tx.is_empty() {
+            return Ok(self.tx.pending());
+        }
+        let mut out = std::mem::take(&mut self.tx.ctrl);
+        let mut data_len = 0;
         match self.state {
             State::SendConnect => {
-                self.write_connect(out);
+                self.write_connect(&mut out);
                 self.state = State::AwaitConnAck;
             }
             State::Running => {
-                let protocol = self.cfg.protocol;
-                let qos = self.cfg.qos;
-                let window = u32::from(self.cfg.inflight.max(1));
-                let Role::Sender(s) = &mut self.role else {
-                    unreachable_role()
-                };
-                let Some(pacer) = s.pacer.as_mut() else {
-                    unreachable_role()
-                };
-                let mut sent = 0u64;
-                let mut bytes = 0u64;
-                let topic = self.cfg.topic.as_str();
-                while out.len() - start_len < limit || out.len() == start_len {
-                    if qos != QoS::AtMostOnce && s.in_flight >= window {
-                        break;
+                data_len = self.fill_block(now, stats);
+                if let Role::Sender(s) = &self.role {
+                    if s.pacer.as_ref().is_some_and(|p| p.finished(now)) && s.in_flight == 0 {
+                        self.state = State::SendDisconnect;
                     }
-                    let Some((seq, intended)) = pacer.take(now) else {
-                        break;
-                    };
-                    let len = match s.plan.size {
-                        MessageSize::Fixed(n) => n as usize,
-                        MessageSize::Variable(_) => {
-                            let (lo, hi) = s.plan.size.bounds();
-                            s.rng ^= s.rng << 13;
-                            s.rng ^= s.rng >> 7;
-                            s.rng ^= s.rng << 17;
-                            (lo + (s.rng % u64::from(hi - lo + 1)) as u32) as usize
-                        }
-                    };
-                    let ext = Extension {
-                        sender: s.plan.sender_id,
-                        connection: s.plan.connection_id,
-                        sequence: seq,
-                        intended_ns: intended,
-                    };
-                    let body = &mut s.body[..len];
-                    payload::write(body, now, &ext);
-                    let pkid = if qos == QoS::AtMostOnce {
-                        0
-                    } else {
-                        // Find a free packet id; the window is below 65535 so one exists.
-                        loop {
-                            let id = s.next_pkid;
-                            s.next_pkid = if id == u16::MAX { 1 } else { id + 1 };
-                            if s.slots[id as usize] == 0 {
-                                s.slots[id as usize] = 1;
-                                s.in_flight += 1;
-                                break id;
-                            }
-                        }
-                    };
-                    encode_publish_header(protocol, qos, false, false, topic, pkid, len, out);
-                    out.extend_from_slice(body);
-                    sent += 1;
-                    bytes += len as u64;
-                    // Unbounded senders have no schedule to be late against.
-                    if s.plan.rate > 0 && intended >= stats.record_from {
-                        record_ns(&mut stats.interval.send_delay, now - intended);
-                    }
-                }
-                stats.on_sent(sent, bytes, now);
-                if pacer.finished(now) && s.in_flight == 0 {
-                    self.state = State::SendDisconnect;
                 }
             }
             State::Ready => {
@@ -491,15 +571,15 @@ impl Session for MqttSession {
             }
             _ => {}
         }
-        if self.state == State::SendDisconnect {
+        if self.state == State::SendDisconnect && data_len == 0 {
             Packet::Disconnect(Disconnect {
                 reason: 0,
                 properties: Properties::EMPTY,
             })
-            .encode(self.cfg.protocol, out);
+            .encode(self.cfg.protocol, &mut out);
             self.state = State::Finished;
         }
-        if out.len() > start_len {
+        if !out.is_empty() || data_len > 0 {
             self.last_tx = now;
         } else if let Some(ka) = self.keep_alive_ns() {
             // §3.1.2.10: keep the connection alive when nothing else was sent.
@@ -507,12 +587,22 @@ impl Session for MqttSession {
                 && now - self.last_tx >= ka / 2
                 && self.state != State::Finished
             {
-                Packet::PingReq.encode(self.cfg.protocol, out);
+                Packet::PingReq.encode(self.cfg.protocol, &mut out);
                 self.ping_sent = Some(now);
                 self.last_tx = now;
             }
         }
-        Ok(())
+        self.tx.ctrl = out;
+        self.tx.send_data(data_len);
+        Ok(self.tx.pending())
+    }
+
+    fn on_sent(&mut self, n: usize) {
+        self.tx.consume(n);
+    }
+
+    fn tx_pending(&self) -> bool {
+        !self.tx.is_empty()
     }
 
     fn next_timeout(&self, now: Nanos) -> Option<Nanos> {
@@ -580,11 +670,6 @@ impl Session for MqttSession {
     fn max_frame(&self) -> usize {
         self.cfg.max_packet
     }
-}
-
-#[cold]
-fn unreachable_role() -> ! {
-    unreachable!("a running session is always a started sender")
 }
 
 fn packet_name(p: &Packet<'_>) -> &'static str {
