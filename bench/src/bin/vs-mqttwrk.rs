@@ -6,7 +6,13 @@
 //! subscriber received; the rate is received messages over wall time for both, so process start
 //! and connection setup count the same for each.
 //!
-//! `vs-mqttwrk [--broker 127.0.0.1:1883] [--rounds 3] [--count 300000] [--publishers 1] [--size 100]`
+//! With `--rate R` (messages per second per publisher, at most 1000: mqttwrk paces in whole
+//! milliseconds) both tools run the same paced load, which compares CPU per message at equal
+//! throughput; unbounded runs (the default) compare the rates too. The broker's own CPU time per
+//! round is recorded beside each tool's (its pid from `--broker-pid`, else the oldest
+//! `mosquitto` process).
+//!
+//! `vs-mqttwrk [--broker 127.0.0.1:1883] [--rounds 3] [--count 300000] [--publishers 1] [--size 100] [--rate 0]`
 //! (the broker defaults to MOSQUITTO_MQTT from .brokers.env; `mqttwrk` must be on PATH or in
 //! ~/.cargo/bin: `cargo install mqttwrk`).
 
@@ -57,7 +63,28 @@ fn mqttwrk() -> PathBuf {
 struct Round {
     msgs_per_s: f64,
     cpu_s_per_million: f64,
+    broker_cpu_s_per_million: f64,
     received: u64,
+}
+
+/// CPU seconds a process has used so far (utime + stime from /proc).
+fn proc_cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+fn broker_pid(args: &[String]) -> Option<u32> {
+    if let Some(p) = args.iter().position(|a| a == "--broker-pid").and_then(|i| args.get(i + 1)) {
+        return p.parse().ok();
+    }
+    let out = Command::new("pgrep").args(["-o", "-x", "mosquitto"]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 fn main() {
@@ -67,6 +94,13 @@ fn main() {
     let count: u64 = arg(&args, "--count", "300000").parse().unwrap_or(300_000);
     let pubs: u64 = arg(&args, "--publishers", "1").parse().unwrap_or(1);
     let size = arg(&args, "--size", "100");
+    let rate: u64 = arg(&args, "--rate", "0").parse().unwrap_or(0);
+    if rate > 1000 {
+        eprintln!("--rate is per publisher and at most 1000 (mqttwrk paces in whole milliseconds)");
+        std::process::exit(2);
+    }
+    let bpid = broker_pid(&args);
+    let broker_cpu = || bpid.map(proc_cpu_s).unwrap_or(0.0);
     let (host, port) = broker.rsplit_once(':').unwrap_or((&broker, "1883"));
     let expected = count * pubs;
     let results_dir = std::env::temp_dir().join("allegro-bench-vs-mqttwrk");
@@ -74,6 +108,7 @@ fn main() {
     let mut theirs = Vec::new();
     for round in 0..rounds {
         let topic = format!("bench/vs/{}/{round}", std::process::id());
+        let b0 = broker_cpu();
         let a = run_measured(
             Command::new("timeout")
                 .args(["300"])
@@ -90,7 +125,7 @@ fn main() {
                     "--duration",
                     &count.to_string(),
                     "--rate",
-                    "0",
+                    &rate.to_string(),
                     "--qos",
                     "0",
                     "--quiet",
@@ -112,11 +147,14 @@ fn main() {
             );
             std::process::exit(1);
         }
+        let a_broker = broker_cpu() - b0;
         let ra = Round {
             msgs_per_s: received as f64 / a.wall_s,
             cpu_s_per_million: a.cpu_s / received as f64 * 1e6,
+            broker_cpu_s_per_million: a_broker / received as f64 * 1e6,
             received,
         };
+        let b0 = broker_cpu();
         let b = run_measured(Command::new("timeout").args(["300"]).arg(mqttwrk()).args([
             "bench",
             "-S",
@@ -135,6 +173,8 @@ fn main() {
             "0",
             "--subscribe-qos",
             "0",
+            "-r",
+            &rate.to_string(),
         ]))
         .expect("run mqttwrk (cargo install mqttwrk)");
         if b.status != 0 {
@@ -147,14 +187,17 @@ fn main() {
             std::process::exit(1);
         }
         // mqttwrk's subscriber waits for every publish before it exits.
+        let b_broker = broker_cpu() - b0;
         let rb = Round {
             msgs_per_s: expected as f64 / b.wall_s,
             cpu_s_per_million: b.cpu_s / expected as f64 * 1e6,
+            broker_cpu_s_per_million: b_broker / expected as f64 * 1e6,
             received: expected,
         };
         println!(
-            "round {}: allegro {:.0} msg/s, {:.3} CPU s/M msgs ({} received) | mqttwrk {:.0} msg/s, {:.3} CPU s/M msgs",
-            round + 1, ra.msgs_per_s, ra.cpu_s_per_million, ra.received, rb.msgs_per_s, rb.cpu_s_per_million
+            "round {}: allegro {:.0} msg/s, {:.3} CPU s/M msgs ({} received; broker {:.3}) | mqttwrk {:.0} msg/s, {:.3} CPU s/M msgs (broker {:.3})",
+            round + 1, ra.msgs_per_s, ra.cpu_s_per_million, ra.received, ra.broker_cpu_s_per_million,
+            rb.msgs_per_s, rb.cpu_s_per_million, rb.broker_cpu_s_per_million
         );
         ours.push(ra);
         theirs.push(rb);
@@ -164,21 +207,25 @@ fn main() {
     let (br, brl, brh) = stats(&col(&theirs, |r| r.msgs_per_s));
     let (ac, acl, ach) = stats(&col(&ours, |r| r.cpu_s_per_million));
     let (bc, bcl, bch) = stats(&col(&theirs, |r| r.cpu_s_per_million));
+    let (abk, _, _) = stats(&col(&ours, |r| r.broker_cpu_s_per_million));
+    let (bbk, _, _) = stats(&col(&theirs, |r| r.broker_cpu_s_per_million));
     println!(
         "\nmedian of {rounds}: rate allegro {ar:.0} [{arl:.0}-{arh:.0}] vs mqttwrk {br:.0} [{brl:.0}-{brh:.0}] msg/s (ratio {:.2}); CPU s per M msgs allegro {ac:.3} [{acl:.3}-{ach:.3}] vs mqttwrk {bc:.3} [{bcl:.3}-{bch:.3}] (ratio {:.2})",
         ar / br, ac / bc
     );
+    println!("broker CPU s per M msgs: with allegro {abk:.3}, with mqttwrk {bbk:.3}");
     let rec = json!({
         "benchmark": "vs-mqttwrk",
         "context": context(),
         "setup": {"broker": broker, "count_per_publisher": count, "publishers": pubs, "subscribers": 1, "size": size, "qos": 0,
-                  "rate": "unbounded", "rate_measure": "messages received / process wall time", "cpu": "rusage user+sys of the load process"},
+                  "rate_per_publisher": rate, "rate_measure": "messages received / process wall time", "cpu": "rusage user+sys of the load process"},
         "rounds": ours.iter().zip(&theirs).map(|(a, b)| json!({
-            "allegro": {"msgs_per_s": a.msgs_per_s, "cpu_s_per_million": a.cpu_s_per_million, "received": a.received},
-            "mqttwrk": {"msgs_per_s": b.msgs_per_s, "cpu_s_per_million": b.cpu_s_per_million},
+            "allegro": {"msgs_per_s": a.msgs_per_s, "cpu_s_per_million": a.cpu_s_per_million, "received": a.received, "broker_cpu_s_per_million": a.broker_cpu_s_per_million},
+            "mqttwrk": {"msgs_per_s": b.msgs_per_s, "cpu_s_per_million": b.cpu_s_per_million, "broker_cpu_s_per_million": b.broker_cpu_s_per_million},
         })).collect::<Vec<_>>(),
         "median": {"allegro_msgs_per_s": ar, "mqttwrk_msgs_per_s": br, "rate_ratio": ar / br,
-                   "allegro_cpu_s_per_million": ac, "mqttwrk_cpu_s_per_million": bc, "cpu_ratio": ac / bc},
+                   "allegro_cpu_s_per_million": ac, "mqttwrk_cpu_s_per_million": bc, "cpu_ratio": ac / bc,
+                   "broker_cpu_s_per_million_with_allegro": abk, "broker_cpu_s_per_million_with_mqttwrk": bbk},
     });
     match write_record("vs-mqttwrk", &rec) {
         Ok(p) => println!("wrote {}", p.display()),

@@ -57,7 +57,7 @@ async fn shard_main(
             }
             c.maybe_snapshot(now, false);
         }
-        Timer::new(Duration::from_millis(2)).await;
+        Timer::new(Duration::from_millis(10)).await;
     }
 }
 
