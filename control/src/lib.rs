@@ -3,6 +3,7 @@
 //! `main` only parses options and calls [`main_with_args`]; tests call the same functions.
 
 pub mod cli;
+pub mod note;
 pub mod output;
 pub mod results;
 pub mod run;
