@@ -12,7 +12,7 @@
 //! round is recorded beside each tool's (its pid from `--broker-pid`, else the oldest
 //! `mosquitto` process).
 //!
-//! `vs-mqttwrk [--broker 127.0.0.1:1883] [--rounds 3] [--count 300000] [--publishers 1] [--size 100] [--rate 0]`
+//! `vs-mqttwrk [--broker 127.0.0.1:1883] [--rounds 3] [--count 300000] [--publishers 1] [--size 100] [--rate 0] [--backend uring|epoll]`
 //! (the broker defaults to MOSQUITTO_MQTT from .brokers.env; `mqttwrk` must be on PATH or in
 //! ~/.cargo/bin: `cargo install mqttwrk`).
 
@@ -95,6 +95,7 @@ fn main() {
     let pubs: u64 = arg(&args, "--publishers", "1").parse().unwrap_or(1);
     let size = arg(&args, "--size", "100");
     let rate: u64 = arg(&args, "--rate", "0").parse().unwrap_or(0);
+    let backend = arg(&args, "--backend", "uring");
     if rate > 1000 {
         eprintln!("--rate is per publisher and at most 1000 (mqttwrk paces in whole milliseconds)");
         std::process::exit(2);
@@ -126,6 +127,8 @@ fn main() {
                     &count.to_string(),
                     "--rate",
                     &rate.to_string(),
+                    "--backend",
+                    &backend,
                     "--qos",
                     "0",
                     "--quiet",
@@ -218,7 +221,7 @@ fn main() {
         "benchmark": "vs-mqttwrk",
         "context": context(),
         "setup": {"broker": broker, "count_per_publisher": count, "publishers": pubs, "subscribers": 1, "size": size, "qos": 0,
-                  "rate_per_publisher": rate, "rate_measure": "messages received / process wall time", "cpu": "rusage user+sys of the load process"},
+                  "rate_per_publisher": rate, "allegro_backend": backend, "rate_measure": "messages received / process wall time", "cpu": "rusage user+sys of the load process"},
         "rounds": ours.iter().zip(&theirs).map(|(a, b)| json!({
             "allegro": {"msgs_per_s": a.msgs_per_s, "cpu_s_per_million": a.cpu_s_per_million, "received": a.received, "broker_cpu_s_per_million": a.broker_cpu_s_per_million},
             "mqttwrk": {"msgs_per_s": b.msgs_per_s, "cpu_s_per_million": b.cpu_s_per_million, "broker_cpu_s_per_million": b.broker_cpu_s_per_million},

@@ -622,7 +622,13 @@ impl Session for MqttSession {
                     None => None,
                 }
             }
-            (Role::Receiver(r), State::Ready) => r.drain.map(|(_, since)| since + r.drain_idle),
+            (Role::Receiver(r), State::Ready) => r.drain.map(|(expected, since)| {
+                if r.got >= expected {
+                    now
+                } else {
+                    since + r.drain_idle
+                }
+            }),
             _ => None,
         };
         match (ping, work) {
