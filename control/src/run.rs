@@ -6,10 +6,11 @@ use crate::results::{self, ResultsDir};
 use allegro_engine::clock::{Clock, Nanos};
 use allegro_engine::engine::Engine;
 use allegro_engine::placement::{self, Placement, Policy};
-use allegro_engine::plan::{self, LoadShape, MqttOptions, Plan};
+use allegro_engine::plan::{self, AmqpOptions, LoadShape, MqttOptions, Plan};
 use allegro_engine::run::{self, Observer, Outcome, Status, Totals};
 use allegro_engine::runtime::Backend;
 use allegro_engine::stats::{Counters, Histograms};
+use allegro_engine::url::Scheme;
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -36,6 +37,15 @@ impl RunConfig {
             (None, None) => Policy::AllCores,
         };
         let placement = placement::resolve(&policy, Path::new("/")).map_err(|e| e.to_string())?;
+        let amqp = match a.url.scheme {
+            Scheme::Amqp => AmqpOptions::from_options(&a.url.options).map_err(|e| e.to_string())?,
+            Scheme::Mqtt => {
+                if let Some((k, _)) = a.url.options.first() {
+                    return Err(format!("unknown URL option '{k}' (MQTT URLs take none)"));
+                }
+                AmqpOptions::default()
+            }
+        };
         let plan = Plan {
             url: a.url,
             shape: LoadShape {
@@ -52,6 +62,7 @@ impl RunConfig {
                 keep_alive_secs: a.keep_alive,
                 inflight: a.inflight,
             },
+            amqp,
             run_id: run_id(),
             connect_timeout: a.connect_timeout,
             drain_idle: a.drain_idle,
@@ -99,18 +110,33 @@ impl RunConfig {
         } else {
             format!("{}/s per connection", output::count(s.rate))
         };
+        let protocol = match p.url.scheme {
+            Scheme::Mqtt => format!(
+                "mqtt      {} QoS {}, keep-alive {}s, inflight {}",
+                if p.mqtt.version == 5 { "5.0" } else { "3.1.1" },
+                p.mqtt.qos,
+                p.mqtt.keep_alive_secs,
+                p.mqtt.inflight
+            ),
+            Scheme::Amqp => format!(
+                "amqp      1.0 address {}, {}, receiver credit {}",
+                plan::amqp_address(&p.url.path),
+                if p.amqp.presettled {
+                    "pre-settled".to_string()
+                } else {
+                    format!("unsettled (at most {} in flight)", p.mqtt.inflight)
+                },
+                p.amqp.credit
+            ),
+        };
         format!(
-            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  mqtt      {} QoS {}, keep-alive {}s, inflight {}\n  cores     {:?}\n  results   {}",
+            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}\n  cores     {:?}\n  results   {}",
             p.url,
             s.parallel,
             s.receivers,
             s.size,
             s.duration,
             if s.warmup > 0 { format!(", warm-up {}", plan::format_duration(s.warmup)) } else { String::new() },
-            if p.mqtt.version == 5 { "5.0" } else { "3.1.1" },
-            p.mqtt.qos,
-            p.mqtt.keep_alive_secs,
-            p.mqtt.inflight,
             self.placement.cpus,
             self.results.display(),
         )

@@ -240,12 +240,104 @@ impl Default for MqttOptions {
     }
 }
 
+/// AMQP 1.0 specifics of a plan, from the URL's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmqpOptions {
+    /// `settle=presettled` (default, at most once) or `settle=unsettled` (acknowledged).
+    pub presettled: bool,
+    /// `credit=N`: a receiver's credit window (default 1000).
+    pub credit: u32,
+    /// Maestro's `durable=true|false`.
+    pub durable: bool,
+    /// Maestro's `ttl=MS`.
+    pub ttl_ms: Option<u32>,
+    /// Maestro's `priority=0..9`.
+    pub priority: Option<u8>,
+}
+
+impl Default for AmqpOptions {
+    fn default() -> Self {
+        AmqpOptions {
+            presettled: true,
+            credit: 1000,
+            durable: false,
+            ttl_ms: None,
+            priority: None,
+        }
+    }
+}
+
+impl AmqpOptions {
+    /// Reads the URL options; an unknown option or a bad value is an error naming it.
+    /// `protocol` (Maestro's JMS client choice) and `limitDestinations` are accepted and ignored.
+    pub fn from_options(options: &[(String, String)]) -> Result<Self, ParseError> {
+        let mut o = AmqpOptions::default();
+        let bad = |k: &str, v: &str, want: &str| {
+            ParseError(format!("bad URL option {k}={v} (expected {want})"))
+        };
+        for (k, v) in options {
+            match k.as_str() {
+                "settle" => {
+                    o.presettled = match v.as_str() {
+                        "presettled" | "settled" | "pre-settled" => true,
+                        "unsettled" => false,
+                        _ => return Err(bad(k, v, "presettled or unsettled")),
+                    }
+                }
+                "credit" => {
+                    o.credit = v
+                        .parse()
+                        .ok()
+                        .filter(|&c| c > 0)
+                        .ok_or_else(|| bad(k, v, "a count above 0"))?
+                }
+                "durable" => {
+                    o.durable = match v.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(bad(k, v, "true or false")),
+                    }
+                }
+                "ttl" => o.ttl_ms = Some(v.parse().map_err(|_| bad(k, v, "milliseconds"))?),
+                "priority" => {
+                    o.priority = Some(
+                        v.parse()
+                            .ok()
+                            .filter(|&p| p <= 9)
+                            .ok_or_else(|| bad(k, v, "0 to 9"))?,
+                    )
+                }
+                "protocol" | "limitDestinations" => {}
+                _ => return Err(ParseError(format!(
+                    "unknown URL option '{k}' (AMQP takes settle, credit, durable, ttl, priority)"
+                ))),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// The AMQP node address for a URL path: the path without its leading `/`, except that
+/// RabbitMQ's own address forms (`/queue/..`, `/exchange/..`, `/topic/..`, `/amq/queue/..`) keep it.
+pub fn amqp_address(path: &str) -> String {
+    let p = path.trim_start_matches('/');
+    let rabbit = ["queue/", "exchange/", "topic/", "amq/queue/"]
+        .iter()
+        .any(|x| p.starts_with(x));
+    if rabbit {
+        format!("/{p}")
+    } else {
+        p.to_owned()
+    }
+}
+
 /// Everything the engine needs to run one test.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub url: Url,
     pub shape: LoadShape,
     pub mqtt: MqttOptions,
+    pub amqp: AmqpOptions,
     /// Distinguishes this run's messages from others' on the same broker.
     pub run_id: u32,
     /// A connection not up (handshake included) within this fails the run.
@@ -287,6 +379,55 @@ mod tests {
         assert!(parse_size("-1").is_err());
         assert!(parse_size("~").is_err());
         assert!(parse_size("1G").is_err());
+    }
+
+    #[test]
+    fn amqp_options_and_addresses() {
+        let opts = |s: &[(&str, &str)]| {
+            AmqpOptions::from_options(
+                &s.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let o = opts(&[
+            ("settle", "unsettled"),
+            ("credit", "50"),
+            ("durable", "true"),
+            ("ttl", "5000"),
+            ("priority", "7"),
+        ])
+        .unwrap();
+        assert_eq!(
+            o,
+            AmqpOptions {
+                presettled: false,
+                credit: 50,
+                durable: true,
+                ttl_ms: Some(5000),
+                priority: Some(7)
+            }
+        );
+        assert_eq!(
+            opts(&[("protocol", "AMQP"), ("limitDestinations", "1")]),
+            Ok(AmqpOptions::default())
+        );
+        assert!(opts(&[("credit", "0")]).is_err());
+        assert!(opts(&[("priority", "10")]).is_err());
+        assert!(opts(&[("settle", "maybe")]).is_err());
+        assert!(opts(&[("frobnicate", "1")])
+            .unwrap_err()
+            .0
+            .contains("unknown URL option 'frobnicate'"));
+        assert_eq!(amqp_address("queue/test"), "/queue/test");
+        assert_eq!(
+            amqp_address("/exchange/amq.topic/k"),
+            "/exchange/amq.topic/k"
+        );
+        assert_eq!(
+            amqp_address("test.performance.queue"),
+            "test.performance.queue"
+        );
     }
 
     #[test]

@@ -3,9 +3,12 @@
 
 use crate::clock::{Clock, Nanos, NANOS_PER_SEC};
 use crate::plan::Plan;
+use crate::session::amqp::{AmqpConfig, AmqpSenderPlan, AmqpSession};
 use crate::session::mqtt::{MqttConfig, MqttSession, SenderPlan};
+use crate::session::AnySession;
 use crate::session::{Phase, Session};
 use crate::stats::{ConnCounts, ShardStats, Snapshot};
+use crate::url::Scheme;
 use allegro_wire::mqtt::{Protocol, QoS};
 use crossbeam_channel::{Receiver, Sender};
 use std::net::SocketAddr;
@@ -195,14 +198,22 @@ impl Core {
 }
 
 /// Builds the session for one connection of the plan.
-pub fn make_session(plan: &Plan, spec: ConnSpec) -> MqttSession {
-    let m = &plan.mqtt;
-    let base = plan.url.path.trim_start_matches('/');
-    let topic = if base.is_empty() { "allegro" } else { base };
+pub fn make_session(plan: &Plan, spec: ConnSpec) -> AnySession {
     let (kind, id) = match spec {
         ConnSpec::Sender(i) => ('s', i),
         ConnSpec::Receiver(i) => ('r', i),
     };
+    let client_id = format!("allegro-{:08x}-{kind}{id}", plan.run_id);
+    match plan.url.scheme {
+        Scheme::Mqtt => AnySession::Mqtt(make_mqtt(plan, spec, client_id)),
+        Scheme::Amqp => AnySession::Amqp(make_amqp(plan, spec, client_id)),
+    }
+}
+
+fn make_mqtt(plan: &Plan, spec: ConnSpec, client_id: String) -> MqttSession {
+    let m = &plan.mqtt;
+    let base = plan.url.path.trim_start_matches('/');
+    let topic = if base.is_empty() { "allegro" } else { base };
     let (_, max_size) = plan.shape.size.bounds();
     let cfg = MqttConfig {
         protocol: if m.version == 5 {
@@ -212,7 +223,7 @@ pub fn make_session(plan: &Plan, spec: ConnSpec) -> MqttSession {
         },
         qos: QoS::try_from(m.qos).unwrap_or(QoS::AtMostOnce),
         keep_alive_secs: m.keep_alive_secs,
-        client_id: format!("allegro-{:08x}-{kind}{id}", plan.run_id),
+        client_id,
         username: plan.url.username.clone(),
         password: plan.url.password.clone(),
         topic: topic.to_owned(),
@@ -232,6 +243,43 @@ pub fn make_session(plan: &Plan, spec: ConnSpec) -> MqttSession {
             },
         ),
         ConnSpec::Receiver(_) => MqttSession::receiver(cfg, plan.drain_idle),
+    }
+}
+
+fn make_amqp(plan: &Plan, spec: ConnSpec, container_id: String) -> AmqpSession {
+    let a = &plan.amqp;
+    let address = crate::plan::amqp_address(&plan.url.path);
+    let cfg = AmqpConfig {
+        container_id,
+        hostname: plan.url.host.clone(),
+        address: if address.is_empty() {
+            "allegro".into()
+        } else {
+            address
+        },
+        username: plan.url.username.clone(),
+        password: plan.url.password.clone(),
+        presettled: a.presettled,
+        credit: a.credit,
+        inflight: u32::from(plan.mqtt.inflight),
+        max_frame: 1 << 20,
+        idle_timeout_ms: 30_000,
+        durable: a.durable,
+        ttl_ms: a.ttl_ms,
+        priority: a.priority,
+    };
+    match spec {
+        ConnSpec::Sender(i) => AmqpSession::sender(
+            cfg,
+            AmqpSenderPlan {
+                rate: plan.shape.rate,
+                duration: plan.shape.duration,
+                size: plan.shape.size,
+                sender_id: plan.run_id,
+                connection_id: i,
+            },
+        ),
+        ConnSpec::Receiver(_) => AmqpSession::receiver(cfg, plan.drain_idle),
     }
 }
 

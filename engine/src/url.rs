@@ -10,13 +10,16 @@ use std::fmt;
 pub enum Scheme {
     /// MQTT over TCP (`mqtt://`), default port 1883.
     Mqtt,
+    /// AMQP 1.0 over TCP (`amqp://`), default port 5672.
+    Amqp,
 }
 
 impl Scheme {
     fn parse(s: &str) -> Result<Self, UrlError> {
         match s.to_ascii_lowercase().as_str() {
             "mqtt" | "tcp" => Ok(Scheme::Mqtt),
-            "mqtts" | "ssl" | "amqp" | "amqps" | "stomp" | "stomps" | "amqp091" => {
+            "amqp" => Ok(Scheme::Amqp),
+            "mqtts" | "ssl" | "amqps" | "stomp" | "stomps" | "amqp091" => {
                 Err(UrlError::UnsupportedScheme(s.to_owned()))
             }
             _ => Err(UrlError::UnknownScheme(s.to_owned())),
@@ -27,6 +30,7 @@ impl Scheme {
     pub fn default_port(self) -> u16 {
         match self {
             Scheme::Mqtt => 1883,
+            Scheme::Amqp => 5672,
         }
     }
 
@@ -34,6 +38,7 @@ impl Scheme {
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Mqtt => "mqtt",
+            Scheme::Amqp => "amqp",
         }
     }
 }
@@ -77,9 +82,12 @@ impl fmt::Display for UrlError {
             UrlError::MissingScheme => {
                 write!(f, "missing scheme (expected e.g. mqtt://host:1883/topic)")
             }
-            UrlError::UnknownScheme(s) => write!(f, "unknown scheme '{s}' (supported: mqtt)"),
+            UrlError::UnknownScheme(s) => write!(f, "unknown scheme '{s}' (supported: mqtt, amqp)"),
             UrlError::UnsupportedScheme(s) => {
-                write!(f, "scheme '{s}' is not supported yet (supported: mqtt)")
+                write!(
+                    f,
+                    "scheme '{s}' is not supported yet (supported: mqtt, amqp)"
+                )
             }
             UrlError::MissingHost => write!(f, "missing host"),
             UrlError::BadPort(p) => write!(f, "bad port '{p}' (expected 1-65535)"),

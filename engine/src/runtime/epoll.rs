@@ -3,7 +3,7 @@
 
 use super::{ShardExit, ShardThread};
 use crate::pump::{nonblocking, Pump, Transport};
-use crate::session::mqtt::MqttSession;
+use crate::session::AnySession;
 use crate::session::{Phase, Session};
 use crate::shard::{
     handshake_expired, make_session, Command, ConnSpec, ConnState, Core, ShardPlan, MAX_IDLE,
@@ -38,7 +38,7 @@ pub fn spawn(
 struct Conn {
     spec: ConnSpec,
     stream: TcpStream,
-    pump: Pump<MqttSession>,
+    pump: Pump<AnySession>,
     state: ConnState,
     created: i64,
     connected: bool,

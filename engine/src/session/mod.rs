@@ -2,11 +2,14 @@
 //! comes back. They take input bytes and `now`, and append output bytes to a caller's buffer;
 //! the shard's runtime (io_uring or epoll) only moves bytes and wakes them at [`Session::next_timeout`].
 
+pub mod amqp;
 pub mod mqtt;
 pub mod txbuf;
 
 use crate::clock::Nanos;
-use crate::stats::ShardStats;
+use crate::payload;
+use crate::seq::{Arrival, Tracker};
+use crate::stats::{record_ns, ShardStats};
 use std::fmt;
 
 /// Target size of one write: messages are prepared in blocks of about this many bytes.
@@ -91,4 +94,101 @@ pub trait Session {
 
     /// Largest frame the session expects to receive (sizes the receive buffer).
     fn max_frame(&self) -> usize;
+}
+
+/// Accounts one received message body: counters, loss/duplicate/reorder from its sequence block,
+/// and its latencies (from the actual and the intended send time) when past the warm-up.
+#[inline]
+pub(crate) fn account_message(
+    tracker: &mut Tracker,
+    body: &[u8],
+    now: Nanos,
+    stats: &mut ShardStats,
+) {
+    let c = &mut stats.counters;
+    c.received += 1;
+    c.bytes_received += body.len() as u64;
+    stats.first_received.get_or_insert(now);
+    stats.last_received = Some(now);
+    let Some(stamp) = payload::read(body) else {
+        c.unstamped += 1;
+        return;
+    };
+    let sent = stamp.sent_us.saturating_mul(1_000);
+    let intended = match stamp.ext {
+        Some(ext) => {
+            match tracker.observe(ext.sender, ext.connection, ext.sequence) {
+                Arrival::InOrder { lost } => c.lost += lost,
+                Arrival::Late => {
+                    c.lost = c.lost.saturating_sub(1);
+                    c.reordered += 1;
+                }
+                Arrival::Duplicate => c.duplicated += 1,
+            }
+            ext.intended_ns
+        }
+        // A Maestro body carries only the send time.
+        None => sent,
+    };
+    if intended >= stats.record_from {
+        record_ns(&mut stats.interval.service, now - sent);
+        record_ns(&mut stats.interval.corrected, now - intended);
+    }
+}
+
+/// Every protocol's session behind one type, so that a shard can hold any mix of them.
+#[derive(Debug)]
+pub enum AnySession {
+    Mqtt(mqtt::MqttSession),
+    Amqp(amqp::AmqpSession),
+}
+
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            AnySession::Mqtt($s) => $e,
+            AnySession::Amqp($s) => $e,
+        }
+    };
+}
+
+impl Session for AnySession {
+    #[inline]
+    fn handle_input(
+        &mut self,
+        input: &[u8],
+        now: Nanos,
+        stats: &mut ShardStats,
+    ) -> Result<usize, SessionError> {
+        each!(self, s => s.handle_input(input, now, stats))
+    }
+    #[inline]
+    fn poll_transmit(&mut self, now: Nanos, stats: &mut ShardStats) -> Result<&[u8], SessionError> {
+        each!(self, s => s.poll_transmit(now, stats))
+    }
+    #[inline]
+    fn on_sent(&mut self, n: usize) {
+        each!(self, s => s.on_sent(n))
+    }
+    fn tx_pending(&self) -> bool {
+        each!(self, s => s.tx_pending())
+    }
+    fn next_timeout(&self, now: Nanos) -> Option<Nanos> {
+        each!(self, s => s.next_timeout(now))
+    }
+    fn start(&mut self, t0: Nanos) {
+        each!(self, s => s.start(t0))
+    }
+    fn drain(&mut self, now: Nanos, expected: u64) {
+        each!(self, s => s.drain(now, expected))
+    }
+    fn phase(&self) -> Phase {
+        each!(self, s => s.phase())
+    }
+    fn is_sender(&self) -> bool {
+        each!(self, s => s.is_sender())
+    }
+    fn max_frame(&self) -> usize {
+        each!(self, s => s.max_frame())
+    }
 }

@@ -12,7 +12,7 @@ use crate::clock::{Nanos, NANOS_PER_SEC};
 use crate::pacing::Pacer;
 use crate::payload;
 use crate::plan::{MessageSize, TestDuration};
-use crate::seq::{Arrival, Tracker};
+use crate::seq::Tracker;
 use crate::stats::{record_ns, ShardStats};
 use allegro_wire::mqtt::{
     self, encode_publish_header, Connect, Decode, Disconnect, Packet, Properties, Protocol, PubAck,
@@ -276,8 +276,15 @@ impl MqttSession {
                         connack_reason(protocol, ack.code)
                     )));
                 }
-                match self.role {
-                    Role::Sender(_) => self.state = State::Ready,
+                match &self.role {
+                    Role::Sender(s) => {
+                        // Started before the handshake ended: run at once.
+                        self.state = if s.pacer.is_some() {
+                            State::Running
+                        } else {
+                            State::Ready
+                        };
+                    }
                     Role::Receiver(_) => {
                         self.write_subscribe(out);
                         self.last_tx = now;
@@ -468,41 +475,7 @@ impl Receiver {
     #[inline]
     fn on_publish(&mut self, body: &[u8], now: Nanos, stats: &mut ShardStats) {
         self.got += 1;
-        let c = &mut stats.counters;
-        c.received += 1;
-        c.bytes_received += body.len() as u64;
-        stats.first_received.get_or_insert(now);
-        stats.last_received = Some(now);
-        let Some(stamp) = payload::read(body) else {
-            c.unstamped += 1;
-            return;
-        };
-        let sent = stamp.sent_us.saturating_mul(1_000);
-        match stamp.ext {
-            Some(ext) => {
-                match self
-                    .tracker
-                    .observe(ext.sender, ext.connection, ext.sequence)
-                {
-                    Arrival::InOrder { lost } => c.lost += lost,
-                    Arrival::Late => {
-                        c.lost = c.lost.saturating_sub(1);
-                        c.reordered += 1;
-                    }
-                    Arrival::Duplicate => c.duplicated += 1,
-                }
-                if ext.intended_ns >= stats.record_from {
-                    record_ns(&mut stats.interval.service, now - sent);
-                    record_ns(&mut stats.interval.corrected, now - ext.intended_ns);
-                }
-            }
-            None => {
-                if sent >= stats.record_from {
-                    record_ns(&mut stats.interval.service, now - sent);
-                    record_ns(&mut stats.interval.corrected, now - sent);
-                }
-            }
-        }
+        super::account_message(&mut self.tracker, body, now, stats);
     }
 }
 

@@ -6,5 +6,18 @@
 //!
 //! * [`mqtt`]: MQTT 3.1.1 (OASIS Standard, 2014) and MQTT 5.0 (OASIS Standard,
 //!   2019) control packets.
+//! * [`amqp10`]: OASIS AMQP 1.0 (2012) frames, performatives, SASL frames and
+//!   messages.
 
+pub mod amqp10;
 pub mod mqtt;
+
+/// Outcome of a decode that did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decode<T> {
+    /// A complete value and the number of input bytes it used.
+    Complete(T, usize),
+    /// The input ends early: at least this many more bytes (always >= 1) are
+    /// needed before decoding can make progress.
+    Incomplete(usize),
+}

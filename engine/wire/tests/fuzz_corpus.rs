@@ -5,9 +5,13 @@
 use std::fs;
 use std::path::Path;
 
-use allegro_wire::mqtt::{fuzz_check, Decode, Protocol};
+use allegro_wire::amqp10::{fuzz_check_frame, fuzz_check_message};
+use allegro_wire::mqtt::{fuzz_check, Protocol};
+use allegro_wire::Decode;
 
-fn replay(target: &str, protocol: Protocol) {
+/// Run `check` over every seed of `target`; it says whether the seed decoded
+/// completely, using all of its bytes (and panics if an invariant breaks).
+fn replay(target: &str, check: impl Fn(&[u8]) -> (bool, String)) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
         .join(target);
@@ -28,27 +32,50 @@ fn replay(target: &str, protocol: Protocol) {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        let outcome = fuzz_check(&data, protocol);
+        let (complete, outcome) = check(&data);
         if name.starts_with("valid-") {
-            assert!(
-                matches!(outcome, Ok(Decode::Complete(_, n)) if n == data.len()),
-                "{name}: {outcome:?}"
-            );
+            assert!(complete, "{name}: {outcome}");
         } else if name.starts_with("malformed-") {
-            assert!(
-                !matches!(outcome, Ok(Decode::Complete(..))),
-                "{name}: {outcome:?}"
-            );
+            assert!(!complete, "{name}: {outcome}");
         }
+    }
+}
+
+fn mqtt(protocol: Protocol) -> impl Fn(&[u8]) -> (bool, String) {
+    move |data| {
+        let outcome = fuzz_check(data, protocol);
+        (
+            matches!(outcome, Ok(Decode::Complete(_, n)) if n == data.len()),
+            format!("{outcome:?}"),
+        )
     }
 }
 
 #[test]
 fn corpus_v311() {
-    replay("mqtt_decode_v311", Protocol::V311);
+    replay("mqtt_decode_v311", mqtt(Protocol::V311));
 }
 
 #[test]
 fn corpus_v5() {
-    replay("mqtt_decode_v5", Protocol::V5);
+    replay("mqtt_decode_v5", mqtt(Protocol::V5));
+}
+
+#[test]
+fn corpus_amqp10_frame() {
+    replay("amqp10_frame", |data| {
+        let outcome = fuzz_check_frame(data);
+        (
+            matches!(outcome, Ok(Decode::Complete(_, n)) if n == data.len()),
+            format!("{outcome:?}"),
+        )
+    });
+}
+
+#[test]
+fn corpus_amqp10_message() {
+    replay("amqp10_message", |data| {
+        let outcome = fuzz_check_message(data);
+        (outcome.is_ok(), format!("{outcome:?}"))
+    });
 }

@@ -60,6 +60,9 @@ mod unsubscribe;
 
 use core::fmt;
 
+/// The decode outcome shared by every codec, re-exported from the crate root.
+pub use crate::Decode;
+
 pub use auth::Auth;
 pub use connack::ConnAck;
 pub use connect::{Connect, Will};
@@ -113,16 +116,6 @@ pub mod packet_type {
     pub const DISCONNECT: u8 = 14;
     /// AUTH, MQTT 5.0 only (MQTT 5.0 §3.15); reserved in MQTT 3.1.1.
     pub const AUTH: u8 = 15;
-}
-
-/// Outcome of a decode that did not fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decode<T> {
-    /// A complete value and the number of input bytes it used.
-    Complete(T, usize),
-    /// The input ends early: at least this many more bytes (always >= 1) are
-    /// needed before decoding can make progress.
-    Incomplete(usize),
 }
 
 /// Protocol version, the protocol level byte of CONNECT (MQTT 3.1.1 §3.1.2.2,

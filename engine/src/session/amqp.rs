@@ -1,0 +1,890 @@
+//! AMQP 1.0 sender and receiver sessions (OASIS AMQP 1.0).
+//!
+//! A client connection: SASL (§5.3, ANONYMOUS or PLAIN), then the AMQP header, `open` (§2.7.1),
+//! one session (`begin`, §2.7.2) and one link (`attach`, §2.7.3). A sender transfers its schedule
+//! within the link credit and the peer's session window (§2.6.7, §2.5.6), pre-settled or
+//! unsettled (acknowledged by `disposition`, §2.7.6, at most `inflight` outstanding); a message
+//! larger than the peer's frame size is split over several `transfer` frames (§2.6.14). A
+//! receiver grants credit in windows, settles what arrives unsettled, and accounts every message
+//! like the MQTT receiver. Both send empty frames to honour the peer's idle time-out (§2.4.5) and
+//! end with `detach`, `end` and `close`.
+
+use super::txbuf::TxBuf;
+use super::{Phase, Session, SessionError, TX_BLOCK};
+use crate::clock::Nanos;
+use crate::pacing::Pacer;
+use crate::payload;
+use crate::plan::{MessageSize, TestDuration};
+use crate::seq::Tracker;
+use crate::stats::{record_ns, ShardStats};
+use allegro_wire::amqp10::{
+    condition, decode_frame, encode_empty_frame, encode_frame, encode_sasl_frame,
+    encode_transfer_head, plain_response, AmqpError, Attach, Begin, Body, Close, DeliveryState,
+    Detach, Disposition, End, Flow, FrameBody, HeaderSection, MessageLayout, MessageView, Open,
+    Performative, ProtocolHeader, ProtocolId, ReceiverSettleMode, Role, SaslFrame,
+    SenderSettleMode, Source, Target, Transfer, AMQP_HEADER, SASL_HEADER,
+};
+use allegro_wire::Decode;
+
+/// Settings of one AMQP connection.
+#[derive(Debug, Clone)]
+pub struct AmqpConfig {
+    pub container_id: String,
+    /// Sent in `open` and `sasl-init` (RabbitMQ maps it to a virtual host when it is `vhost:NAME`).
+    pub hostname: String,
+    /// The node address of the link (`/queue/NAME` for RabbitMQ).
+    pub address: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Senders: send pre-settled (at most once). Otherwise each delivery waits for a disposition.
+    pub presettled: bool,
+    /// Receivers: credit granted per window.
+    pub credit: u32,
+    /// Senders: unsettled deliveries outstanding at most.
+    pub inflight: u32,
+    /// Our largest accepted frame.
+    pub max_frame: u32,
+    /// Our idle time-out, announced in `open` (the peer must send something this often).
+    pub idle_timeout_ms: u32,
+    /// Message header fields (`durable`, `ttl`, `priority` URL options).
+    pub durable: bool,
+    pub ttl_ms: Option<u32>,
+    pub priority: Option<u8>,
+}
+
+/// What a sender sends.
+#[derive(Debug, Clone)]
+pub struct AmqpSenderPlan {
+    pub rate: u64,
+    pub duration: TestDuration,
+    pub size: MessageSize,
+    pub sender_id: u32,
+    pub connection_id: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    SendSaslHeader,
+    AwaitSaslHeader,
+    AwaitMechanisms,
+    AwaitOutcome,
+    AwaitAmqpHeader,
+    AwaitOpen,
+    AwaitBegin,
+    AwaitAttach,
+    /// The peer answered the attach without a terminus: a detach with the reason follows.
+    Refused,
+    Ready,
+    Running,
+    SendClose,
+    /// A close reporting our error is queued; the error is returned once it is written.
+    Failing,
+    Finished,
+}
+
+#[derive(Debug)]
+struct Sender {
+    plan: AmqpSenderPlan,
+    pacer: Option<Pacer>,
+    body: Vec<u8>,
+    rng: u64,
+    layout: MessageLayout,
+    /// Link credit left (§2.6.7).
+    credit: u32,
+    delivery_count: u32,
+    /// Deliveries sent and not yet settled by the peer.
+    outstanding: u32,
+    /// Settlement state by delivery id modulo the window: true while outstanding.
+    unsettled: Vec<bool>,
+}
+
+#[derive(Debug)]
+struct Receiver {
+    tracker: Tracker,
+    got: u64,
+    drain: Option<(u64, Nanos)>,
+    drain_idle: Nanos,
+    /// Credit left before the next window is granted.
+    credit_left: u32,
+    /// The sender's delivery count as we track it (§2.6.7).
+    delivery_count: u32,
+    /// Contiguous unsettled deliveries to accept in one disposition.
+    to_settle: Option<(u32, u32)>,
+    /// Reassembly of a delivery split over several frames (rare: only large messages).
+    partial: Vec<u8>,
+    partial_settled: bool,
+    partial_id: u32,
+}
+
+#[derive(Debug)]
+enum Link {
+    Sender(Sender),
+    Receiver(Receiver),
+}
+
+/// One AMQP 1.0 connection with one link.
+#[derive(Debug)]
+pub struct AmqpSession {
+    cfg: AmqpConfig,
+    link: Link,
+    state: State,
+    tx: TxBuf,
+    /// Frame size limits: ours for decoding, the peer's for encoding.
+    peer_max_frame: u32,
+    /// Send an empty frame when nothing was sent for this long (half the peer's time-out).
+    heartbeat: Option<Nanos>,
+    last_tx: Nanos,
+    last_rx: Nanos,
+    /// Session flow state (§2.5.6).
+    next_outgoing_id: u32,
+    remote_incoming_window: u32,
+    next_incoming_id: u32,
+    failure: Option<SessionError>,
+}
+
+const INCOMING_WINDOW: u32 = 1 << 20;
+const OUTGOING_WINDOW: u32 = 1 << 20;
+
+impl AmqpSession {
+    /// A sender that transfers `plan` once started.
+    pub fn sender(cfg: AmqpConfig, plan: AmqpSenderPlan) -> Self {
+        let (_, max) = plan.size.bounds();
+        let mut body = payload::template(max as usize);
+        payload::prepare(&mut body, plan.sender_id, plan.connection_id);
+        let header = (cfg.durable || cfg.ttl_ms.is_some() || cfg.priority.is_some()).then(|| {
+            HeaderSection {
+                durable: cfg.durable,
+                priority: cfg.priority.unwrap_or(4),
+                ttl: cfg.ttl_ms,
+                ..HeaderSection::default()
+            }
+        });
+        let window = if cfg.presettled {
+            0
+        } else {
+            cfg.inflight.max(1) as usize
+        };
+        let seed = 0x9E37_79B9_7F4A_7C15
+            ^ u64::from(plan.connection_id).wrapping_mul(0xA24B_AED4_963E_E407);
+        let link = Link::Sender(Sender {
+            layout: MessageLayout::new(header.as_ref(), None),
+            body,
+            rng: seed | 1,
+            plan,
+            pacer: None,
+            credit: 0,
+            delivery_count: 0,
+            outstanding: 0,
+            unsettled: vec![false; window],
+        });
+        Self::new(cfg, link)
+    }
+
+    /// A receiver; `drain_idle` ends it after the senders finished.
+    pub fn receiver(cfg: AmqpConfig, drain_idle: Nanos) -> Self {
+        let link = Link::Receiver(Receiver {
+            tracker: Tracker::new(),
+            got: 0,
+            drain: None,
+            drain_idle,
+            credit_left: 0,
+            delivery_count: 0,
+            to_settle: None,
+            partial: Vec::new(),
+            partial_settled: false,
+            partial_id: 0,
+        });
+        Self::new(cfg, link)
+    }
+
+    fn new(cfg: AmqpConfig, link: Link) -> Self {
+        AmqpSession {
+            cfg,
+            link,
+            state: State::SendSaslHeader,
+            tx: TxBuf::default(),
+            peer_max_frame: 512,
+            heartbeat: None,
+            last_tx: 0,
+            last_rx: 0,
+            next_outgoing_id: 0,
+            remote_incoming_window: 0,
+            next_incoming_id: 0,
+            failure: None,
+        }
+    }
+
+    fn role(&self) -> Role {
+        match self.link {
+            Link::Sender(_) => Role::Sender,
+            Link::Receiver(_) => Role::Receiver,
+        }
+    }
+
+    /// Open, begin and attach, pipelined after the AMQP header (§2.4.1, §2.5.2, §2.6.3).
+    fn write_open(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&AMQP_HEADER);
+        let mut open = Open::new(&self.cfg.container_id);
+        open.hostname = Some(&self.cfg.hostname);
+        open.max_frame_size = self.cfg.max_frame;
+        open.channel_max = 0;
+        open.idle_time_out = Some(self.cfg.idle_timeout_ms);
+        encode_frame(0, &Performative::Open(open), &[], out);
+        let begin = Begin::new(0, INCOMING_WINDOW, OUTGOING_WINDOW);
+        encode_frame(0, &Performative::Begin(begin), &[], out);
+        let name = format!("{}-link", self.cfg.container_id);
+        let mut attach = Attach::new(&name, 0, self.role());
+        match self.link {
+            Link::Sender(_) => {
+                attach.snd_settle_mode = if self.cfg.presettled {
+                    SenderSettleMode::Settled
+                } else {
+                    SenderSettleMode::Unsettled
+                };
+                attach.source = Some(Source::new(&self.cfg.container_id));
+                attach.target = Some(Target::new(&self.cfg.address));
+                attach.initial_delivery_count = Some(0);
+            }
+            Link::Receiver(_) => {
+                attach.rcv_settle_mode = ReceiverSettleMode::First;
+                attach.source = Some(Source::new(&self.cfg.address));
+                attach.target = Some(Target::new(&self.cfg.container_id));
+            }
+        }
+        encode_frame(0, &Performative::Attach(attach), &[], out);
+    }
+
+    /// Grants a new window of credit (§2.7.4).
+    fn write_credit(&mut self, out: &mut Vec<u8>) {
+        let Link::Receiver(r) = &mut self.link else {
+            return;
+        };
+        r.credit_left = self.cfg.credit;
+        let flow = Flow {
+            next_incoming_id: Some(self.next_incoming_id),
+            incoming_window: INCOMING_WINDOW,
+            next_outgoing_id: self.next_outgoing_id,
+            outgoing_window: OUTGOING_WINDOW,
+            handle: Some(0),
+            delivery_count: Some(r.delivery_count),
+            link_credit: Some(self.cfg.credit),
+            ..Flow::default()
+        };
+        encode_frame(0, &Performative::Flow(flow), &[], out);
+    }
+
+    fn write_goodbye(&self, out: &mut Vec<u8>) {
+        let detach = Detach {
+            handle: 0,
+            closed: true,
+            error: None,
+        };
+        encode_frame(0, &Performative::Detach(detach), &[], out);
+        encode_frame(0, &Performative::End(End { error: None }), &[], out);
+        encode_frame(0, &Performative::Close(Close { error: None }), &[], out);
+    }
+
+    /// Queues a close carrying `condition` and remembers `err` for when it is written.
+    fn fail(&mut self, out: &mut Vec<u8>, cond: &str, description: &str, err: SessionError) {
+        let open_sent = !matches!(
+            self.state,
+            State::SendSaslHeader
+                | State::AwaitSaslHeader
+                | State::AwaitMechanisms
+                | State::AwaitOutcome
+        );
+        if open_sent && !matches!(self.state, State::Failing | State::Finished) {
+            let error = AmqpError {
+                condition: cond,
+                description: Some(description),
+                info: None,
+            };
+            encode_frame(
+                0,
+                &Performative::Close(Close { error: Some(error) }),
+                &[],
+                out,
+            );
+        }
+        self.state = State::Failing;
+        self.failure = Some(err);
+    }
+
+    fn on_sasl(&mut self, frame: SaslFrame<'_>, out: &mut Vec<u8>) -> Result<(), SessionError> {
+        match (self.state, frame) {
+            (State::AwaitMechanisms, SaslFrame::Mechanisms(offered)) => {
+                let creds = self
+                    .cfg
+                    .username
+                    .as_deref()
+                    .zip(self.cfg.password.as_deref());
+                let mut buf = Vec::new();
+                let (mechanism, response) = match creds {
+                    Some((u, p)) if offered.contains("PLAIN") => {
+                        ("PLAIN", Some(plain_response(u, p, &mut buf)))
+                    }
+                    None if offered.contains("ANONYMOUS") => ("ANONYMOUS", None),
+                    _ => {
+                        let names: Vec<&str> = offered.iter().filter_map(Result::ok).collect();
+                        return Err(SessionError::Refused(format!(
+                            "SASL: no usable mechanism among {names:?} ({})",
+                            if creds.is_some() {
+                                "PLAIN wanted"
+                            } else {
+                                "ANONYMOUS wanted; give user:password in the URL"
+                            }
+                        )));
+                    }
+                };
+                let init = SaslFrame::Init {
+                    mechanism,
+                    initial_response: response,
+                    hostname: Some(&self.cfg.hostname),
+                };
+                encode_sasl_frame(&init, out);
+                self.state = State::AwaitOutcome;
+            }
+            (State::AwaitOutcome, SaslFrame::Outcome { code, .. }) => {
+                if code != 0 {
+                    let why = match code {
+                        1 => "authentication failed",
+                        2 => "system error",
+                        3 => "permanent system error",
+                        4 => "temporary system error",
+                        _ => "refused",
+                    };
+                    return Err(SessionError::Refused(format!("SASL outcome {code}: {why}")));
+                }
+                self.write_open(out);
+                self.state = State::AwaitAmqpHeader;
+            }
+            (State::AwaitOutcome, SaslFrame::Challenge(_)) => {
+                return Err(SessionError::Protocol(
+                    "SASL challenge for a mechanism without one".into(),
+                ))
+            }
+            (state, f) => {
+                return Err(SessionError::Protocol(format!(
+                    "unexpected SASL frame {f:?} in state {state:?}"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    fn on_performative(
+        &mut self,
+        p: Performative<'_>,
+        payload: &[u8],
+        now: Nanos,
+        out: &mut Vec<u8>,
+        stats: &mut ShardStats,
+    ) -> Result<(), SessionError> {
+        match p {
+            Performative::Open(o) if self.state == State::AwaitOpen => {
+                self.peer_max_frame = o.max_frame_size.max(512);
+                self.heartbeat = o
+                    .idle_time_out
+                    .filter(|&t| t > 0)
+                    .map(|t| i64::from(t) * 1_000_000 / 2);
+                self.state = State::AwaitBegin;
+            }
+            Performative::Begin(b) if self.state == State::AwaitBegin => {
+                self.next_incoming_id = b.next_outgoing_id;
+                self.remote_incoming_window = b.incoming_window;
+                self.state = State::AwaitAttach;
+            }
+            Performative::Attach(a) if self.state == State::AwaitAttach => {
+                let refused = match self.link {
+                    Link::Sender(_) => a.target.is_none(),
+                    Link::Receiver(_) => a.source.is_none(),
+                };
+                if refused {
+                    self.state = State::Refused;
+                    return Ok(());
+                }
+                self.state = State::Ready;
+                match &mut self.link {
+                    Link::Receiver(r) => {
+                        r.delivery_count = a.initial_delivery_count.unwrap_or(0);
+                        self.write_credit(out);
+                    }
+                    // Started before the handshake ended: run at once.
+                    Link::Sender(s) if s.pacer.is_some() => self.state = State::Running,
+                    Link::Sender(_) => {}
+                }
+            }
+            Performative::Flow(f) => {
+                if let Some(next_in) = f.next_incoming_id {
+                    self.remote_incoming_window = next_in
+                        .wrapping_add(f.incoming_window)
+                        .wrapping_sub(self.next_outgoing_id);
+                } else {
+                    self.remote_incoming_window = f.incoming_window;
+                }
+                if let (Link::Sender(s), Some(credit)) = (&mut self.link, f.link_credit) {
+                    // §2.6.7: credit = delivery-count(receiver) + link-credit - delivery-count(sender).
+                    let rcv_count = f.delivery_count.unwrap_or(0);
+                    s.credit = rcv_count
+                        .wrapping_add(credit)
+                        .wrapping_sub(s.delivery_count);
+                    if s.credit > u32::MAX / 2 {
+                        s.credit = 0;
+                    }
+                }
+            }
+            Performative::Disposition(d) => {
+                let Link::Sender(s) = &mut self.link else {
+                    return Ok(());
+                };
+                if d.role != Role::Receiver || !d.settled || s.unsettled.is_empty() {
+                    return Ok(());
+                }
+                let rejected = matches!(
+                    d.state,
+                    Some(DeliveryState::Rejected { .. } | DeliveryState::Modified { .. })
+                );
+                let last = d.last.unwrap_or(d.first);
+                let window = s.unsettled.len() as u32;
+                let mut id = d.first;
+                loop {
+                    let slot = &mut s.unsettled[(id % window) as usize];
+                    if *slot {
+                        *slot = false;
+                        s.outstanding -= 1;
+                        stats.counters.acked += 1;
+                    }
+                    if id == last || last.wrapping_sub(id) > window {
+                        break;
+                    }
+                    id = id.wrapping_add(1);
+                }
+                if rejected {
+                    stats.on_error(format!(
+                        "the peer rejected deliveries {}..={last}: {:?}",
+                        d.first, d.state
+                    ));
+                }
+            }
+            Performative::Transfer(t) => {
+                self.next_incoming_id = self.next_incoming_id.wrapping_add(1);
+                let Link::Receiver(r) = &mut self.link else {
+                    return Err(SessionError::Protocol(
+                        "transfer received on a sending link".into(),
+                    ));
+                };
+                let (id, settled) = match t.delivery_id {
+                    Some(id) => (id, t.settled),
+                    None => (r.partial_id, r.partial_settled),
+                };
+                if t.more || !r.partial.is_empty() {
+                    if r.partial.is_empty() {
+                        r.partial_id = id;
+                        r.partial_settled = settled;
+                    }
+                    r.partial.extend_from_slice(payload);
+                    if t.more {
+                        return Ok(());
+                    }
+                    let whole = std::mem::take(&mut r.partial);
+                    r.on_message(&whole, now, stats)?;
+                    r.partial = whole;
+                    r.partial.clear();
+                } else {
+                    r.on_message(payload, now, stats)?;
+                }
+                r.delivery_count = r.delivery_count.wrapping_add(1);
+                r.credit_left = r.credit_left.saturating_sub(1);
+                if let Some((expected, _)) = r.drain {
+                    r.drain = Some((expected, now));
+                }
+                if !settled {
+                    r.to_settle = match r.to_settle {
+                        Some((first, last)) if last.wrapping_add(1) == id => Some((first, id)),
+                        Some((first, last)) => {
+                            write_accept(first, last, out);
+                            Some((id, id))
+                        }
+                        None => Some((id, id)),
+                    };
+                }
+                if r.credit_left <= self.cfg.credit / 2 {
+                    self.write_credit(out);
+                }
+            }
+            Performative::Detach(Detach { error, .. })
+            | Performative::End(End { error })
+            | Performative::Close(Close { error }) => {
+                let what = match p {
+                    Performative::Detach(_) => "detached the link",
+                    Performative::End(_) => "ended the session",
+                    _ => "closed the connection",
+                };
+                if self.state == State::Finished || self.state == State::SendClose {
+                    return Ok(());
+                }
+                let msg = match error {
+                    Some(e) => format!(
+                        "the peer {what}: {}{}",
+                        e.condition,
+                        e.description.map(|d| format!(" ({d})")).unwrap_or_default()
+                    ),
+                    None if self.state == State::Refused => {
+                        format!("attach to '{}' refused", self.cfg.address)
+                    }
+                    None => format!("the peer {what}"),
+                };
+                return Err(if self.state == State::Refused || error.is_some() {
+                    SessionError::Refused(msg)
+                } else {
+                    SessionError::Protocol(msg)
+                });
+            }
+            other => {
+                let name = match other {
+                    Performative::Open(_) => "open",
+                    Performative::Begin(_) => "begin",
+                    Performative::Attach(_) => "attach",
+                    _ => "performative",
+                };
+                return Err(SessionError::Protocol(format!(
+                    "unexpected {name} in state {:?}",
+                    self.state
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Transfers what is due at `now` into the data block; returns its length.
+    fn fill_block(&mut self, now: Nanos, stats: &mut ShardStats) -> usize {
+        let AmqpSession {
+            cfg,
+            link,
+            tx,
+            peer_max_frame,
+            next_outgoing_id,
+            remote_incoming_window,
+            ..
+        } = self;
+        let Link::Sender(s) = link else { return 0 };
+        let Some(pacer) = s.pacer.as_mut() else {
+            return 0;
+        };
+        let block = &mut tx.data;
+        block.clear();
+        let (mut sent, mut bytes) = (0u64, 0u64);
+        let max_frame = *peer_max_frame as usize;
+        while block.len() < TX_BLOCK {
+            let window_full = !cfg.presettled && s.outstanding as usize >= s.unsettled.len();
+            if s.credit == 0 || *remote_incoming_window == 0 || window_full {
+                break;
+            }
+            let Some((seq, intended)) = pacer.take(now) else {
+                break;
+            };
+            let len = match s.plan.size {
+                MessageSize::Fixed(n) => n as usize,
+                MessageSize::Variable(_) => {
+                    let (lo, hi) = s.plan.size.bounds();
+                    s.rng ^= s.rng << 13;
+                    s.rng ^= s.rng >> 7;
+                    s.rng ^= s.rng << 17;
+                    (lo + (s.rng % u64::from(hi - lo + 1)) as u32) as usize
+                }
+            };
+            let id = *next_outgoing_id;
+            let tag = id.to_be_bytes();
+            let message_len = s.layout.message_len(len);
+            payload::stamp(&mut s.body[..len], now, seq, intended);
+            // Frame header (8) + transfer performative (at most ~40 bytes with a 4-byte tag).
+            if message_len + 64 <= max_frame {
+                encode_transfer_head(0, 0, id, &tag, 0, cfg.presettled, false, message_len, block);
+                s.layout.encode(len, block);
+                block.extend_from_slice(&s.body[..len]);
+                *remote_incoming_window -= 1;
+            } else {
+                // §2.6.14: split the message over frames of at most the peer's size.
+                let mut message = Vec::with_capacity(message_len);
+                s.layout.encode(len, &mut message);
+                message.extend_from_slice(&s.body[..len]);
+                let chunk = max_frame - 64;
+                let mut parts = message.chunks(chunk).peekable();
+                let mut first = true;
+                while let Some(part) = parts.next() {
+                    let more = parts.peek().is_some();
+                    let mut t = if first {
+                        Transfer::first(0, id, &tag)
+                    } else {
+                        Transfer::new(0)
+                    };
+                    if first {
+                        t.message_format = Some(0);
+                        t.settled = cfg.presettled;
+                    }
+                    t.more = more;
+                    encode_frame(0, &Performative::Transfer(t), part, block);
+                    *remote_incoming_window = remote_incoming_window.saturating_sub(1);
+                    first = false;
+                }
+            }
+            *next_outgoing_id = id.wrapping_add(1);
+            s.credit -= 1;
+            s.delivery_count = s.delivery_count.wrapping_add(1);
+            if !cfg.presettled {
+                let window = s.unsettled.len() as u32;
+                s.unsettled[(id % window) as usize] = true;
+                s.outstanding += 1;
+            }
+            sent += 1;
+            bytes += len as u64;
+            if s.plan.rate > 0 && intended >= stats.record_from {
+                record_ns(&mut stats.interval.send_delay, now - intended);
+            }
+        }
+        stats.on_sent(sent, bytes, now);
+        block.len()
+    }
+}
+
+fn write_accept(first: u32, last: u32, out: &mut Vec<u8>) {
+    let mut d = Disposition::new(Role::Receiver, first);
+    d.last = (last != first).then_some(last);
+    d.settled = true;
+    d.state = Some(DeliveryState::Accepted);
+    encode_frame(0, &Performative::Disposition(d), &[], out);
+}
+
+impl Receiver {
+    fn on_message(
+        &mut self,
+        bytes: &[u8],
+        now: Nanos,
+        stats: &mut ShardStats,
+    ) -> Result<(), SessionError> {
+        let message = MessageView::decode(bytes)
+            .map_err(|e| SessionError::Decode(format!("message: {e}")))?;
+        let body = match message.body {
+            Body::Data(d) => d,
+            _ => &[],
+        };
+        self.got += 1;
+        super::account_message(&mut self.tracker, body, now, stats);
+        Ok(())
+    }
+}
+
+impl Session for AmqpSession {
+    fn handle_input(
+        &mut self,
+        input: &[u8],
+        now: Nanos,
+        stats: &mut ShardStats,
+    ) -> Result<usize, SessionError> {
+        let mut out = std::mem::take(&mut self.tx.ctrl);
+        let mut used = 0;
+        let mut result = Ok(());
+        self.last_rx = now;
+        while used < input.len() && result.is_ok() && self.state != State::Failing {
+            let rest = &input[used..];
+            if matches!(self.state, State::AwaitSaslHeader | State::AwaitAmqpHeader) {
+                match ProtocolHeader::decode(rest) {
+                    Ok(Decode::Complete(h, n)) => {
+                        used += n;
+                        let want = if self.state == State::AwaitSaslHeader {
+                            ProtocolId::Sasl
+                        } else {
+                            ProtocolId::Amqp
+                        };
+                        if h.id != want {
+                            result = Err(SessionError::Refused(format!(
+                                "the peer answered with protocol header {h:?}"
+                            )));
+                        }
+                        self.state = if self.state == State::AwaitSaslHeader {
+                            State::AwaitMechanisms
+                        } else {
+                            State::AwaitOpen
+                        };
+                    }
+                    Ok(Decode::Incomplete(_)) => break,
+                    Err(e) => result = Err(SessionError::Decode(format!("protocol header: {e}"))),
+                }
+                continue;
+            }
+            match decode_frame(rest, self.cfg.max_frame) {
+                Ok(Decode::Complete(frame, n)) => {
+                    used += n;
+                    result = match frame.body {
+                        FrameBody::Empty => Ok(()),
+                        FrameBody::Sasl(s) => self.on_sasl(s, &mut out),
+                        FrameBody::Amqp {
+                            performative,
+                            payload,
+                        } => self.on_performative(performative, payload, now, &mut out, stats),
+                    };
+                    if let Err(SessionError::Decode(e)) = &result {
+                        let e = e.clone();
+                        self.fail(
+                            &mut out,
+                            condition::DECODE_ERROR,
+                            &e,
+                            SessionError::Decode(e.clone()),
+                        );
+                        result = Ok(());
+                    }
+                }
+                Ok(Decode::Incomplete(_)) => break,
+                Err(e) => {
+                    let e = e.to_string();
+                    self.fail(
+                        &mut out,
+                        condition::DECODE_ERROR,
+                        &e,
+                        SessionError::Decode(e.clone()),
+                    );
+                }
+            }
+        }
+        if let Link::Receiver(r) = &mut self.link {
+            if let Some((first, last)) = r.to_settle.take() {
+                write_accept(first, last, &mut out);
+            }
+        }
+        self.tx.ctrl = out;
+        result.map(|()| used)
+    }
+
+    fn poll_transmit(&mut self, now: Nanos, stats: &mut ShardStats) -> Result<&[u8], SessionError> {
+        if !self.tx.is_empty() {
+            return Ok(self.tx.pending());
+        }
+        if self.state == State::Failing {
+            return Err(self.failure.take().unwrap_or(SessionError::Closed));
+        }
+        if self.last_rx > 0
+            && now - self.last_rx > 2 * i64::from(self.cfg.idle_timeout_ms) * 1_000_000
+        {
+            return Err(SessionError::Timeout(
+                "any frame from the peer (idle time-out)",
+            ));
+        }
+        let mut out = std::mem::take(&mut self.tx.ctrl);
+        let mut data_len = 0;
+        match self.state {
+            State::SendSaslHeader => {
+                out.extend_from_slice(&SASL_HEADER);
+                self.last_rx = now;
+                self.state = State::AwaitSaslHeader;
+            }
+            State::Running => {
+                data_len = self.fill_block(now, stats);
+                if let Link::Sender(s) = &self.link {
+                    if s.pacer.as_ref().is_some_and(|p| p.finished(now)) && s.outstanding == 0 {
+                        self.state = State::SendClose;
+                    }
+                }
+            }
+            State::Ready => {
+                if let Link::Receiver(r) = &self.link {
+                    if let Some((expected, since)) = r.drain {
+                        if r.got >= expected || now - since >= r.drain_idle {
+                            self.state = State::SendClose;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if self.state == State::SendClose && data_len == 0 {
+            self.write_goodbye(&mut out);
+            self.state = State::Finished;
+        }
+        if !out.is_empty() || data_len > 0 {
+            self.last_tx = now;
+        } else if let Some(hb) = self.heartbeat {
+            if now - self.last_tx >= hb && self.state != State::Finished {
+                encode_empty_frame(&mut out);
+                self.last_tx = now;
+            }
+        }
+        self.tx.ctrl = out;
+        self.tx.send_data(data_len);
+        Ok(self.tx.pending())
+    }
+
+    fn on_sent(&mut self, n: usize) {
+        self.tx.consume(n);
+    }
+
+    fn tx_pending(&self) -> bool {
+        !self.tx.is_empty()
+    }
+
+    fn next_timeout(&self, now: Nanos) -> Option<Nanos> {
+        let heartbeat = self.heartbeat.map(|hb| self.last_tx + hb);
+        let work = match (&self.link, self.state) {
+            (_, State::SendSaslHeader | State::SendClose | State::Failing) => Some(now),
+            (Link::Sender(s), State::Running) => {
+                let blocked = s.credit == 0
+                    || self.remote_incoming_window == 0
+                    || (!self.cfg.presettled && s.outstanding as usize >= s.unsettled.len());
+                match s.pacer.as_ref().and_then(|p| p.next_due(now)) {
+                    Some(_) if blocked => None,
+                    Some(t) => Some(t),
+                    None if s.outstanding == 0 => Some(now),
+                    None => None,
+                }
+            }
+            (Link::Receiver(r), State::Ready) => r.drain.map(|(expected, since)| {
+                if r.got >= expected {
+                    now
+                } else {
+                    since + r.drain_idle
+                }
+            }),
+            _ => None,
+        };
+        match (heartbeat, work) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn start(&mut self, t0: Nanos) {
+        if let Link::Sender(s) = &mut self.link {
+            if s.pacer.is_none() {
+                s.pacer = Some(Pacer::new(t0, s.plan.rate, s.plan.duration));
+                if self.state == State::Ready {
+                    self.state = State::Running;
+                }
+            }
+        }
+    }
+
+    fn drain(&mut self, now: Nanos, expected: u64) {
+        if let Link::Receiver(r) = &mut self.link {
+            r.drain.get_or_insert((expected, now));
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        match self.state {
+            State::Ready => match &self.link {
+                Link::Sender(s) if s.pacer.is_some() => Phase::Running,
+                _ => Phase::Ready,
+            },
+            State::Running | State::SendClose | State::Failing => Phase::Running,
+            State::Finished => Phase::Finished,
+            _ => Phase::Handshake,
+        }
+    }
+
+    fn is_sender(&self) -> bool {
+        matches!(self.link, Link::Sender(_))
+    }
+
+    fn max_frame(&self) -> usize {
+        self.cfg.max_frame as usize
+    }
+}
