@@ -31,9 +31,10 @@ pub enum Output {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Broker URL, e.g. mqtt://user:pass@127.0.0.1:1883/topic
+    /// Broker URL: mqtt://[user:pass@]host[:port]/topic or amqp://[user:pass@]host[:port]/address.
+    /// Without one, Allegro runs peer to peer: AMQP 1.0 senders into its own loopback receiver.
     #[arg(value_parser = parse_url)]
-    pub url: Url,
+    pub url: Option<Url>,
 
     /// Messages per second per sender connection (0 = unbounded); accepts 50k, 2M.
     #[arg(long, default_value = "0", value_parser = parse_rate, allow_hyphen_values = true)]

@@ -80,9 +80,10 @@ fn rates(
     Rates { send, receive }
 }
 
-/// Messages the receivers should have had: every receiver gets every message (topic fan-out).
+/// Messages the receivers should have had: every receiver gets every message on an MQTT topic;
+/// receivers share them on an AMQP queue and peer to peer.
 pub fn expected_received(cfg: &RunConfig, c: &Counters) -> u64 {
-    c.sent * u64::from(cfg.plan.shape.receivers)
+    cfg.plan.expected_deliveries(c.sent)
 }
 
 /// Messages that never arrived: the larger of the gaps seen and what is missing at the end.

@@ -37,21 +37,30 @@ impl RunConfig {
             (None, None) => Policy::AllCores,
         };
         let placement = placement::resolve(&policy, Path::new("/")).map_err(|e| e.to_string())?;
-        let amqp = match a.url.scheme {
-            Scheme::Amqp => AmqpOptions::from_options(&a.url.options).map_err(|e| e.to_string())?,
+        let peer = a.url.is_none();
+        let url = match a.url {
+            Some(u) => u,
+            // The port is chosen when the loopback receiver starts listening.
+            None => "amqp://127.0.0.1:1/allegro"
+                .parse()
+                .map_err(|e| format!("{e}"))?,
+        };
+        let receivers = if peer { a.parallel } else { a.receivers };
+        let amqp = match url.scheme {
+            Scheme::Amqp => AmqpOptions::from_options(&url.options).map_err(|e| e.to_string())?,
             Scheme::Mqtt => {
-                if let Some((k, _)) = a.url.options.first() {
+                if let Some((k, _)) = url.options.first() {
                     return Err(format!("unknown URL option '{k}' (MQTT URLs take none)"));
                 }
                 AmqpOptions::default()
             }
         };
         let plan = Plan {
-            url: a.url,
+            url,
             shape: LoadShape {
                 rate: a.rate,
                 parallel: a.parallel,
-                receivers: a.receivers,
+                receivers,
                 size: a.size,
                 duration: a.duration,
                 warmup: a.warmup,
@@ -63,6 +72,7 @@ impl RunConfig {
                 inflight: a.inflight,
             },
             amqp,
+            peer,
             run_id: run_id(),
             connect_timeout: a.connect_timeout,
             drain_idle: a.drain_idle,
@@ -82,7 +92,8 @@ impl RunConfig {
         let p = &self.plan;
         let s = &p.shape;
         json!({
-            "url": p.url.to_string(),
+            "mode": if p.peer { "peer" } else { "broker" },
+            "url": if p.peer { format!("amqp://{}/allegro", o.addr) } else { p.url.to_string() },
             "protocol": p.url.scheme.as_str(),
             "mqtt_version": if p.mqtt.version == 5 { "5.0" } else { "3.1.1" },
             "qos": p.mqtt.qos,
@@ -131,7 +142,7 @@ impl RunConfig {
         };
         format!(
             "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}\n  cores     {:?}\n  results   {}",
-            p.url,
+            if p.peer { "(peer to peer: AMQP 1.0 into Allegro's own loopback receiver)".to_string() } else { p.url.to_string() },
             s.parallel,
             s.receivers,
             s.size,

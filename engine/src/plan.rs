@@ -240,6 +240,23 @@ impl Default for MqttOptions {
     }
 }
 
+impl Plan {
+    /// True when every receiver gets every message (MQTT topics); false when receivers share
+    /// the messages (AMQP queues, peer to peer).
+    pub fn fanout(&self) -> bool {
+        self.url.scheme == crate::url::Scheme::Mqtt && !self.peer
+    }
+
+    /// Deliveries the receivers should see in all for `sent` messages.
+    pub fn expected_deliveries(&self, sent: u64) -> u64 {
+        match (self.shape.receivers, self.fanout()) {
+            (0, _) => 0,
+            (r, true) => sent * u64::from(r),
+            (_, false) => sent,
+        }
+    }
+}
+
 /// AMQP 1.0 specifics of a plan, from the URL's options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AmqpOptions {
@@ -308,9 +325,11 @@ impl AmqpOptions {
                     )
                 }
                 "protocol" | "limitDestinations" => {}
-                _ => return Err(ParseError(format!(
+                _ => {
+                    return Err(ParseError(format!(
                     "unknown URL option '{k}' (AMQP takes settle, credit, durable, ttl, priority)"
-                ))),
+                )))
+                }
             }
         }
         Ok(o)
@@ -338,6 +357,9 @@ pub struct Plan {
     pub shape: LoadShape,
     pub mqtt: MqttOptions,
     pub amqp: AmqpOptions,
+    /// Peer to peer: no broker; Allegro listens on loopback and each sender's connection is
+    /// received by an accepting receiver of its own.
+    pub peer: bool,
     /// Distinguishes this run's messages from others' on the same broker.
     pub run_id: u32,
     /// A connection not up (handshake included) within this fails the run.

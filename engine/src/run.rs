@@ -176,6 +176,8 @@ pub fn execute(
     let mut interval = Histograms::new();
     let mut t0 = None;
     let mut drained = false;
+    let mut all_in = false;
+    let mut expected_total = u64::MAX;
     let mut stopped = false;
     let mut failed_early = false;
     let mut last_report = began;
@@ -209,9 +211,24 @@ pub fn execute(
             }
         }
         if t0.is_some() && !drained && conns.senders_active == 0 {
-            let expected = totals.counters().sent;
-            engine.broadcast(Command::Drain { expected });
+            // Every sender is done. A receiver that sees every message (a topic, or the only
+            // receiver) knows its count; receivers that share (a queue, peer to peer) are told
+            // to finish once the total has arrived.
+            let sent = totals.counters().sent;
+            let per_receiver = if plan.fanout() || plan.shape.receivers == 1 {
+                sent
+            } else {
+                u64::MAX
+            };
+            engine.broadcast(Command::Drain {
+                expected: per_receiver,
+            });
+            expected_total = plan.expected_deliveries(sent);
             drained = true;
+        }
+        if drained && !all_in && totals.counters().received >= expected_total {
+            engine.broadcast(Command::Drain { expected: 0 });
+            all_in = true;
         }
         if now - last_report >= 1_000_000_000 {
             observer.interval(now, &totals, &interval);

@@ -21,6 +21,8 @@ pub enum ConnSpec {
     Sender(u32),
     /// Receiver with this index.
     Receiver(u32),
+    /// Peer to peer: the accepting end of a sender's connection, with this index.
+    Accept(u32),
 }
 
 impl ConnSpec {
@@ -44,6 +46,8 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct ShardPlan {
     pub index: usize,
+    /// Peer to peer: accepted connections for this shard's `Accept` slots arrive here.
+    pub adopt: Option<Receiver<std::net::TcpStream>>,
     pub cpu: usize,
     pub plan: Arc<Plan>,
     pub addr: SocketAddr,
@@ -201,7 +205,7 @@ impl Core {
 pub fn make_session(plan: &Plan, spec: ConnSpec) -> AnySession {
     let (kind, id) = match spec {
         ConnSpec::Sender(i) => ('s', i),
-        ConnSpec::Receiver(i) => ('r', i),
+        ConnSpec::Receiver(i) | ConnSpec::Accept(i) => ('r', i),
     };
     let client_id = format!("allegro-{:08x}-{kind}{id}", plan.run_id);
     match plan.url.scheme {
@@ -242,7 +246,7 @@ fn make_mqtt(plan: &Plan, spec: ConnSpec, client_id: String) -> MqttSession {
                 connection_id: i,
             },
         ),
-        ConnSpec::Receiver(_) => MqttSession::receiver(cfg, plan.drain_idle),
+        ConnSpec::Receiver(_) | ConnSpec::Accept(_) => MqttSession::receiver(cfg, plan.drain_idle),
     }
 }
 
@@ -280,6 +284,7 @@ fn make_amqp(plan: &Plan, spec: ConnSpec, container_id: String) -> AmqpSession {
             },
         ),
         ConnSpec::Receiver(_) => AmqpSession::receiver(cfg, plan.drain_idle),
+        ConnSpec::Accept(_) => AmqpSession::server(cfg, plan.drain_idle),
     }
 }
 

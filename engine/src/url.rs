@@ -268,8 +268,12 @@ mod tests {
             Err(UrlError::UnknownScheme("gopher".into()))
         );
         assert_eq!(
-            p("amqp://h/q"),
-            Err(UrlError::UnsupportedScheme("amqp".into()))
+            p("amqps://h/q"),
+            Err(UrlError::UnsupportedScheme("amqps".into()))
+        );
+        assert_eq!(
+            p("amqp://h/q").map(|u| (u.scheme, u.port)),
+            Ok((Scheme::Amqp, 5672))
         );
         assert_eq!(p("mqtt:///t"), Err(UrlError::MissingHost));
         assert_eq!(p("mqtt://h:0/t"), Err(UrlError::BadPort("0".into())));

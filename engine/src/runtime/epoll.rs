@@ -47,7 +47,7 @@ struct Conn {
     /// `step` ran out of budget: call again without waiting.
     busy: bool,
     started: bool,
-    drained: bool,
+    drained: Option<u64>,
 }
 
 struct Io<'a> {
@@ -99,8 +99,16 @@ fn shard_main(
         }
     };
     let mut conns: Vec<Option<Conn>> = Vec::with_capacity(sp.conns.len());
+    // Peer to peer: accept slots wait for the acceptor's streams (index in `conns`, spec).
+    let mut waiting: Vec<(usize, ConnSpec)> = Vec::new();
+    let accept_deadline = clock.now() + 2 * plan.connect_timeout;
     for (i, &spec) in sp.conns.iter().enumerate() {
         let mut state = ConnState::Connecting;
+        if let ConnSpec::Accept(_) = spec {
+            waiting.push((i, spec));
+            conns.push(None);
+            continue;
+        }
         let conn = TcpStream::connect(sp.addr).and_then(|mut s| {
             poll.registry()
                 .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)?;
@@ -118,7 +126,7 @@ fn shard_main(
                 writable: false,
                 busy: false,
                 started: false,
-                drained: false,
+                drained: None,
             })),
             Err(e) => {
                 core.stats.on_error(super::connect_error(
@@ -134,6 +142,40 @@ fn shard_main(
     let mut events = Events::with_capacity(1024);
     loop {
         core.poll_commands(plan.shape.warmup);
+        if let Some(rx) = &sp.adopt {
+            while let (false, Ok(s)) = (waiting.is_empty(), rx.try_recv()) {
+                let (i, spec) = waiting.remove(0);
+                let mut stream = TcpStream::from_std(s);
+                if let Err(e) = poll.registry().register(
+                    &mut stream,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    core.stats
+                        .on_error(format!("cannot watch an accepted connection: {e}"));
+                    let mut st = ConnState::Connecting;
+                    core.transition(&mut st, ConnState::Failed, false);
+                    continue;
+                }
+                conns[i] = Some(Conn {
+                    spec,
+                    stream,
+                    pump: Pump::new(make_session(plan, spec)),
+                    state: ConnState::Connecting,
+                    created: clock.now(),
+                    connected: true,
+                    readable: true,
+                    writable: true,
+                    busy: true,
+                    started: false,
+                    drained: None,
+                });
+            }
+        }
+        if !waiting.is_empty() && clock.now() > accept_deadline {
+            let mut specs: Vec<ConnSpec> = waiting.drain(..).map(|(_, s)| s).collect();
+            super::fail_unaccepted(&mut core, &mut specs);
+        }
         let now = clock.now();
         let mut wake = now + MAX_IDLE;
         for slot in conns.iter_mut() {
@@ -235,9 +277,10 @@ fn service(c: &mut Conn, core: &mut Core, sp: &ShardPlan) -> Option<Result<(), S
         c.pump.session.start(t0);
         c.started = true;
     }
-    if let (Some(expected), false) = (core.drain, c.drained) {
-        c.pump.session.drain(now, expected);
-        c.drained = true;
+    if core.drain.is_some() && core.drain != c.drained {
+        c.pump.session.drain(now, core.drain.unwrap_or(0));
+        c.drained = core.drain;
+        c.busy = true;
     }
     let due = c.pump.next_timeout(now).is_some_and(|t| t <= now);
     if c.busy || c.readable || (c.writable && c.pump.tx_pending()) || due {

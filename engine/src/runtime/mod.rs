@@ -83,6 +83,19 @@ pub fn uring_available() -> Result<(), String> {
     Ok(())
 }
 
+/// Fails the peer-to-peer accept slots no connection arrived for.
+pub(crate) fn fail_unaccepted(
+    core: &mut crate::shard::Core,
+    waiting: &mut Vec<crate::shard::ConnSpec>,
+) {
+    for _ in waiting.drain(..) {
+        let mut s = crate::shard::ConnState::Connecting;
+        core.stats
+            .on_error("no sender connected to the peer-to-peer receiver in time".into());
+        core.transition(&mut s, crate::shard::ConnState::Failed, false);
+    }
+}
+
 pub(crate) fn connect_error(addr: SocketAddr, e: &str, timeout: Nanos) -> String {
     // Both runtimes' words for the same errno: "IO error occurred: X (os error N)" becomes "X".
     let e = e.trim_start_matches("IO error occurred: ");

@@ -17,6 +17,7 @@ use glommio::timer::Timer;
 use glommio::{LocalExecutorBuilder, Placement};
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -42,12 +43,31 @@ async fn shard_main(
     snapshots: Sender<Snapshot>,
 ) -> ShardExit {
     let core = Rc::new(RefCell::new(Core::new(&sp, commands, snapshots)));
+    let mut sp = sp;
+    let adopt = sp.adopt.take();
     let sp = Rc::new(sp);
+    let mut waiting: Vec<ConnSpec> = Vec::new();
     for &spec in &sp.conns {
-        glommio::spawn_local(conn_task(core.clone(), sp.clone(), spec)).detach();
+        match spec {
+            ConnSpec::Accept(_) => waiting.push(spec),
+            _ => {
+                glommio::spawn_local(conn_task(core.clone(), sp.clone(), spec, None)).detach();
+            }
+        }
     }
+    let accept_deadline = sp.clock.now() + 2 * sp.plan.connect_timeout;
     loop {
         let now = sp.clock.now();
+        if let Some(rx) = &adopt {
+            while let (false, Ok(stream)) = (waiting.is_empty(), rx.try_recv()) {
+                let spec = waiting.remove(0);
+                glommio::spawn_local(conn_task(core.clone(), sp.clone(), spec, Some(stream)))
+                    .detach();
+            }
+        }
+        if !waiting.is_empty() && now > accept_deadline {
+            super::fail_unaccepted(&mut core.borrow_mut(), &mut waiting);
+        }
         {
             let mut c = core.borrow_mut();
             c.poll_commands(sp.plan.shape.warmup);
@@ -57,7 +77,9 @@ async fn shard_main(
             }
             c.maybe_snapshot(now, false);
         }
-        Timer::new(Duration::from_millis(10)).await;
+        // Waiting for peer connections: look more often than the usual command poll.
+        let tick = if waiting.is_empty() { 10 } else { 1 };
+        Timer::new(Duration::from_millis(tick)).await;
     }
 }
 
@@ -82,13 +104,24 @@ impl Transport for Io<'_, '_> {
     }
 }
 
-async fn conn_task(core: Rc<RefCell<Core>>, sp: Rc<ShardPlan>, spec: ConnSpec) {
+/// Runs one connection: connects (or takes the accepted `adopted` stream), then pumps.
+async fn conn_task(
+    core: Rc<RefCell<Core>>,
+    sp: Rc<ShardPlan>,
+    spec: ConnSpec,
+    adopted: Option<std::net::TcpStream>,
+) {
     let clock = sp.clock;
     let plan = &sp.plan;
     let created = clock.now();
     let mut state = ConnState::Connecting;
     let timeout = Duration::from_nanos(plan.connect_timeout as u64);
-    let mut stream = match TcpStream::connect_timeout(sp.addr, timeout).await {
+    let connected = match adopted {
+        // SAFETY: the descriptor comes from an owned std stream and is handed over whole.
+        Some(s) => Ok(unsafe { TcpStream::from_raw_fd(s.into_raw_fd()) }),
+        None => TcpStream::connect_timeout(sp.addr, timeout).await,
+    };
+    let mut stream = match connected {
         Ok(s) => s,
         Err(e) => {
             let mut c = core.borrow_mut();
@@ -103,7 +136,8 @@ async fn conn_task(core: Rc<RefCell<Core>>, sp: Rc<ShardPlan>, spec: ConnSpec) {
     };
     let _ = stream.set_nodelay(true);
     let mut pump = Pump::new(make_session(plan, spec));
-    let (mut started, mut drained) = (false, false);
+    let mut started = false;
+    let mut drained: Option<u64> = None;
     let result: Result<(), String> = loop {
         let now = clock.now();
         {
@@ -115,9 +149,9 @@ async fn conn_task(core: Rc<RefCell<Core>>, sp: Rc<ShardPlan>, spec: ConnSpec) {
                 pump.session.start(t0);
                 started = true;
             }
-            if let (Some(expected), false) = (c.drain, drained) {
-                pump.session.drain(now, expected);
-                drained = true;
+            if c.drain.is_some() && c.drain != drained {
+                pump.session.drain(now, c.drain.unwrap_or(0));
+                drained = c.drain;
             }
             let to = Core::state_of(pump.session.phase());
             if to != ConnState::Done {

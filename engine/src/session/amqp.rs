@@ -22,7 +22,7 @@ use allegro_wire::amqp10::{
     encode_transfer_head, plain_response, AmqpError, Attach, Begin, Body, Close, DeliveryState,
     Detach, Disposition, End, Flow, FrameBody, HeaderSection, MessageLayout, MessageView, Open,
     Performative, ProtocolHeader, ProtocolId, ReceiverSettleMode, Role, SaslFrame,
-    SenderSettleMode, Source, Target, Transfer, AMQP_HEADER, SASL_HEADER,
+    SenderSettleMode, Source, Symbols, Target, Transfer, AMQP_HEADER, SASL_HEADER,
 };
 use allegro_wire::Decode;
 
@@ -64,6 +64,12 @@ pub struct AmqpSenderPlan {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
+    /// Server: waiting for the client's first protocol header (SASL or AMQP).
+    SrvAwaitHeader,
+    /// Server: mechanisms offered, waiting for `sasl-init`.
+    SrvAwaitInit,
+    /// Server: SASL done, waiting for the AMQP header.
+    SrvAwaitAmqpHeader,
     SendSaslHeader,
     AwaitSaslHeader,
     AwaitMechanisms,
@@ -140,6 +146,8 @@ pub struct AmqpSession {
     remote_incoming_window: u32,
     next_incoming_id: u32,
     failure: Option<SessionError>,
+    /// The accepting end of a peer-to-peer connection (answers instead of asking).
+    server: bool,
 }
 
 const INCOMING_WINDOW: u32 = 1 << 20;
@@ -211,7 +219,18 @@ impl AmqpSession {
             remote_incoming_window: 0,
             next_incoming_id: 0,
             failure: None,
+            server: false,
         }
+    }
+
+    /// The accepting end of a connection from an AMQP sender (Allegro's peer-to-peer receiver,
+    /// or any client): offers SASL ANONYMOUS and PLAIN and accepts either, answers `open`,
+    /// `begin` and `attach`, grants credit and receives like [`receiver`](Self::receiver).
+    pub fn server(cfg: AmqpConfig, drain_idle: Nanos) -> Self {
+        let mut s = Self::receiver(cfg, drain_idle);
+        s.server = true;
+        s.state = State::SrvAwaitHeader;
+        s
     }
 
     fn role(&self) -> Role {
@@ -310,8 +329,53 @@ impl AmqpSession {
         self.failure = Some(err);
     }
 
+    /// Server: the client's protocol header (§2.2, §5.3.1).
+    fn on_client_header(&mut self, id: ProtocolId, out: &mut Vec<u8>) -> Result<(), SessionError> {
+        match (self.state, id) {
+            (State::SrvAwaitHeader, ProtocolId::Sasl) => {
+                out.extend_from_slice(&SASL_HEADER);
+                let offered = ["ANONYMOUS", "PLAIN"];
+                encode_sasl_frame(&SaslFrame::Mechanisms(Symbols::List(&offered)), out);
+                self.state = State::SrvAwaitInit;
+            }
+            (State::SrvAwaitHeader | State::SrvAwaitAmqpHeader, ProtocolId::Amqp) => {
+                out.extend_from_slice(&AMQP_HEADER);
+                self.state = State::AwaitOpen;
+            }
+            (_, id) => {
+                // §2.2: answer with the header we support, then close the socket.
+                out.extend_from_slice(&AMQP_HEADER);
+                return Err(SessionError::Protocol(format!(
+                    "client asked for protocol {id:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn on_sasl(&mut self, frame: SaslFrame<'_>, out: &mut Vec<u8>) -> Result<(), SessionError> {
         match (self.state, frame) {
+            (State::SrvAwaitInit, SaslFrame::Init { mechanism, .. }) => {
+                // Anyone is welcome: this end only measures.
+                let code = if matches!(mechanism, "ANONYMOUS" | "PLAIN") {
+                    0
+                } else {
+                    1
+                };
+                encode_sasl_frame(
+                    &SaslFrame::Outcome {
+                        code,
+                        additional_data: None,
+                    },
+                    out,
+                );
+                if code != 0 {
+                    return Err(SessionError::Refused(format!(
+                        "client chose unsupported SASL mechanism {mechanism}"
+                    )));
+                }
+                self.state = State::SrvAwaitAmqpHeader;
+            }
             (State::AwaitMechanisms, SaslFrame::Mechanisms(offered)) => {
                 let creds = self
                     .cfg
@@ -372,8 +436,10 @@ impl AmqpSession {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_performative(
         &mut self,
+        channel: u16,
         p: Performative<'_>,
         payload: &[u8],
         now: Nanos,
@@ -387,12 +453,42 @@ impl AmqpSession {
                     .idle_time_out
                     .filter(|&t| t > 0)
                     .map(|t| i64::from(t) * 1_000_000 / 2);
+                if self.server {
+                    let mut open = Open::new(&self.cfg.container_id);
+                    open.max_frame_size = self.cfg.max_frame;
+                    open.channel_max = 0;
+                    open.idle_time_out = Some(self.cfg.idle_timeout_ms);
+                    encode_frame(0, &Performative::Open(open), &[], out);
+                }
                 self.state = State::AwaitBegin;
             }
             Performative::Begin(b) if self.state == State::AwaitBegin => {
                 self.next_incoming_id = b.next_outgoing_id;
                 self.remote_incoming_window = b.incoming_window;
+                if self.server {
+                    let mut begin = Begin::new(0, INCOMING_WINDOW, OUTGOING_WINDOW);
+                    begin.remote_channel = Some(channel);
+                    encode_frame(0, &Performative::Begin(begin), &[], out);
+                }
                 self.state = State::AwaitAttach;
+            }
+            Performative::Attach(a) if self.state == State::AwaitAttach && self.server => {
+                if a.role != Role::Sender {
+                    return Err(SessionError::Protocol(
+                        "the peer-to-peer receiver only accepts sending links".into(),
+                    ));
+                }
+                let mut reply = Attach::new(a.name, 0, Role::Receiver);
+                reply.snd_settle_mode = a.snd_settle_mode;
+                reply.rcv_settle_mode = ReceiverSettleMode::First;
+                reply.source = a.source;
+                reply.target = a.target.or(Some(Target::new("allegro")));
+                encode_frame(0, &Performative::Attach(reply), &[], out);
+                if let Link::Receiver(r) = &mut self.link {
+                    r.delivery_count = a.initial_delivery_count.unwrap_or(0);
+                }
+                self.write_credit(out);
+                self.state = State::Ready;
             }
             Performative::Attach(a) if self.state == State::AwaitAttach => {
                 let refused = match self.link {
@@ -522,6 +618,14 @@ impl AmqpSession {
                 };
                 if self.state == State::Finished || self.state == State::SendClose {
                     return Ok(());
+                }
+                if self.server && error.is_none() {
+                    if matches!(p, Performative::Close(_)) {
+                        // The client is done: answer and finish (§2.4.3).
+                        self.write_goodbye(out);
+                        self.state = State::Finished;
+                    }
+                    return Ok(()); // detach and end come before the close
                 }
                 let msg = match error {
                     Some(e) => format!(
@@ -687,6 +791,20 @@ impl Session for AmqpSession {
         self.last_rx = now;
         while used < input.len() && result.is_ok() && self.state != State::Failing {
             let rest = &input[used..];
+            if matches!(
+                self.state,
+                State::SrvAwaitHeader | State::SrvAwaitAmqpHeader
+            ) {
+                match ProtocolHeader::decode(rest) {
+                    Ok(Decode::Complete(h, n)) => {
+                        used += n;
+                        result = self.on_client_header(h.id, &mut out);
+                    }
+                    Ok(Decode::Incomplete(_)) => break,
+                    Err(e) => result = Err(SessionError::Decode(format!("protocol header: {e}"))),
+                }
+                continue;
+            }
             if matches!(self.state, State::AwaitSaslHeader | State::AwaitAmqpHeader) {
                 match ProtocolHeader::decode(rest) {
                     Ok(Decode::Complete(h, n)) => {
@@ -721,7 +839,14 @@ impl Session for AmqpSession {
                         FrameBody::Amqp {
                             performative,
                             payload,
-                        } => self.on_performative(performative, payload, now, &mut out, stats),
+                        } => self.on_performative(
+                            frame.channel,
+                            performative,
+                            payload,
+                            now,
+                            &mut out,
+                            stats,
+                        ),
                     };
                     if let Err(SessionError::Decode(e)) = &result {
                         let e = e.clone();
@@ -864,7 +989,7 @@ impl Session for AmqpSession {
 
     fn drain(&mut self, now: Nanos, expected: u64) {
         if let Link::Receiver(r) = &mut self.link {
-            r.drain.get_or_insert((expected, now));
+            r.drain = Some((expected, r.drain.map_or(now, |(_, since)| since)));
         }
     }
 

@@ -85,7 +85,8 @@ pub trait Session {
     fn start(&mut self, t0: Nanos);
 
     /// Receivers: senders are done and sent `expected` messages that this receiver should see;
-    /// finish once they arrived or nothing arrived for the idle time.
+    /// finish once they arrived or nothing arrived for the idle time. Called again when the
+    /// expectation changes (0: everything expected has arrived somewhere, finish now).
     fn drain(&mut self, now: Nanos, expected: u64);
 
     fn phase(&self) -> Phase;

@@ -623,9 +623,7 @@ impl Session for MqttSession {
 
     fn drain(&mut self, now: Nanos, expected: u64) {
         if let Role::Receiver(r) = &mut self.role {
-            if r.drain.is_none() {
-                r.drain = Some((expected, now));
-            }
+            r.drain = Some((expected, r.drain.map_or(now, |(_, since)| since)));
         }
     }
 
