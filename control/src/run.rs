@@ -46,7 +46,17 @@ impl RunConfig {
                 .map_err(|e| format!("{e}"))?,
         };
         let receivers = if peer { a.parallel } else { a.receivers };
+        if peer && a.receivers != 1 {
+            return Err(
+                "--receivers does not apply peer to peer (each sender gets its own receiver)"
+                    .into(),
+            );
+        }
         let amqp = match url.scheme {
+            Scheme::Amqp if peer => AmqpOptions {
+                credit: plan::PEER_CREDIT,
+                ..AmqpOptions::default()
+            },
             Scheme::Amqp => AmqpOptions::from_options(&url.options).map_err(|e| e.to_string())?,
             Scheme::Mqtt => {
                 if let Some((k, _)) = url.options.first() {

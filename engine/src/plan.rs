@@ -262,7 +262,8 @@ impl Plan {
 pub struct AmqpOptions {
     /// `settle=presettled` (default, at most once) or `settle=unsettled` (acknowledged).
     pub presettled: bool,
-    /// `credit=N`: a receiver's credit window (default 1000).
+    /// `credit=N`: a receiver's credit window (default 1000; peer to peer, where no broker
+    /// buffers, [`PEER_CREDIT`]).
     pub credit: u32,
     /// Maestro's `durable=true|false`.
     pub durable: bool,
@@ -271,6 +272,10 @@ pub struct AmqpOptions {
     /// Maestro's `priority=0..9`.
     pub priority: Option<u8>,
 }
+
+/// Credit window of the peer-to-peer receiver: large enough that a sender on another core does
+/// not stall for a flow round trip between windows.
+pub const PEER_CREDIT: u32 = 20_000;
 
 impl Default for AmqpOptions {
     fn default() -> Self {

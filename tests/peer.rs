@@ -1,0 +1,94 @@
+//! `allegro run` with no URL: AMQP 1.0 senders into Allegro's own loopback receiver. Needs no
+//! broker at all.
+
+mod common;
+
+use common::{check_summary_schema, run, scratch};
+use std::time::Duration;
+
+#[test]
+fn every_message_arrives_on_both_runtimes() {
+    for backend in ["uring", "epoll"] {
+        let results = scratch("peer");
+        let r = run(
+            &[
+                "run",
+                "--duration",
+                "5000",
+                "--parallel",
+                "2",
+                "--size",
+                "~300",
+                "--backend",
+                backend,
+                "--output",
+                "json",
+                "--quiet",
+                "--results",
+                results.to_str().unwrap(),
+            ],
+            Duration::from_secs(60),
+        );
+        assert_eq!(r.status, 0, "{backend}: {}\n{}", r.stderr, r.stdout);
+        let s = r.json();
+        check_summary_schema(&s);
+        let t = &s["totals"];
+        assert_eq!(s["config"]["mode"], "peer");
+        assert_eq!(
+            s["config"]["receivers"], 2,
+            "one accepting receiver per sender"
+        );
+        assert_eq!(t["sent"], 10_000, "{t}");
+        assert_eq!(t["expected_received"], 10_000, "{t}");
+        assert_eq!(t["received"], 10_000, "{t}");
+        assert_eq!(t["lost"], 0, "{t}");
+        assert_eq!(t["duplicated"], 0, "{t}");
+        assert_eq!(t["reordered"], 0, "{t}");
+        assert_eq!(s["latency_us"]["corrected"]["count"], 10_000);
+        assert!(s["config"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("amqp://127.0.0.1:"));
+    }
+}
+
+#[test]
+fn a_paced_peer_run_holds_its_rate() {
+    let results = scratch("peer-paced");
+    let r = run(
+        &[
+            "run",
+            "--rate",
+            "1000",
+            "--duration",
+            "2s",
+            "--size",
+            "100",
+            "--output",
+            "json",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stderr, r.stdout);
+    let s = r.json();
+    let t = &s["totals"];
+    assert_eq!(t["sent"], 2000, "{t}");
+    assert_eq!(t["received"], 2000, "{t}");
+    let rate = t["send_rate"].as_f64().unwrap();
+    assert!((rate - 1000.0).abs() <= 20.0, "achieved {rate}/s of 1000/s");
+    assert_eq!(s["latency_us"]["send_delay"]["count"], 2000);
+}
+
+#[test]
+fn receivers_option_is_refused_peer_to_peer() {
+    let r = run(&["run", "--receivers", "3"], Duration::from_secs(10));
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--receivers does not apply peer to peer"),
+        "{}",
+        r.stderr
+    );
+}
