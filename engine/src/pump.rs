@@ -121,9 +121,20 @@ impl<S: Session> Pump<S> {
             }
             let out = self.session.poll_transmit(now, stats)?;
             if !out.is_empty() {
-                if let Some(n) = t.send(out).map_err(PumpError::Io)? {
-                    self.session.on_sent(n);
-                    moved = true;
+                let len = out.len();
+                match t.send(out) {
+                    Ok(Some(n)) => {
+                        self.session.on_sent(n);
+                        moved = true;
+                    }
+                    Ok(None) => {}
+                    // The peer may hang up as soon as it has our last words: a failed
+                    // goodbye after the session finished is no error.
+                    Err(_) if self.session.phase() == Phase::Finished => {
+                        self.session.on_sent(len);
+                        moved = true;
+                    }
+                    Err(e) => return Err(PumpError::Io(e)),
                 }
             }
             if !moved || self.done() {

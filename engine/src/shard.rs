@@ -132,7 +132,8 @@ impl Core {
         }
     }
 
-    /// Moves a connection from one counted state to another.
+    /// Moves a connection from one counted state to another. `sender` is true for a sender that
+    /// has not been counted out by [`sender_finished`](Self::sender_finished) yet.
     pub fn transition(&mut self, state: &mut ConnState, to: ConnState, sender: bool) {
         if *state == to {
             return;
@@ -153,6 +154,11 @@ impl Core {
             c.senders_active -= 1;
         }
         *state = to;
+    }
+
+    /// A sender finished its schedule before its connection ended.
+    pub fn sender_finished(&mut self) {
+        self.counts.senders_active -= 1;
     }
 
     /// Counted state for a session phase; a sender that finished its schedule counts as done

@@ -36,7 +36,6 @@ pub fn spawn(
 }
 
 struct Conn {
-    spec: ConnSpec,
     stream: TcpStream,
     pump: Pump<AnySession>,
     state: ConnState,
@@ -48,6 +47,8 @@ struct Conn {
     busy: bool,
     started: bool,
     drained: Option<u64>,
+    /// Still counted among the senders that are sending.
+    sending: bool,
 }
 
 struct Io<'a> {
@@ -116,7 +117,6 @@ fn shard_main(
         });
         match conn {
             Ok(stream) => conns.push(Some(Conn {
-                spec,
                 stream,
                 pump: Pump::new(make_session(plan, spec)),
                 state,
@@ -127,6 +127,7 @@ fn shard_main(
                 busy: false,
                 started: false,
                 drained: None,
+                sending: spec.is_sender(),
             })),
             Err(e) => {
                 core.stats.on_error(super::connect_error(
@@ -158,7 +159,6 @@ fn shard_main(
                     continue;
                 }
                 conns[i] = Some(Conn {
-                    spec,
                     stream,
                     pump: Pump::new(make_session(plan, spec)),
                     state: ConnState::Connecting,
@@ -169,6 +169,7 @@ fn shard_main(
                     busy: true,
                     started: false,
                     drained: None,
+                    sending: false,
                 });
             }
         }
@@ -185,7 +186,7 @@ fn shard_main(
                 Some(result) => {
                     let _ = poll.registry().deregister(&mut c.stream);
                     let _ = c.stream.shutdown(std::net::Shutdown::Both);
-                    let sender = c.spec.is_sender();
+                    let sender = c.sending;
                     match result {
                         Ok(()) if c.pump.session.phase() == Phase::Finished => {
                             core.transition(&mut c.state, ConnState::Done, sender)
@@ -296,7 +297,11 @@ fn service(c: &mut Conn, core: &mut Core, sp: &ShardPlan) -> Option<Result<(), S
     }
     let to = Core::state_of(c.pump.session.phase());
     if to != ConnState::Done {
-        core.transition(&mut c.state, to, c.spec.is_sender());
+        core.transition(&mut c.state, to, c.sending);
+    }
+    if c.sending && c.pump.session.sending_done() {
+        core.sender_finished();
+        c.sending = false;
     }
     if c.pump.done() {
         return Some(Ok(()));

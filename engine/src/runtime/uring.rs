@@ -138,6 +138,8 @@ async fn conn_task(
     let mut pump = Pump::new(make_session(plan, spec));
     let mut started = false;
     let mut drained: Option<u64> = None;
+    // Still counted among the senders that are sending.
+    let mut sending = spec.is_sender();
     let result: Result<(), String> = loop {
         let now = clock.now();
         {
@@ -155,7 +157,11 @@ async fn conn_task(
             }
             let to = Core::state_of(pump.session.phase());
             if to != ConnState::Done {
-                c.transition(&mut state, to, spec.is_sender());
+                c.transition(&mut state, to, sending);
+            }
+            if sending && pump.session.sending_done() {
+                c.sender_finished();
+                sending = false;
             }
         }
         if pump.done() {
@@ -197,12 +203,12 @@ async fn conn_task(
     let mut c = core.borrow_mut();
     match result {
         Ok(()) if pump.session.phase() == Phase::Finished => {
-            c.transition(&mut state, ConnState::Done, spec.is_sender())
+            c.transition(&mut state, ConnState::Done, sending)
         }
-        Ok(()) => c.transition(&mut state, ConnState::Failed, spec.is_sender()),
+        Ok(()) => c.transition(&mut state, ConnState::Failed, sending),
         Err(e) => {
             c.stats.on_error(e);
-            c.transition(&mut state, ConnState::Failed, spec.is_sender());
+            c.transition(&mut state, ConnState::Failed, sending);
         }
     }
 }

@@ -83,6 +83,13 @@ enum State {
     Ready,
     Running,
     SendClose,
+    /// A sender whose schedule is done keeps its connection until the receivers have everything
+    /// (or the linger time passes): a broker may drop pre-settled messages it has not yet routed
+    /// when their connection closes.
+    Lingering,
+    /// Our close is sent; waiting for the peer's (§2.4.3), so that the socket is not torn down
+    /// under data the peer has yet to read.
+    AwaitClose,
     /// A close reporting our error is queued; the error is returned once it is written.
     Failing,
     Finished,
@@ -148,7 +155,18 @@ pub struct AmqpSession {
     failure: Option<SessionError>,
     /// The accepting end of a peer-to-peer connection (answers instead of asking).
     server: bool,
+    /// When our close went out.
+    close_sent: Nanos,
+    /// A lingering sender closes at this instant.
+    linger_until: Nanos,
+    drain_idle: Nanos,
 }
+
+/// The longest a finished sender keeps its connection open waiting for the end of the run.
+const LINGER_MAX: Nanos = 30_000_000_000;
+
+/// How long a closing connection waits for the peer's close.
+const CLOSE_WAIT: Nanos = 2_000_000_000;
 
 const INCOMING_WINDOW: u32 = 1 << 20;
 const OUTGOING_WINDOW: u32 = 1 << 20;
@@ -220,6 +238,9 @@ impl AmqpSession {
             next_incoming_id: 0,
             failure: None,
             server: false,
+            close_sent: 0,
+            linger_until: Nanos::MAX,
+            drain_idle: 2_000_000_000,
         }
     }
 
@@ -616,12 +637,18 @@ impl AmqpSession {
                     Performative::End(_) => "ended the session",
                     _ => "closed the connection",
                 };
+                if self.state == State::AwaitClose {
+                    if matches!(p, Performative::Close(_)) {
+                        self.state = State::Finished;
+                    }
+                    return Ok(());
+                }
                 if self.state == State::Finished || self.state == State::SendClose {
                     return Ok(());
                 }
-                if self.server && error.is_none() {
+                if (self.server || self.state == State::Lingering) && error.is_none() {
                     if matches!(p, Performative::Close(_)) {
-                        // The client is done: answer and finish (§2.4.3).
+                        // The peer is done: answer and finish (§2.4.3).
                         self.write_goodbye(out);
                         self.state = State::Finished;
                     }
@@ -906,7 +933,8 @@ impl Session for AmqpSession {
                 data_len = self.fill_block(now, stats);
                 if let Link::Sender(s) = &self.link {
                     if s.pacer.as_ref().is_some_and(|p| p.finished(now)) && s.outstanding == 0 {
-                        self.state = State::SendClose;
+                        self.state = State::Lingering;
+                        self.linger_until = now + LINGER_MAX;
                     }
                 }
             }
@@ -921,9 +949,16 @@ impl Session for AmqpSession {
             }
             _ => {}
         }
+        if self.state == State::Lingering && now >= self.linger_until {
+            self.state = State::SendClose;
+        }
         if self.state == State::SendClose && data_len == 0 {
             self.write_goodbye(&mut out);
-            self.state = State::Finished;
+            self.state = State::AwaitClose;
+            self.close_sent = now;
+        }
+        if self.state == State::AwaitClose && now - self.close_sent > CLOSE_WAIT {
+            self.state = State::Finished; // the peer never answered: give up waiting
         }
         if !out.is_empty() || data_len > 0 {
             self.last_tx = now;
@@ -950,6 +985,8 @@ impl Session for AmqpSession {
         let heartbeat = self.heartbeat.map(|hb| self.last_tx + hb);
         let work = match (&self.link, self.state) {
             (_, State::SendSaslHeader | State::SendClose | State::Failing) => Some(now),
+            (_, State::AwaitClose) => Some(self.close_sent + CLOSE_WAIT + 1),
+            (_, State::Lingering) => Some(self.linger_until),
             (Link::Sender(s), State::Running) => {
                 let blocked = s.credit == 0
                     || self.remote_incoming_window == 0
@@ -988,9 +1025,26 @@ impl Session for AmqpSession {
     }
 
     fn drain(&mut self, now: Nanos, expected: u64) {
-        if let Link::Receiver(r) = &mut self.link {
-            r.drain = Some((expected, r.drain.map_or(now, |(_, since)| since)));
+        match &mut self.link {
+            Link::Receiver(r) => {
+                r.drain = Some((expected, r.drain.map_or(now, |(_, since)| since)))
+            }
+            // Everything arrived: a lingering sender may go. Otherwise it waits at most as long
+            // as the receivers may idle, twice over.
+            Link::Sender(_) if expected == 0 => self.linger_until = now,
+            Link::Sender(_) => {
+                self.linger_until = self
+                    .linger_until
+                    .min(now + 2 * self.drain_idle + 1_000_000_000);
+            }
         }
+    }
+
+    fn sending_done(&self) -> bool {
+        matches!(
+            self.state,
+            State::Lingering | State::SendClose | State::AwaitClose | State::Finished
+        ) && self.is_sender()
     }
 
     fn phase(&self) -> Phase {
@@ -999,7 +1053,11 @@ impl Session for AmqpSession {
                 Link::Sender(s) if s.pacer.is_some() => Phase::Running,
                 _ => Phase::Ready,
             },
-            State::Running | State::SendClose | State::Failing => Phase::Running,
+            State::Running
+            | State::Lingering
+            | State::SendClose
+            | State::AwaitClose
+            | State::Failing => Phase::Running,
             State::Finished => Phase::Finished,
             _ => Phase::Handshake,
         }

@@ -91,6 +91,11 @@ pub trait Session {
 
     fn phase(&self) -> Phase;
 
+    /// A sender whose schedule is done (it may keep its connection a while; see AMQP).
+    fn sending_done(&self) -> bool {
+        false
+    }
+
     fn is_sender(&self) -> bool;
 
     /// Largest frame the session expects to receive (sizes the receive buffer).
@@ -188,6 +193,9 @@ impl Session for AnySession {
     }
     fn is_sender(&self) -> bool {
         each!(self, s => s.is_sender())
+    }
+    fn sending_done(&self) -> bool {
+        each!(self, s => s.sending_done())
     }
     fn max_frame(&self) -> usize {
         each!(self, s => s.max_frame())

@@ -1,0 +1,103 @@
+//! Allegro's own ceiling end to end, with no broker: `allegro run` with no URL (AMQP 1.0,
+//! pre-settled, 100-byte bodies, one sender on CPU 0 into the loopback receiver on CPU 1,
+//! latency recorded for every message), alternating the io_uring and epoll runtimes.
+//!
+//! `peer [--rounds 3] [--seconds 5] [--size 100] [--parallel 1]`
+
+use allegro_bench::{bin_dir, context, run_measured, stats, write_record};
+use serde_json::{json, Value};
+use std::process::Command;
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rounds: usize = arg(&args, "--rounds", "3").parse().unwrap_or(3);
+    let seconds = arg(&args, "--seconds", "5");
+    let size = arg(&args, "--size", "100");
+    let parallel = arg(&args, "--parallel", "1");
+    let results_dir = std::env::temp_dir().join("allegro-bench-peer");
+    let mut rows: Vec<(String, f64, f64, u64)> = Vec::new();
+    for round in 0..rounds {
+        for backend in ["uring", "epoll"] {
+            let r = run_measured(Command::new(bin_dir().join("allegro")).args([
+                "run",
+                "--size",
+                &size,
+                "--duration",
+                &format!("{seconds}s"),
+                "--parallel",
+                &parallel,
+                "--backend",
+                backend,
+                "--quiet",
+                "--output",
+                "json",
+                "--results",
+                &results_dir.display().to_string(),
+            ]))
+            .expect("run allegro");
+            let s: Value = serde_json::from_str(&r.stdout).unwrap_or(Value::Null);
+            let received = s["totals"]["received"].as_u64().unwrap_or(0);
+            if r.status != 0 || received == 0 {
+                eprintln!(
+                    "round {} {backend} failed ({}): {}",
+                    round + 1,
+                    r.status,
+                    r.stderr.trim()
+                );
+                std::process::exit(1);
+            }
+            let rate = s["totals"]["receive_rate"].as_f64().unwrap_or(0.0);
+            let cpu = r.cpu_s / received as f64 * 1e6;
+            let p99 = s["latency_us"]["corrected"]["p99"].as_u64().unwrap_or(0);
+            println!(
+                "round {} {backend}: {:.2} M msg/s end to end, {:.3} CPU s per M msgs (both ends), p99 {} µs, {} messages",
+                round + 1, rate / 1e6, cpu, p99, received
+            );
+            rows.push((backend.to_string(), rate, cpu, p99));
+        }
+    }
+    let mut medians = serde_json::Map::new();
+    for backend in ["uring", "epoll"] {
+        let rates: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.0 == backend)
+            .map(|r| r.1)
+            .collect();
+        let cpus: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.0 == backend)
+            .map(|r| r.2)
+            .collect();
+        let (m, lo, hi) = stats(&rates);
+        let (c, _, _) = stats(&cpus);
+        println!(
+            "median {backend}: {:.2} M msg/s [{:.2}-{:.2}], {c:.3} CPU s per M msgs",
+            m / 1e6,
+            lo / 1e6,
+            hi / 1e6
+        );
+        medians.insert(
+            backend.into(),
+            json!({"msgs_per_s": m, "min": lo, "max": hi, "cpu_s_per_million": c}),
+        );
+    }
+    let rec = json!({
+        "benchmark": "peer",
+        "context": context(),
+        "setup": {"size": size, "seconds": seconds, "parallel": parallel, "settle": "presettled",
+                  "latency": "recorded for every message", "cores": "sender shard on CPU 0, receiver shard on CPU 1"},
+        "rounds": rows.iter().map(|(b, r, c, p)| json!({"backend": b, "msgs_per_s": r, "cpu_s_per_million": c, "p99_us": p})).collect::<Vec<_>>(),
+        "median": medians,
+    });
+    match write_record("peer", &rec) {
+        Ok(p) => println!("wrote {}", p.display()),
+        Err(e) => eprintln!("cannot write the record: {e}"),
+    }
+}
