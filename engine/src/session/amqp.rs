@@ -19,10 +19,10 @@ use crate::seq::Tracker;
 use crate::stats::{record_ns, ShardStats};
 use allegro_wire::amqp10::{
     condition, decode_frame, encode_empty_frame, encode_frame, encode_sasl_frame,
-    encode_transfer_head, plain_response, AmqpError, Attach, Begin, Body, Close, DeliveryState,
-    Detach, Disposition, End, Flow, FrameBody, HeaderSection, MessageLayout, MessageView, Open,
-    Performative, ProtocolHeader, ProtocolId, ReceiverSettleMode, Role, SaslFrame,
-    SenderSettleMode, Source, Symbols, Target, Transfer, AMQP_HEADER, SASL_HEADER,
+    encode_transfer_head, peek_transfer, plain_response, single_data_body, AmqpError, Attach,
+    Begin, Body, Close, DeliveryState, Detach, Disposition, End, Flow, FrameBody, HeaderSection,
+    MessageLayout, MessageView, Open, Performative, ProtocolHeader, ProtocolId, ReceiverSettleMode,
+    Role, SaslFrame, SenderSettleMode, Source, Symbols, Target, Transfer, AMQP_HEADER, SASL_HEADER,
 };
 use allegro_wire::Decode;
 
@@ -584,50 +584,7 @@ impl AmqpSession {
                 }
             }
             Performative::Transfer(t) => {
-                self.next_incoming_id = self.next_incoming_id.wrapping_add(1);
-                let Link::Receiver(r) = &mut self.link else {
-                    return Err(SessionError::Protocol(
-                        "transfer received on a sending link".into(),
-                    ));
-                };
-                let (id, settled) = match t.delivery_id {
-                    Some(id) => (id, t.settled),
-                    None => (r.partial_id, r.partial_settled),
-                };
-                if t.more || !r.partial.is_empty() {
-                    if r.partial.is_empty() {
-                        r.partial_id = id;
-                        r.partial_settled = settled;
-                    }
-                    r.partial.extend_from_slice(payload);
-                    if t.more {
-                        return Ok(());
-                    }
-                    let whole = std::mem::take(&mut r.partial);
-                    r.on_message(&whole, now, stats)?;
-                    r.partial = whole;
-                    r.partial.clear();
-                } else {
-                    r.on_message(payload, now, stats)?;
-                }
-                r.delivery_count = r.delivery_count.wrapping_add(1);
-                r.credit_left = r.credit_left.saturating_sub(1);
-                if let Some((expected, _)) = r.drain {
-                    r.drain = Some((expected, now));
-                }
-                if !settled {
-                    r.to_settle = match r.to_settle {
-                        Some((first, last)) if last.wrapping_add(1) == id => Some((first, id)),
-                        Some((first, last)) => {
-                            write_accept(first, last, out);
-                            Some((id, id))
-                        }
-                        None => Some((id, id)),
-                    };
-                }
-                if r.credit_left <= self.cfg.credit / 2 {
-                    self.write_credit(out);
-                }
+                self.on_transfer(t.delivery_id, t.settled, t.more, payload, now, out, stats)?
             }
             Performative::Detach(Detach { error, .. })
             | Performative::End(End { error })
@@ -683,6 +640,67 @@ impl AmqpSession {
                     self.state
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// A transfer on the receiving link (§2.7.5): reassembles split messages, accounts the
+    /// message, queues its settlement and replenishes credit.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn on_transfer(
+        &mut self,
+        delivery_id: Option<u32>,
+        settled_flag: bool,
+        more: bool,
+        payload: &[u8],
+        now: Nanos,
+        out: &mut Vec<u8>,
+        stats: &mut ShardStats,
+    ) -> Result<(), SessionError> {
+        self.next_incoming_id = self.next_incoming_id.wrapping_add(1);
+        let Link::Receiver(r) = &mut self.link else {
+            return Err(SessionError::Protocol(
+                "transfer received on a sending link".into(),
+            ));
+        };
+        let (id, settled) = match delivery_id {
+            Some(id) => (id, settled_flag),
+            None => (r.partial_id, r.partial_settled),
+        };
+        if more || !r.partial.is_empty() {
+            if r.partial.is_empty() {
+                r.partial_id = id;
+                r.partial_settled = settled;
+            }
+            r.partial.extend_from_slice(payload);
+            if more {
+                return Ok(());
+            }
+            let whole = std::mem::take(&mut r.partial);
+            r.on_message(&whole, now, stats)?;
+            r.partial = whole;
+            r.partial.clear();
+        } else {
+            r.on_message(payload, now, stats)?;
+        }
+        r.delivery_count = r.delivery_count.wrapping_add(1);
+        r.credit_left = r.credit_left.saturating_sub(1);
+        if let Some((expected, _)) = r.drain {
+            r.drain = Some((expected, now));
+        }
+        if !settled {
+            r.to_settle = match r.to_settle {
+                Some((first, last)) if last.wrapping_add(1) == id => Some((first, id)),
+                Some((first, last)) => {
+                    write_accept(first, last, out);
+                    Some((id, id))
+                }
+                None => Some((id, id)),
+            };
+        }
+        if r.credit_left <= self.cfg.credit / 2 {
+            self.write_credit(out);
         }
         Ok(())
     }
@@ -793,11 +811,15 @@ impl Receiver {
         now: Nanos,
         stats: &mut ShardStats,
     ) -> Result<(), SessionError> {
-        let message = MessageView::decode(bytes)
-            .map_err(|e| SessionError::Decode(format!("message: {e}")))?;
-        let body = match message.body {
-            Body::Data(d) => d,
-            _ => &[],
+        let body = match single_data_body(bytes) {
+            Some(b) => b,
+            None => match MessageView::decode(bytes)
+                .map_err(|e| SessionError::Decode(format!("message: {e}")))?
+                .body
+            {
+                Body::Data(d) => d,
+                _ => &[],
+            },
         };
         self.got += 1;
         super::account_message(&mut self.tracker, body, now, stats);
@@ -856,6 +878,21 @@ impl Session for AmqpSession {
                     Err(e) => result = Err(SessionError::Decode(format!("protocol header: {e}"))),
                 }
                 continue;
+            }
+            if self.state == State::Ready && matches!(self.link, Link::Receiver(_)) {
+                if let Some(f) = peek_transfer(rest, self.cfg.max_frame) {
+                    used += f.frame_len;
+                    result = self.on_transfer(
+                        f.delivery_id,
+                        f.settled,
+                        f.more,
+                        f.payload,
+                        now,
+                        &mut out,
+                        stats,
+                    );
+                    continue;
+                }
             }
             match decode_frame(rest, self.cfg.max_frame) {
                 Ok(Decode::Complete(frame, n)) => {

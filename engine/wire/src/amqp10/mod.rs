@@ -69,6 +69,7 @@ mod detach;
 mod disposition;
 mod end;
 mod error;
+mod fast;
 mod flow;
 mod frame;
 mod header;
@@ -91,6 +92,7 @@ pub use detach::Detach;
 pub use disposition::Disposition;
 pub use end::End;
 pub use error::{condition, AmqpError};
+pub use fast::{peek_transfer, single_data_body, FastTransfer};
 pub use flow::Flow;
 pub use frame::{
     decode_frame, encode_empty_frame, encode_frame, encode_sasl_frame, peek_frame_header, Frame,
@@ -403,19 +405,39 @@ fn walk(value: Value<'_>, budget: &mut usize) -> Result<(), Error> {
     }
     *budget -= 1;
     match value {
-        Value::List(list) => list.iter().try_for_each(|v| walk(v?, budget)),
-        Value::Array(array) => array.iter().try_for_each(|v| walk(v?, budget)),
-        Value::Map(map) => map.iter().try_for_each(|entry| {
-            let (k, v) = entry?;
-            walk(k, budget)?;
-            walk(v, budget)
-        }),
+        Value::List(list) => walk_items(list.iter(), budget),
+        Value::Array(array) => walk_items(array.iter(), budget),
+        Value::Map(map) => {
+            for entry in map.iter() {
+                if *budget == 0 {
+                    break;
+                }
+                let (k, v) = entry?;
+                walk(k, budget)?;
+                walk(v, budget)?;
+            }
+            Ok(())
+        }
         Value::Described(d) => {
             d.descriptor()?;
             walk(d.value()?, budget)
         }
         _ => Ok(()),
     }
+}
+
+/// Walk the elements of a list or array until the budget runs out.
+fn walk_items<'a>(
+    items: impl Iterator<Item = Result<Value<'a>, Error>>,
+    budget: &mut usize,
+) -> Result<(), Error> {
+    for item in items {
+        if *budget == 0 {
+            break;
+        }
+        walk(item?, budget)?;
+    }
+    Ok(())
 }
 
 /// Walk every value in `bytes` (a run of encoded values) with a budget.
