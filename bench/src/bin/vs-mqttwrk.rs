@@ -80,10 +80,17 @@ fn proc_cpu_s(pid: u32) -> f64 {
 }
 
 fn broker_pid(args: &[String]) -> Option<u32> {
-    if let Some(p) = args.iter().position(|a| a == "--broker-pid").and_then(|i| args.get(i + 1)) {
+    if let Some(p) = args
+        .iter()
+        .position(|a| a == "--broker-pid")
+        .and_then(|i| args.get(i + 1))
+    {
         return p.parse().ok();
     }
-    let out = Command::new("pgrep").args(["-o", "-x", "mosquitto"]).output().ok()?;
+    let out = Command::new("pgrep")
+        .args(["-o", "-x", "mosquitto"])
+        .output()
+        .ok()?;
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
