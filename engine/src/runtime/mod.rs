@@ -10,6 +10,9 @@ use crate::session::{Phase, Session, SessionError};
 use std::fmt;
 use std::net::SocketAddr;
 
+/// How long a stopped connection may take to say goodbye before it is cut.
+pub(crate) const CLOSE_GRACE: crate::clock::Nanos = 1_000_000_000;
+
 /// Which runtime shards use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -137,6 +137,7 @@ async fn conn_task(
     let _ = stream.set_nodelay(true);
     let mut pump = Pump::new(make_session(plan, spec));
     let mut started = false;
+    let mut closing_since: Option<i64> = None;
     let mut drained: Option<u64> = None;
     // Still counted among the senders that are sending.
     let mut sending = spec.is_sender();
@@ -145,7 +146,15 @@ async fn conn_task(
         {
             let mut c = core.borrow_mut();
             if c.stop {
-                break Ok(());
+                // Say goodbye, and give the peer a moment to hear it.
+                match closing_since {
+                    None => {
+                        pump.session.close();
+                        closing_since = Some(now);
+                    }
+                    Some(t) if now - t > super::CLOSE_GRACE => break Ok(()),
+                    Some(_) => {}
+                }
             }
             if let (Some(t0), false) = (c.t0, started) {
                 pump.session.start(t0);

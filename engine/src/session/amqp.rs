@@ -1100,6 +1100,15 @@ impl Session for AmqpSession {
         }
     }
 
+    fn close(&mut self) {
+        self.state = match self.state {
+            State::Ready | State::Running | State::Lingering => State::SendClose,
+            s @ (State::SendClose | State::AwaitClose | State::Failing | State::Finished) => s,
+            // Before the AMQP `open` there is nothing to close politely.
+            _ => State::Finished,
+        };
+    }
+
     fn is_sender(&self) -> bool {
         matches!(self.link, Link::Sender(_))
     }

@@ -91,6 +91,10 @@ pub trait Session {
 
     fn phase(&self) -> Phase;
 
+    /// Ends the session politely at the next `poll_transmit` (the run is being stopped): a
+    /// session still in its handshake just finishes.
+    fn close(&mut self);
+
     /// A sender whose schedule is done (it may keep its connection a while; see AMQP).
     fn sending_done(&self) -> bool {
         false
@@ -196,6 +200,9 @@ impl Session for AnySession {
     }
     fn sending_done(&self) -> bool {
         each!(self, s => s.sending_done())
+    }
+    fn close(&mut self) {
+        each!(self, s => s.close())
     }
     fn max_frame(&self) -> usize {
         each!(self, s => s.max_frame())

@@ -640,6 +640,14 @@ impl Session for MqttSession {
         }
     }
 
+    fn close(&mut self) {
+        self.state = match self.state {
+            State::SendConnect | State::AwaitConnAck => State::Finished,
+            State::Finished => State::Finished,
+            _ => State::SendDisconnect,
+        };
+    }
+
     fn is_sender(&self) -> bool {
         matches!(self.role, Role::Sender(_))
     }

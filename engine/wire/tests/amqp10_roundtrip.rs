@@ -965,19 +965,40 @@ proptest! {
 
 // ---------------------------------------------------------------- robustness
 
-/// Walk a value with a budget; errors are fine, panics are not.
+/// Walk a value with a budget; errors are fine, panics are not. The budget
+/// also bounds iteration: an array of zero-width elements may claim 2^32 of
+/// them in a few bytes.
 fn walk(value: Value<'_>, budget: &mut usize) {
     if *budget == 0 {
         return;
     }
     *budget -= 1;
     match value {
-        Value::List(l) => l.iter().flatten().for_each(|v| walk(v, budget)),
-        Value::Array(a) => a.iter().flatten().for_each(|v| walk(v, budget)),
-        Value::Map(m) => m.iter().flatten().for_each(|(k, v)| {
-            walk(k, budget);
-            walk(v, budget)
-        }),
+        Value::List(l) => {
+            for v in l.iter().flatten() {
+                if *budget == 0 {
+                    break;
+                }
+                walk(v, budget);
+            }
+        }
+        Value::Array(a) => {
+            for v in a.iter().flatten() {
+                if *budget == 0 {
+                    break;
+                }
+                walk(v, budget);
+            }
+        }
+        Value::Map(m) => {
+            for (k, v) in m.iter().flatten() {
+                if *budget == 0 {
+                    break;
+                }
+                walk(k, budget);
+                walk(v, budget);
+            }
+        }
         Value::Described(d) => {
             let _ = d.descriptor();
             if let Ok(v) = d.value() {

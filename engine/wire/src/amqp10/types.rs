@@ -283,6 +283,11 @@ pub struct MapView<'a> {
 
 /// An array (§1.6.24): element count, the shared element constructor and the
 /// encoded elements (each without a constructor).
+///
+/// The count is checked against the element bytes, except for zero-width
+/// element encodings (null, true, false, uint0, ulong0, list0), where a few
+/// bytes may legally claim up to 2^32 elements: bound the work when
+/// iterating untrusted arrays.
 #[derive(Debug, Clone, Copy)]
 pub struct ArrayView<'a> {
     count: u32,
@@ -338,9 +343,7 @@ impl PartialEq for DescribedView<'_> {
         descriptors
             && match (self.value(), other.value()) {
                 (Ok(a), Ok(b)) => a == b,
-                _ => {
-                    self.raw_constructor() == other.raw_constructor() && self.body == other.body
-                }
+                _ => self.raw_constructor() == other.raw_constructor() && self.body == other.body,
             }
     }
 }
