@@ -1117,3 +1117,155 @@ impl Session for AmqpSession {
         self.cfg.max_frame as usize
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A client and Allegro's accepting end joined in memory under a virtual clock.
+
+    use super::*;
+    use crate::session::Session;
+    use crate::stats::ShardStats;
+
+    fn cfg(name: &str, idle_ms: u32) -> AmqpConfig {
+        AmqpConfig {
+            container_id: name.into(),
+            hostname: "localhost".into(),
+            address: "q".into(),
+            username: None,
+            password: None,
+            presettled: false,
+            credit: 10,
+            inflight: 5,
+            max_frame: 4096,
+            idle_timeout_ms: idle_ms,
+            durable: false,
+            ttl_ms: None,
+            priority: None,
+        }
+    }
+
+    /// Moves every pending byte both ways until nothing moves; returns the bytes each way.
+    fn pump(
+        a: &mut AmqpSession,
+        b: &mut AmqpSession,
+        now: Nanos,
+        st: &mut ShardStats,
+    ) -> (usize, usize) {
+        let (mut ab, mut ba) = (0, 0);
+        for _ in 0..1000 {
+            let out = a.poll_transmit(now, st).unwrap().to_vec();
+            a.on_sent(out.len());
+            if !out.is_empty() {
+                assert_eq!(b.handle_input(&out, now, st).unwrap(), out.len());
+            }
+            let back = b.poll_transmit(now, st).unwrap().to_vec();
+            b.on_sent(back.len());
+            if !back.is_empty() {
+                assert_eq!(a.handle_input(&back, now, st).unwrap(), back.len());
+            }
+            ab += out.len();
+            ba += back.len();
+            if out.is_empty() && back.is_empty() {
+                break;
+            }
+        }
+        (ab, ba)
+    }
+
+    fn sender(idle_ms: u32, count: u64, size: u32) -> AmqpSession {
+        AmqpSession::sender(
+            cfg("client", idle_ms),
+            AmqpSenderPlan {
+                rate: 0,
+                duration: TestDuration::Count(count),
+                size: MessageSize::Fixed(size),
+                sender_id: 1,
+                connection_id: 0,
+            },
+        )
+    }
+
+    #[test]
+    fn unsettled_transfers_within_credit_and_window_then_close() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut c = sender(60_000, 25, 100);
+        let mut s = AmqpSession::server(cfg("server", 60_000), 1_000_000_000);
+        pump(&mut c, &mut s, 1, &mut st);
+        assert_eq!((c.phase(), s.phase()), (Phase::Ready, Phase::Ready));
+        c.start(10);
+        pump(&mut c, &mut s, 10, &mut st);
+        // Credit 10 re-granted at half, 5 unsettled at most: all 25 go through settled.
+        assert_eq!(st.counters.sent, 25);
+        assert_eq!(st.counters.received, 25);
+        assert_eq!(st.counters.acked, 25);
+        assert_eq!((st.counters.lost, st.counters.duplicated), (0, 0));
+        assert!(c.sending_done());
+        c.drain(20, 0); // everything arrived: the lingering sender may close
+        pump(&mut c, &mut s, 20, &mut st);
+        assert_eq!((c.phase(), s.phase()), (Phase::Finished, Phase::Finished));
+    }
+
+    #[test]
+    fn a_message_larger_than_the_frame_is_split_and_rebuilt() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut c = sender(60_000, 3, 10_000); // max frame 4096 on both ends
+        let mut s = AmqpSession::server(cfg("server", 60_000), 1_000_000_000);
+        pump(&mut c, &mut s, 1, &mut st);
+        c.start(2);
+        pump(&mut c, &mut s, 2, &mut st);
+        assert_eq!(
+            (st.counters.received, st.counters.bytes_received),
+            (3, 30_000)
+        );
+        assert_eq!(st.counters.unstamped, 0);
+    }
+
+    #[test]
+    fn empty_frames_keep_an_idle_connection_alive_and_silence_times_out() {
+        let mut st = ShardStats::new(i64::MIN);
+        // The server asks for a frame at least every 100 ms (§2.4.5): the client sends empty
+        // frames every 50 ms of silence.
+        let mut c = sender(60_000, 1, 10);
+        let mut s = AmqpSession::server(cfg("server", 100), 1_000_000_000);
+        pump(&mut c, &mut s, 1, &mut st);
+        let ms = 1_000_000;
+        assert_eq!(c.next_timeout(2), Some(1 + 50 * ms));
+        let out = c.poll_transmit(1 + 50 * ms, &mut st).unwrap().to_vec();
+        assert_eq!(out, [0, 0, 0, 8, 2, 0, 0, 0]);
+        c.on_sent(out.len());
+        assert_eq!(s.handle_input(&out, 1 + 50 * ms, &mut st).unwrap(), 8);
+        // The server hears nothing more: after twice its time-out it gives up on the client.
+        let e = s
+            .poll_transmit(1 + 50 * ms + 201 * ms, &mut st)
+            .unwrap_err();
+        assert!(matches!(e, SessionError::Timeout(_)), "{e}");
+    }
+
+    #[test]
+    fn garbage_gets_a_decode_error_close() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut c = sender(60_000, 1, 10);
+        let mut s = AmqpSession::server(cfg("server", 60_000), 1_000_000_000);
+        pump(&mut c, &mut s, 1, &mut st);
+        // A frame header that promises 12 bytes, then a body that is no performative.
+        let garbage = [0, 0, 0, 12, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+        s.handle_input(&garbage, 2, &mut st).unwrap();
+        let out = s.poll_transmit(2, &mut st).unwrap().to_vec();
+        s.on_sent(out.len());
+        let Ok(Decode::Complete(frame, _)) = decode_frame(&out, 1 << 20) else {
+            panic!("{out:?}")
+        };
+        let FrameBody::Amqp {
+            performative: Performative::Close(Close { error: Some(e) }),
+            ..
+        } = frame.body
+        else {
+            panic!("{frame:?}")
+        };
+        assert_eq!(e.condition, condition::DECODE_ERROR);
+        assert!(matches!(
+            s.poll_transmit(3, &mut st),
+            Err(SessionError::Decode(_))
+        ));
+    }
+}
