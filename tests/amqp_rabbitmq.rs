@@ -184,9 +184,11 @@ fn paced(backend: &str) {
         "{backend}: sent at {rate}/s of 600/s asked"
     );
     assert_eq!(t["rate_short"], false, "{t}");
+    // The receive rate spans first to last arrival, so the broker's delivery jitter on those two
+    // messages moves it: it only has to follow the send rate, within 5%.
     let rx = t["receive_rate"].as_f64().unwrap();
     assert!(
-        (rx - 600.0).abs() <= 12.0,
+        (rx - 600.0).abs() <= 30.0,
         "{backend}: received at {rx}/s of 600/s sent"
     );
     assert_eq!(s["latency_us"]["send_delay"]["count"], 1800, "{s}");

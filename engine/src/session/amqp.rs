@@ -10,7 +10,7 @@
 //! end with `detach`, `end` and `close`.
 
 use super::txbuf::TxBuf;
-use super::{Phase, Session, SessionError, TX_BLOCK};
+use super::{Drain, Phase, Session, SessionError, Sizes, TX_BLOCK};
 use crate::clock::Nanos;
 use crate::pacing::Pacer;
 use crate::payload;
@@ -53,7 +53,7 @@ pub struct AmqpConfig {
 }
 
 /// What a sender sends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct AmqpSenderPlan {
     pub rate: u64,
     pub duration: TestDuration,
@@ -100,7 +100,7 @@ struct Sender {
     plan: AmqpSenderPlan,
     pacer: Option<Pacer>,
     body: Vec<u8>,
-    rng: u64,
+    sizes: Sizes,
     layout: MessageLayout,
     /// Link credit left (§2.6.7).
     credit: u32,
@@ -115,8 +115,7 @@ struct Sender {
 struct Receiver {
     tracker: Tracker,
     got: u64,
-    drain: Option<(u64, Nanos)>,
-    drain_idle: Nanos,
+    drain: Drain,
     /// Credit left before the next window is granted.
     credit_left: u32,
     /// The sender's delivery count as we track it (§2.6.7).
@@ -190,12 +189,10 @@ impl AmqpSession {
         } else {
             cfg.inflight.max(1) as usize
         };
-        let seed = 0x9E37_79B9_7F4A_7C15
-            ^ u64::from(plan.connection_id).wrapping_mul(0xA24B_AED4_963E_E407);
         let link = Link::Sender(Sender {
             layout: MessageLayout::new(header.as_ref(), None),
             body,
-            rng: seed | 1,
+            sizes: Sizes::new(plan.size, plan.connection_id),
             plan,
             pacer: None,
             credit: 0,
@@ -211,8 +208,7 @@ impl AmqpSession {
         let link = Link::Receiver(Receiver {
             tracker: Tracker::new(),
             got: 0,
-            drain: None,
-            drain_idle,
+            drain: Drain::new(drain_idle),
             credit_left: 0,
             delivery_count: 0,
             to_settle: None,
@@ -686,9 +682,7 @@ impl AmqpSession {
         }
         r.delivery_count = r.delivery_count.wrapping_add(1);
         r.credit_left = r.credit_left.saturating_sub(1);
-        if let Some((expected, _)) = r.drain {
-            r.drain = Some((expected, now));
-        }
+        r.drain.arrived(now);
         if !settled {
             r.to_settle = match r.to_settle {
                 Some((first, last)) if last.wrapping_add(1) == id => Some((first, id)),
@@ -732,16 +726,7 @@ impl AmqpSession {
             let Some((seq, intended)) = pacer.take(now) else {
                 break;
             };
-            let len = match s.plan.size {
-                MessageSize::Fixed(n) => n as usize,
-                MessageSize::Variable(_) => {
-                    let (lo, hi) = s.plan.size.bounds();
-                    s.rng ^= s.rng << 13;
-                    s.rng ^= s.rng >> 7;
-                    s.rng ^= s.rng << 17;
-                    (lo + (s.rng % u64::from(hi - lo + 1)) as u32) as usize
-                }
-            };
+            let len = s.sizes.next();
             let id = *next_outgoing_id;
             let tag = id.to_be_bytes();
             let message_len = s.layout.message_len(len);
@@ -977,10 +962,8 @@ impl Session for AmqpSession {
             }
             State::Ready => {
                 if let Link::Receiver(r) = &self.link {
-                    if let Some((expected, since)) = r.drain {
-                        if r.got >= expected || now - since >= r.drain_idle {
-                            self.state = State::SendClose;
-                        }
+                    if r.drain.done(r.got, now) {
+                        self.state = State::SendClose;
                     }
                 }
             }
@@ -1035,19 +1018,10 @@ impl Session for AmqpSession {
                     None => None,
                 }
             }
-            (Link::Receiver(r), State::Ready) => r.drain.map(|(expected, since)| {
-                if r.got >= expected {
-                    now
-                } else {
-                    since + r.drain_idle
-                }
-            }),
+            (Link::Receiver(r), State::Ready) => r.drain.deadline(r.got, now),
             _ => None,
         };
-        match (heartbeat, work) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        super::earliest(heartbeat, work)
     }
 
     fn start(&mut self, t0: Nanos) {
@@ -1063,9 +1037,7 @@ impl Session for AmqpSession {
 
     fn drain(&mut self, now: Nanos, expected: u64) {
         match &mut self.link {
-            Link::Receiver(r) => {
-                r.drain = Some((expected, r.drain.map_or(now, |(_, since)| since)))
-            }
+            Link::Receiver(r) => r.drain.set(now, expected),
             // Everything arrived: a lingering sender may go. Otherwise it waits at most as long
             // as the receivers may idle, twice over.
             Link::Sender(_) if expected == 0 => self.linger_until = now,

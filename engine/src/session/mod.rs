@@ -106,6 +106,89 @@ pub trait Session {
     fn max_frame(&self) -> usize;
 }
 
+/// When a receiver stops: once told the senders are done, after the `expected` messages or
+/// `idle` time without any.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Drain {
+    idle: Nanos,
+    /// How many to expect, and when the idle clock last restarted.
+    state: Option<(u64, Nanos)>,
+}
+
+impl Drain {
+    pub(crate) fn new(idle: Nanos) -> Self {
+        Drain { idle, state: None }
+    }
+
+    /// The senders are done (again, with a new expectation: the idle clock keeps running).
+    pub(crate) fn set(&mut self, now: Nanos, expected: u64) {
+        self.state = Some((expected, self.state.map_or(now, |(_, since)| since)));
+    }
+
+    /// A message arrived: restart the idle clock.
+    #[inline]
+    pub(crate) fn arrived(&mut self, now: Nanos) {
+        if let Some((expected, _)) = self.state {
+            self.state = Some((expected, now));
+        }
+    }
+
+    pub(crate) fn done(&self, got: u64, now: Nanos) -> bool {
+        matches!(self.state, Some((expected, since)) if got >= expected || now - since >= self.idle)
+    }
+
+    /// When [`done`](Self::done) turns true without another arrival.
+    pub(crate) fn deadline(&self, got: u64, now: Nanos) -> Option<Nanos> {
+        self.state.map(|(expected, since)| {
+            if got >= expected {
+                now
+            } else {
+                since + self.idle
+            }
+        })
+    }
+}
+
+/// A sender's body sizes: fixed, or spread uniformly over the `~N` bounds (xorshift).
+#[derive(Debug, Clone)]
+pub(crate) struct Sizes {
+    size: crate::plan::MessageSize,
+    rng: u64,
+}
+
+impl Sizes {
+    pub(crate) fn new(size: crate::plan::MessageSize, connection_id: u32) -> Self {
+        let seed =
+            0x9E37_79B9_7F4A_7C15 ^ u64::from(connection_id).wrapping_mul(0xA24B_AED4_963E_E407);
+        Sizes {
+            size,
+            rng: seed | 1,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn next(&mut self) -> usize {
+        match self.size {
+            crate::plan::MessageSize::Fixed(n) => n as usize,
+            crate::plan::MessageSize::Variable(_) => {
+                let (lo, hi) = self.size.bounds();
+                self.rng ^= self.rng << 13;
+                self.rng ^= self.rng >> 7;
+                self.rng ^= self.rng << 17;
+                (lo + (self.rng % u64::from(hi - lo + 1)) as u32) as usize
+            }
+        }
+    }
+}
+
+/// The earlier of two optional instants.
+pub(crate) fn earliest(a: Option<Nanos>, b: Option<Nanos>) -> Option<Nanos> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Accounts one received message body: counters, loss/duplicate/reorder from its sequence block,
 /// and its latencies (from the actual and the intended send time) when past the warm-up.
 #[inline]

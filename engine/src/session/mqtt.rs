@@ -7,7 +7,7 @@
 //! timestamps and loss, duplicates and reordering from Allegro's sequence block.
 
 use super::txbuf::TxBuf;
-use super::{Phase, Session, SessionError, TX_BLOCK};
+use super::{Drain, Phase, Session, SessionError, Sizes, TX_BLOCK};
 use crate::clock::{Nanos, NANOS_PER_SEC};
 use crate::pacing::Pacer;
 use crate::payload;
@@ -36,7 +36,7 @@ pub struct MqttConfig {
 }
 
 /// What a sender sends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct SenderPlan {
     pub rate: u64,
     pub duration: TestDuration,
@@ -53,7 +53,7 @@ struct Sender {
     /// Template body of the largest size.
     body: Vec<u8>,
     tpl: FrameTemplate,
-    rng: u64,
+    sizes: Sizes,
     /// State per packet id: 0 free, 1 awaiting PUBACK/PUBREC, 2 awaiting PUBCOMP.
     slots: Vec<u8>,
     in_flight: u32,
@@ -64,9 +64,7 @@ struct Sender {
 struct Receiver {
     tracker: Tracker,
     got: u64,
-    /// Set by `drain`: how many to expect and when the idle clock last restarted.
-    drain: Option<(u64, Nanos)>,
-    drain_idle: Nanos,
+    drain: Drain,
 }
 
 #[derive(Debug)]
@@ -105,8 +103,6 @@ impl MqttSession {
         let (_, max) = plan.size.bounds();
         let mut body = payload::template(max as usize);
         payload::prepare(&mut body, plan.sender_id, plan.connection_id);
-        let seed = 0x9E37_79B9_7F4A_7C15
-            ^ u64::from(plan.connection_id).wrapping_mul(0xA24B_AED4_963E_E407);
         let slots = if cfg.qos == QoS::AtMostOnce {
             Vec::new()
         } else {
@@ -124,7 +120,7 @@ impl MqttSession {
                 },
                 plan,
                 pacer: None,
-                rng: seed | 1,
+                sizes: Sizes::new(plan.size, plan.connection_id),
                 slots,
                 in_flight: 0,
                 next_pkid: 1,
@@ -143,8 +139,7 @@ impl MqttSession {
             role: Role::Receiver(Receiver {
                 tracker: Tracker::new(),
                 got: 0,
-                drain: None,
-                drain_idle,
+                drain: Drain::new(drain_idle),
             }),
             cfg,
             state: State::SendConnect,
@@ -222,11 +217,7 @@ impl MqttSession {
                 break;
             };
             if !fixed {
-                let (lo, hi) = s.plan.size.bounds();
-                s.rng ^= s.rng << 13;
-                s.rng ^= s.rng >> 7;
-                s.rng ^= s.rng << 17;
-                let len = (lo + (s.rng % u64::from(hi - lo + 1)) as u32) as usize;
+                let len = s.sizes.next();
                 if len != s.tpl.body_len {
                     s.tpl.build(protocol, qos, &cfg.topic, &s.body[..len]);
                 }
@@ -324,9 +315,7 @@ impl MqttSession {
                     ));
                 };
                 r.on_publish(p.payload, now, stats);
-                if let Some((expected, _)) = r.drain {
-                    r.drain = Some((expected, now));
-                }
+                r.drain.arrived(now);
                 match p.qos {
                     QoS::AtMostOnce => {}
                     QoS::AtLeastOnce => Packet::PubAck(PubAck {
@@ -535,10 +524,8 @@ impl Session for MqttSession {
             }
             State::Ready => {
                 if let Role::Receiver(r) = &self.role {
-                    if let Some((expected, since)) = r.drain {
-                        if r.got >= expected || now - since >= r.drain_idle {
-                            self.state = State::SendDisconnect;
-                        }
+                    if r.drain.done(r.got, now) {
+                        self.state = State::SendDisconnect;
                     }
                 }
             }
@@ -595,19 +582,10 @@ impl Session for MqttSession {
                     None => None,
                 }
             }
-            (Role::Receiver(r), State::Ready) => r.drain.map(|(expected, since)| {
-                if r.got >= expected {
-                    now
-                } else {
-                    since + r.drain_idle
-                }
-            }),
+            (Role::Receiver(r), State::Ready) => r.drain.deadline(r.got, now),
             _ => None,
         };
-        match (ping, work) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        super::earliest(ping, work)
     }
 
     fn start(&mut self, t0: Nanos) {
@@ -623,7 +601,7 @@ impl Session for MqttSession {
 
     fn drain(&mut self, now: Nanos, expected: u64) {
         if let Role::Receiver(r) = &mut self.role {
-            r.drain = Some((expected, r.drain.map_or(now, |(_, since)| since)));
+            r.drain.set(now, expected);
         }
     }
 

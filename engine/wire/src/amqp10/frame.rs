@@ -48,7 +48,7 @@ impl FrameHeader {
 
     /// Size of the body.
     pub const fn body_len(&self) -> usize {
-        self.size as usize - self.body_offset()
+        (self.size as usize).saturating_sub(self.body_offset())
     }
 }
 
