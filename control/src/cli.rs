@@ -20,6 +20,33 @@ pub struct Cli {
 pub enum Command {
     /// Run a load test against a broker, standalone (no Maestro cluster).
     Run(RunArgs),
+    /// Ask every peer of a Maestro cluster to answer a PING.
+    Ping(PingArgs),
+    /// Run as a Maestro worker daemon (answers PING, ROLE_ASSIGN/UNASSIGN and HALT so far).
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883 (default: $MAESTRO_BROKER).
+    #[arg(long, env = "MAESTRO_BROKER")]
+    pub maestro: String,
+    /// How long to collect answers.
+    #[arg(long, default_value = "2s", value_parser = parse_positive_time)]
+    pub wait: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883 (default: $MAESTRO_BROKER).
+    #[arg(long, env = "MAESTRO_BROKER")]
+    pub maestro: String,
+    /// Peer name reported to the cluster.
+    #[arg(long, default_value = "worker")]
+    pub name: String,
+    /// Host name reported to the cluster (default: this machine's).
+    #[arg(long)]
+    pub host: Option<String>,
 }
 
 /// Output format of the final report.
@@ -220,7 +247,9 @@ mod tests {
             "0-1",
         ]))
         .unwrap();
-        let Command::Run(r) = c.command;
+        let Command::Run(r) = c.command else {
+            panic!("parsed as another command")
+        };
         assert_eq!(r.rate, 50_000);
         assert_eq!(r.size, MessageSize::Variable(100));
         assert_eq!(r.duration, TestDuration::Time(90_000 * 1_000_000_000));

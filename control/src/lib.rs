@@ -3,6 +3,8 @@
 //! `main` only parses options and calls [`main_with_args`]; tests call the same functions.
 
 pub mod cli;
+pub mod link;
+pub mod maestro;
 pub mod note;
 pub mod output;
 pub mod results;
@@ -33,5 +35,58 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 EXIT_USAGE
             }
         },
+        cli::Command::Ping(a) => {
+            let addr = match maestro::broker_addr(&a.maestro) {
+                Ok(addr) => addr,
+                Err(e) => {
+                    eprintln!("allegro: {e}");
+                    return EXIT_USAGE;
+                }
+            };
+            match maestro::ping(&addr, std::time::Duration::from_nanos(a.wait as u64)) {
+                Ok(pongs) => {
+                    println!("{} peer(s) answered", pongs.len());
+                    for p in pongs {
+                        println!(
+                            "{:<40} {:<9} {:>6} ms  {}",
+                            format!("{}@{}", p.peer.name, p.peer.host),
+                            p.peer.role.name(),
+                            p.elapsed_ms,
+                            p.peer.id
+                        );
+                    }
+                    EXIT_OK
+                }
+                Err(e) => {
+                    eprintln!("allegro: {e}");
+                    EXIT_FAILED
+                }
+            }
+        }
+        cli::Command::Worker(a) => {
+            let addr = match maestro::broker_addr(&a.maestro) {
+                Ok(addr) => addr,
+                Err(e) => {
+                    eprintln!("allegro: {e}");
+                    return EXIT_USAGE;
+                }
+            };
+            let host = a.host.unwrap_or_else(hostname);
+            run::catch_sigint();
+            match maestro::worker(&addr, &a.name, &host, &run::interrupted) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("allegro: {e}");
+                    EXIT_FAILED
+                }
+            }
+        }
     }
+}
+
+/// This machine's host name.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
 }

@@ -172,11 +172,16 @@ fn run_id() -> u32 {
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// True once SIGINT or SIGTERM arrived.
+pub(crate) fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
 extern "C" fn on_sigint(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::Relaxed);
 }
 
-fn catch_sigint() {
+pub(crate) fn catch_sigint() {
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);

@@ -1,0 +1,226 @@
+//! `allegro worker` and `allegro ping` in a Maestro cluster whose broker is a real Mosquitto:
+//! discovery by PING, garbage on the Maestro topics changes nothing, HALT by the Java client's
+//! own bytes, and a broker restart brings the workers back.
+
+mod common;
+
+use common::{endpoint, free_port, unique};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Worker(Child);
+
+impl Worker {
+    fn start(maestro: &str, name: &str) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_allegro"))
+            .args([
+                "worker",
+                "--maestro",
+                maestro,
+                "--name",
+                name,
+                "--host",
+                "test-host",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start allegro worker");
+        Worker(child)
+    }
+
+    fn exited_within(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `allegro ping`: every (name, id) that answered.
+fn ping(maestro: &str) -> Vec<(String, String)> {
+    let out = Command::new(env!("CARGO_BIN_EXE_allegro"))
+        .args(["ping", "--maestro", maestro, "--wait", "1s"])
+        .output()
+        .expect("run allegro ping");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((
+                f.first()?.split('@').next()?.to_owned(),
+                f.last()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Pings until every name in `names` answered (or fails after `limit`); returns their ids.
+fn wait_for(maestro: &str, names: &[&str], limit: Duration) -> Vec<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let seen = ping(maestro);
+        let ids: Vec<String> = names
+            .iter()
+            .filter_map(|n| {
+                seen.iter()
+                    .find(|(name, _)| name == n)
+                    .map(|(_, id)| id.clone())
+            })
+            .collect();
+        if ids.len() == names.len() {
+            return ids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "workers {names:?} did not all answer; saw {seen:?}"
+        );
+    }
+}
+
+fn publish(host_port: &str, topic: &str, payload: &[u8]) {
+    let (host, port) = host_port.rsplit_once(':').unwrap();
+    let f = std::env::temp_dir().join(unique("allegro-note"));
+    std::fs::write(&f, payload).unwrap();
+    let st = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            host,
+            "-p",
+            port,
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-f",
+            f.to_str().unwrap(),
+        ])
+        .status()
+        .expect("mosquitto_pub is installed by scripts/setup");
+    assert!(st.success());
+    let _ = std::fs::remove_file(f);
+}
+
+fn vector(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/maestro-vectors")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| {
+        panic!(
+            "{} ({e}): shared/ must sit beside the checkout",
+            p.display()
+        )
+    })
+}
+
+#[test]
+fn workers_answer_pings_survive_garbage_and_halt() {
+    let ep = endpoint("MOSQUITTO_MQTT");
+    let maestro = format!("mqtt://{ep}");
+    let (a, b) = (unique("wa"), unique("wb"));
+    let mut wa = Worker::start(&maestro, &a);
+    let mut wb = Worker::start(&maestro, &b);
+    let ids = wait_for(&maestro, &[&a, &b], Duration::from_secs(10));
+
+    // Garbage on every topic a worker listens to: logged and dropped.
+    let mut garbage: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0xc1],
+        b"not msgpack at all".to_vec(),
+        vec![0x00, 0x0a],
+    ];
+    let ping_bytes = vector("request-ping.bin");
+    garbage.push(ping_bytes[..ping_bytes.len() / 2].to_vec());
+    for topic in [
+        "/mpt/peer".to_string(),
+        "/mpt/peer/worker".into(),
+        format!("/mpt/peer/by-id/{}", ids[0]),
+    ] {
+        for g in &garbage {
+            publish(&ep, &topic, g);
+        }
+    }
+    assert_eq!(
+        wait_for(&maestro, &[&a, &b], Duration::from_secs(5)),
+        ids,
+        "same workers, still answering"
+    );
+    assert_eq!(wa.exited_within(Duration::from_millis(10)), None);
+
+    // HALT, as the Java client writes it, to one worker only.
+    publish(
+        &ep,
+        &format!("/mpt/peer/by-id/{}", ids[0]),
+        &vector("request-halt.bin"),
+    );
+    assert_eq!(
+        wa.exited_within(Duration::from_secs(5)),
+        Some(0),
+        "the halted worker exits"
+    );
+    assert_eq!(
+        wb.exited_within(Duration::from_millis(10)),
+        None,
+        "the other one goes on"
+    );
+    let seen = ping(&maestro);
+    assert!(
+        seen.iter().any(|(n, _)| n == &b) && !seen.iter().any(|(n, _)| n == &a),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_restarted_maestro_broker_brings_the_workers_back() {
+    let port = free_port();
+    let start = || {
+        let child = Command::new("mosquitto")
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed by scripts/setup");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not start on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    };
+    let maestro = format!("mqtt://127.0.0.1:{port}");
+    let mut broker = start();
+    let name = unique("wr");
+    let _w = Worker::start(&maestro, &name);
+    let before = wait_for(&maestro, &[&name], Duration::from_secs(10));
+    let _ = broker.kill();
+    let _ = broker.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut broker = start();
+    // Back on its own, subscriptions restored: the same worker answers again.
+    let after = wait_for(&maestro, &[&name], Duration::from_secs(15));
+    assert_eq!(before, after);
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
