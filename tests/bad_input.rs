@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{allegro, free_port, run, scratch};
+use common::{allegro, free_port, run, scratch, Mosquitto};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -142,37 +142,6 @@ fn silent_peer_fails_the_handshake_within_the_connect_timeout() {
             r.stderr
         );
         failed_summary(&results);
-    }
-}
-
-/// A private Mosquitto on a free port, killed when dropped.
-struct Mosquitto(std::process::Child, u16);
-
-impl Mosquitto {
-    fn start() -> Self {
-        let port = free_port();
-        let child = std::process::Command::new("mosquitto")
-            .args(["-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto is installed by scripts/setup");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "private mosquitto did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Mosquitto(child, port)
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

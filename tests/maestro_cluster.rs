@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{endpoint, free_port, unique};
+use common::{endpoint, free_port, unique, Mosquitto};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -192,35 +192,15 @@ fn workers_answer_pings_survive_garbage_and_halt() {
 #[test]
 fn a_restarted_maestro_broker_brings_the_workers_back() {
     let port = free_port();
-    let start = || {
-        let child = Command::new("mosquitto")
-            .args(["-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto is installed by scripts/setup");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not start on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child
-    };
     let maestro = format!("mqtt://127.0.0.1:{port}");
-    let mut broker = start();
+    let broker = Mosquitto::start_on(port);
     let name = unique("wr");
     let _w = Worker::start(&maestro, &name);
     let before = wait_for(&maestro, &[&name], Duration::from_secs(10));
-    let _ = broker.kill();
-    let _ = broker.wait();
+    drop(broker);
     std::thread::sleep(Duration::from_millis(500));
-    let mut broker = start();
+    let _broker = Mosquitto::start_on(port);
     // Back on its own, subscriptions restored: the same worker answers again.
     let after = wait_for(&maestro, &[&name], Duration::from_secs(15));
     assert_eq!(before, after);
-    let _ = broker.kill();
-    let _ = broker.wait();
 }

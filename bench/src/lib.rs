@@ -121,6 +121,31 @@ pub fn write_record(name: &str, record: &Value) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// The value after `--name` on the command line, or `default`.
+pub fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// The repository's root (where `.brokers.env` and `bench/` live).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(sh("git", &["rev-parse", "--show-toplevel"]))
+}
+
+/// An endpoint `scripts/setup` wrote to `.brokers.env` (e.g. `MOSQUITTO_MQTT`), or `default`.
+pub fn broker_endpoint(key: &str, default: &str) -> String {
+    let prefix = format!("{key}=");
+    std::fs::read_to_string(repo_root().join(".brokers.env"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix(&prefix).map(|v| v.trim().to_owned()))
+        })
+        .unwrap_or_else(|| default.to_owned())
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

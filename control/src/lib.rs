@@ -36,12 +36,8 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             }
         },
         cli::Command::Ping(a) => {
-            let addr = match maestro::broker_addr(&a.maestro) {
-                Ok(addr) => addr,
-                Err(e) => {
-                    eprintln!("allegro: {e}");
-                    return EXIT_USAGE;
-                }
+            let Some(addr) = maestro_addr(&a.maestro) else {
+                return EXIT_USAGE;
             };
             match maestro::ping(&addr, std::time::Duration::from_nanos(a.wait as u64)) {
                 Ok(pongs) => {
@@ -64,12 +60,8 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             }
         }
         cli::Command::Worker(a) => {
-            let addr = match maestro::broker_addr(&a.maestro) {
-                Ok(addr) => addr,
-                Err(e) => {
-                    eprintln!("allegro: {e}");
-                    return EXIT_USAGE;
-                }
+            let Some(addr) = maestro_addr(&a.maestro) else {
+                return EXIT_USAGE;
             };
             let host = a.host.unwrap_or_else(hostname);
             run::catch_sigint();
@@ -82,6 +74,13 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             }
         }
     }
+}
+
+/// The Maestro broker's `host:port`, or `None` after saying what is wrong with the URL.
+fn maestro_addr(url: &str) -> Option<String> {
+    maestro::broker_addr(url)
+        .map_err(|e| eprintln!("allegro: {e}"))
+        .ok()
 }
 
 /// This machine's host name.

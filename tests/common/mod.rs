@@ -208,3 +208,37 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A private Mosquitto on `port` (killed when dropped); `mosquitto` comes from scripts/setup.
+pub struct Mosquitto(pub std::process::Child, pub u16);
+
+impl Mosquitto {
+    pub fn start_on(port: u16) -> Self {
+        let child = Command::new("mosquitto")
+            .args(["-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed by scripts/setup");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "private mosquitto did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Mosquitto(child, port)
+    }
+
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

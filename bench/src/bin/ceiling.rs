@@ -7,17 +7,10 @@
 //!
 //! `ceiling [--rounds 3] [--seconds 5] [--size 100] [--sink-cpu 0] [--load-cpu 1] [--backend uring]`
 
-use allegro_bench::{bin_dir, context, run_measured, stats, write_record, ChildRun};
+use allegro_bench::{arg, bin_dir, context, run_measured, stats, write_record, ChildRun};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 const TOPIC: &str = "bench";
 

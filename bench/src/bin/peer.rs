@@ -4,16 +4,9 @@
 //!
 //! `peer [--rounds 3] [--seconds 5] [--size 100] [--parallel 1]`
 
-use allegro_bench::{bin_dir, context, run_measured, stats, write_record};
+use allegro_bench::{arg, bin_dir, context, run_measured, stats, write_record};
 use serde_json::{json, Value};
 use std::process::Command;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

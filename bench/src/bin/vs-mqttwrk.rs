@@ -16,36 +16,10 @@
 //! (the broker defaults to MOSQUITTO_MQTT from .brokers.env; `mqttwrk` must be on PATH or in
 //! ~/.cargo/bin: `cargo install mqttwrk`).
 
-use allegro_bench::{bin_dir, context, run_measured, stats, write_record};
+use allegro_bench::{arg, bin_dir, broker_endpoint, context, run_measured, stats, write_record};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn default_broker() -> String {
-    let root = Command::new("git")
-        .args(["rev-parse", "--show-toplevel"])
-        .output()
-        .ok();
-    let root = root
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    std::fs::read_to_string(PathBuf::from(root).join(".brokers.env"))
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                l.strip_prefix("MOSQUITTO_MQTT=")
-                    .map(|v| v.trim().to_owned())
-            })
-        })
-        .unwrap_or_else(|| "127.0.0.1:1883".into())
-}
 
 fn mqttwrk() -> PathBuf {
     let home = std::env::var_os("HOME")
@@ -96,7 +70,11 @@ fn broker_pid(args: &[String]) -> Option<u32> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let broker = arg(&args, "--broker", &default_broker());
+    let broker = arg(
+        &args,
+        "--broker",
+        &broker_endpoint("MOSQUITTO_MQTT", "127.0.0.1:1883"),
+    );
     let rounds: usize = arg(&args, "--rounds", "3").parse().unwrap_or(3);
     let count: u64 = arg(&args, "--count", "300000").parse().unwrap_or(300_000);
     let pubs: u64 = arg(&args, "--publishers", "1").parse().unwrap_or(1);

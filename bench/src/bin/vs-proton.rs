@@ -6,44 +6,19 @@
 //! `vs-proton [--broker 127.0.0.1:5672] [--rounds 3] [--count 20000] [--size 100]`
 //! (the broker defaults to RABBITMQ_AMQP from .brokers.env).
 
-use allegro_bench::{bin_dir, context, run_measured, stats, write_record};
+use allegro_bench::{
+    arg, bin_dir, broker_endpoint, context, repo_root, run_measured, stats, write_record,
+};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::process::Command;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn repo_root() -> PathBuf {
-    let out = Command::new("git")
-        .args(["rev-parse", "--show-toplevel"])
-        .output()
-        .ok();
-    PathBuf::from(
-        out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_default(),
-    )
-}
-
-fn default_broker() -> String {
-    std::fs::read_to_string(repo_root().join(".brokers.env"))
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                l.strip_prefix("RABBITMQ_AMQP=")
-                    .map(|v| v.trim().to_owned())
-            })
-        })
-        .unwrap_or_else(|| "127.0.0.1:5672".into())
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let broker = arg(&args, "--broker", &default_broker());
+    let broker = arg(
+        &args,
+        "--broker",
+        &broker_endpoint("RABBITMQ_AMQP", "127.0.0.1:5672"),
+    );
     let rounds: usize = arg(&args, "--rounds", "3").parse().unwrap_or(3);
     let count: u64 = arg(&args, "--count", "20000").parse().unwrap_or(20_000);
     let size = arg(&args, "--size", "100");
