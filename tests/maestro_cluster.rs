@@ -204,3 +204,156 @@ fn a_restarted_maestro_broker_brings_the_workers_back() {
     let after = wait_for(&maestro, &[&name], Duration::from_secs(15));
     assert_eq!(before, after);
 }
+
+/// A Maestro client made of Allegro's own link: sends requests, collects what comes back.
+struct Client {
+    driver: allegro_control::link::Driver,
+    got: Vec<allegro_control::note::Note>,
+}
+
+impl Client {
+    fn new(addr: &str) -> Self {
+        use allegro_control::link::{uuid4, Link};
+        use allegro_control::note::topics;
+        let mut link = Link::new(topics::peer_id(&uuid4()), 30);
+        for (t, q) in topics::CLIENT_SUBSCRIPTIONS {
+            link.subscribe(t, q);
+        }
+        let mut c = Client {
+            driver: allegro_control::link::Driver::new(addr.into(), link),
+            got: Vec::new(),
+        };
+        c.run_until(Duration::from_secs(10), |c| c.driver.link.is_up());
+        c
+    }
+
+    fn run_until(&mut self, limit: Duration, done: impl Fn(&Client) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !done(self) {
+            assert!(Instant::now() < deadline, "timed out; got {:#?}", self.got);
+            let mut got = Vec::new();
+            self.driver.turn(&mut |e, _| {
+                if let allegro_control::link::Event::Message { payload, .. } = e {
+                    if let Ok(n) = allegro_control::note::decode(payload) {
+                        got.push(n);
+                    }
+                }
+            });
+            self.got.extend(got);
+        }
+    }
+
+    fn request(&mut self, topic: &str, req: allegro_control::note::Request) {
+        use allegro_control::link::uuid4;
+        let note = allegro_control::note::Note::request(uuid4(), uuid4(), req);
+        let mut buf = Vec::new();
+        allegro_control::note::encode(&note, &mut buf);
+        assert!(self
+            .driver
+            .link
+            .publish(topic, &buf, allegro_wire::mqtt::QoS::AtLeastOnce));
+        // Let it go out and the answer come back.
+        let until = Instant::now() + Duration::from_millis(60);
+        self.run_until(Duration::from_secs(5), |_| Instant::now() >= until);
+    }
+}
+
+#[test]
+fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
+    use allegro_control::note::{
+        Body, Notification, Request, Role, SetOption, Test, TestExecutionInfo,
+    };
+    let ep = endpoint("MOSQUITTO_MQTT");
+    let maestro = format!("mqtt://{ep}");
+    let (s, r) = (unique("ws"), unique("wr"));
+    let _ws = Worker::start(&maestro, &s);
+    let _wr = Worker::start(&maestro, &r);
+    let ids = wait_for(&maestro, &[&s, &r], Duration::from_secs(10));
+    let mut c = Client::new(&ep);
+    let by_id = |i: usize| format!("/mpt/peer/by-id/{}", ids[i]);
+    c.request(&by_id(0), Request::RoleAssign { role: Role::Sender });
+    c.request(
+        &by_id(1),
+        Request::RoleAssign {
+            role: Role::Receiver,
+        },
+    );
+    let sut = format!("mqtt://{ep}/{}", unique("allegro/maestro-it"));
+    for id in 0..2 {
+        for (option, value) in [
+            (SetOption::Broker, sut.clone()),
+            (SetOption::DurationType, "500".into()),
+            (SetOption::ParallelCount, "1".into()),
+            (SetOption::MessageSize, "100".into()),
+            (SetOption::Rate, "1000".into()),
+        ] {
+            c.request(&by_id(id), Request::Set { option, value });
+        }
+    }
+    let test = Test {
+        number: 7,
+        iteration: 1,
+        name: "fixed-rate-test".into(),
+        ..Test::default()
+    };
+    c.request(
+        "/mpt/peer",
+        Request::StartTest(TestExecutionInfo {
+            test: test.clone(),
+            sut: None,
+        }),
+    );
+    c.request(
+        &by_id(1),
+        Request::StartWorker {
+            worker_name: "JmsReceiver".into(),
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    c.request(
+        &by_id(0),
+        Request::StartWorker {
+            worker_name: "JmsSender".into(),
+        },
+    );
+    let outcome = |c: &Client, id: &str| {
+        c.got.iter().find_map(|n| match &n.body {
+            Body::Notification {
+                peer,
+                notification: Notification::TestSuccessful { test: t, .. },
+            } if peer.id == id => Some(Ok(t.clone())),
+            Body::Notification {
+                peer,
+                notification: Notification::TestFailed { message, .. },
+            } if peer.id == id => Some(Err(message.clone())),
+            _ => None,
+        })
+    };
+    c.run_until(Duration::from_secs(30), |c| {
+        outcome(c, &ids[0]).is_some() && outcome(c, &ids[1]).is_some()
+    });
+    assert_eq!(
+        outcome(&c, &ids[0]),
+        Some(Ok(test.clone())),
+        "the sender's verdict"
+    );
+    assert_eq!(
+        outcome(&c, &ids[1]),
+        Some(Ok(test.clone())),
+        "the receiver's verdict"
+    );
+    let started = c
+        .got
+        .iter()
+        .filter(|n| {
+            matches!(
+                &n.body,
+                Body::Notification {
+                    notification: Notification::TestStarted { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(started, 2, "both announced the test");
+}

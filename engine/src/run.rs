@@ -5,7 +5,7 @@
 use crate::clock::{Clock, Nanos};
 use crate::engine::{Engine, EngineError};
 use crate::placement::Placement;
-use crate::plan::Plan;
+use crate::plan::{Plan, TestDuration};
 use crate::runtime::Backend;
 use crate::shard::Command;
 use crate::stats::{ConnCounts, Counters, Histograms, Snapshot};
@@ -216,7 +216,24 @@ pub fn execute(
             engine.broadcast(Command::Stop);
             stopped = true;
         }
-        if t0.is_some() && !drained && conns.senders_active == 0 {
+        if let (Some(start), false, 0) = (t0, drained, plan.shape.parallel) {
+            // Receivers only (a Maestro receiver worker): the senders are elsewhere. A count is
+            // per receiver; a time ends the receiving when it is up.
+            match plan.shape.duration {
+                TestDuration::Count(n) => {
+                    engine.broadcast(Command::Drain { expected: n });
+                    drained = true;
+                    all_in = true;
+                }
+                TestDuration::Time(d) if now >= start + d => {
+                    engine.broadcast(Command::Drain { expected: 0 });
+                    drained = true;
+                    all_in = true;
+                }
+                TestDuration::Time(_) => {}
+            }
+        }
+        if t0.is_some() && !drained && conns.senders_active == 0 && plan.shape.parallel > 0 {
             // Every sender is done. A receiver that sees every message (a topic, or the only
             // receiver) knows its count; receivers that share (a queue, peer to peer) are told
             // to finish once the total has arrived.
