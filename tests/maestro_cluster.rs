@@ -357,3 +357,33 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
         .count();
     assert_eq!(started, 2, "both announced the test");
 }
+
+#[test]
+fn stats_then_halt_on_a_private_maestro_broker() {
+    let broker = Mosquitto::start();
+    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
+    let (a, b) = (unique("st"), unique("st"));
+    let mut wa = Worker::start(&maestro, &a);
+    let mut wb = Worker::start(&maestro, &b);
+    wait_for(&maestro, &[&a, &b], Duration::from_secs(10));
+    let out = Command::new(env!("CARGO_BIN_EXE_allegro"))
+        .args(["stats", "--maestro", &maestro, "--wait", "1s"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("2 worker(s) answered"), "{text}");
+    assert!(text.contains(&a) && text.contains(&b), "{text}");
+    let st = Command::new(env!("CARGO_BIN_EXE_allegro"))
+        .args(["halt", "--maestro", &maestro])
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(wa.exited_within(Duration::from_secs(5)), Some(0));
+    assert_eq!(wb.exited_within(Duration::from_secs(5)), Some(0));
+}

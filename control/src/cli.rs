@@ -22,7 +22,11 @@ pub enum Command {
     Run(RunArgs),
     /// Ask every peer of a Maestro cluster to answer a PING.
     Ping(PingArgs),
-    /// Run as a Maestro worker daemon (answers PING, ROLE_ASSIGN/UNASSIGN and HALT so far).
+    /// Ask every worker of a Maestro cluster for its statistics.
+    Stats(PingArgs),
+    /// Tell every peer of a Maestro cluster to exit.
+    Halt(HaltArgs),
+    /// Run as a Maestro worker daemon.
     Worker(WorkerArgs),
 }
 
@@ -34,6 +38,13 @@ pub struct PingArgs {
     /// How long to collect answers.
     #[arg(long, default_value = "2s", value_parser = parse_positive_time)]
     pub wait: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct HaltArgs {
+    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883 (default: $MAESTRO_BROKER).
+    #[arg(long, env = "MAESTRO_BROKER")]
+    pub maestro: String,
 }
 
 #[derive(Debug, Args)]

@@ -59,6 +59,44 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 }
             }
         }
+        cli::Command::Stats(a) => {
+            let Some(addr) = maestro_addr(&a.maestro) else {
+                return EXIT_USAGE;
+            };
+            match maestro::stats(&addr, std::time::Duration::from_nanos(a.wait as u64)) {
+                Ok(all) => {
+                    println!("{} worker(s) answered", all.len());
+                    for (p, s) in all {
+                        println!(
+                            "{:<40} {:<9} connections {:>4}  messages {:>12}  rate {:>10.1}/s  {}",
+                            format!("{}@{}", p.name, p.host),
+                            p.role.name(),
+                            s.child_count,
+                            s.count,
+                            s.rate,
+                            p.id
+                        );
+                    }
+                    EXIT_OK
+                }
+                Err(e) => {
+                    eprintln!("allegro: {e}");
+                    EXIT_FAILED
+                }
+            }
+        }
+        cli::Command::Halt(a) => {
+            let Some(addr) = maestro_addr(&a.maestro) else {
+                return EXIT_USAGE;
+            };
+            match maestro::halt(&addr) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("allegro: {e}");
+                    EXIT_FAILED
+                }
+            }
+        }
         cli::Command::Worker(a) => {
             let Some(addr) = maestro_addr(&a.maestro) else {
                 return EXIT_USAGE;

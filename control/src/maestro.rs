@@ -53,8 +53,14 @@ pub struct Pong {
     pub elapsed_ms: i64,
 }
 
-/// Publishes a PING to every peer and collects the answers for `wait`.
-pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, String> {
+/// Publishes one request made by `make` (called once connected) to `topic` and collects, for
+/// `wait`, every response that carries its correlation id.
+pub fn ask(
+    addr: &str,
+    topic: &str,
+    make: impl Fn() -> Request,
+    wait: Duration,
+) -> Result<Vec<(PeerInfo, Response)>, String> {
     let id = topics::peer_id(&uuid4());
     let mut link = Link::new(id, 30);
     for (t, q) in topics::CLIENT_SUBSCRIPTIONS {
@@ -64,38 +70,26 @@ pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, String> {
     let correlation = uuid4();
     let start = Instant::now();
     let mut asked: Option<Instant> = None;
-    let mut pongs = Vec::new();
+    let mut answers = Vec::new();
     while asked.map_or(start.elapsed() < wait.max(Duration::from_secs(5)), |t| {
         t.elapsed() < wait
     }) {
         driver.turn(&mut |event, link| match event {
             Event::Up if asked.is_none() => {
-                let us = epoch_us();
-                let req = Note::request(
-                    correlation.clone(),
-                    uuid4(),
-                    Request::Ping {
-                        sec: us / 1_000_000,
-                        usec: us % 1_000_000,
-                    },
+                send(
+                    link,
+                    topic,
+                    &Note::request(correlation.clone(), uuid4(), make()),
                 );
-                send(link, topics::ALL_PEERS, &req);
                 asked = Some(Instant::now());
             }
             Event::Up => {}
             Event::Message { topic, payload } => match note::decode(payload) {
                 Ok(Note {
                     correlation_id,
-                    body:
-                        Body::Response {
-                            peer,
-                            response: Response::Ping { elapsed },
-                        },
+                    body: Body::Response { peer, response },
                     ..
-                }) if correlation_id == correlation => pongs.push(Pong {
-                    peer,
-                    elapsed_ms: elapsed,
-                }),
+                }) if correlation_id == correlation => answers.push((peer, response)),
                 Ok(_) => {}
                 Err(e) => eprintln!("allegro: dropped a malformed note on {topic}: {e}"),
             },
@@ -106,7 +100,55 @@ pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, String> {
             .last_error
             .unwrap_or_else(|| format!("no answer from the Maestro broker at {addr}")));
     }
-    Ok(pongs)
+    // A request nobody answers (HALT) still needs a moment on the wire.
+    let linger = Instant::now() + Duration::from_millis(100);
+    while Instant::now() < linger {
+        driver.turn(&mut |_, _| {});
+    }
+    Ok(answers)
+}
+
+/// Publishes a PING to every peer and collects the answers for `wait`.
+pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, String> {
+    let req = || {
+        let us = epoch_us();
+        Request::Ping {
+            sec: us / 1_000_000,
+            usec: us % 1_000_000,
+        }
+    };
+    Ok(ask(addr, topics::ALL_PEERS, req, wait)?
+        .into_iter()
+        .filter_map(|(peer, r)| match r {
+            Response::Ping { elapsed } => Some(Pong {
+                peer,
+                elapsed_ms: elapsed,
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Asks every worker for its STATS (§7.6).
+pub fn stats(addr: &str, wait: Duration) -> Result<Vec<(PeerInfo, Stats)>, String> {
+    Ok(ask(addr, topics::WORKERS, || Request::Stats, wait)?
+        .into_iter()
+        .filter_map(|(peer, r)| match r {
+            Response::Stats(s) => Some((peer, s)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Tells every peer to HALT (they do not answer, §6.3).
+pub fn halt(addr: &str) -> Result<(), String> {
+    ask(
+        addr,
+        topics::ALL_PEERS,
+        || Request::Halt,
+        Duration::from_millis(200),
+    )
+    .map(|_| ())
 }
 
 /// Options a client SETs, kept as strings until START_WORKER as the Java worker does (§3.6, §6.3).
