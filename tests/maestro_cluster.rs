@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Worker(Child);
+struct Worker(Child, PathBuf);
 
 impl Worker {
     fn start(maestro: &str, name: &str) -> Self {
+        let results = common::scratch("worker");
         let child = Command::new(env!("CARGO_BIN_EXE_allegro"))
             .args([
                 "worker",
@@ -22,12 +23,14 @@ impl Worker {
                 name,
                 "--host",
                 "test-host",
+                "--results",
             ])
+            .arg(&results)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start allegro worker");
-        Worker(child)
+        Worker(child, results)
     }
 
     fn exited_within(&mut self, limit: Duration) -> Option<i32> {
@@ -266,8 +269,8 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
     let ep = endpoint("MOSQUITTO_MQTT");
     let maestro = format!("mqtt://{ep}");
     let (s, r) = (unique("ws"), unique("wr"));
-    let _ws = Worker::start(&maestro, &s);
-    let _wr = Worker::start(&maestro, &r);
+    let ws = Worker::start(&maestro, &s);
+    let wr = Worker::start(&maestro, &r);
     let ids = wait_for(&maestro, &[&s, &r], Duration::from_secs(10));
     let mut c = Client::new(&ep);
     let by_id = |i: usize| format!("/mpt/peer/by-id/{}", ids[i]);
@@ -356,6 +359,58 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
         })
         .count();
     assert_eq!(started, 2, "both announced the test");
+
+    // Maestro's result files (§8), beside Allegro's summary.
+    for (w, role) in [(&ws, "sender"), (&wr, "receiver")] {
+        let dir = w.1.join("lastSuccessful");
+        assert_eq!(
+            std::fs::read_link(w.1.join("last")).unwrap(),
+            std::fs::read_link(&dir).unwrap()
+        );
+        let props = std::fs::read_to_string(dir.join("test.properties")).unwrap();
+        assert!(props.starts_with("#maestro-plotter\n"), "{props}");
+        for line in [
+            "durationType=count",
+            "duration=500",
+            "parallelCount=1",
+            "messageSize=100",
+            "rate=1000",
+        ] {
+            assert!(props.lines().any(|l| l == line), "{line} in {props}");
+        }
+        assert!(props.contains("brokerUri=mqtt\\://"), "{props}");
+        let dat = std::fs::read(dir.join(format!("{role}.dat"))).unwrap();
+        assert_eq!(&dat[..8], b" maestro");
+        assert_eq!((dat.len() - 20) % 20, 0);
+        let counts: i64 = dat[20..]
+            .chunks(20)
+            .map(|r| i64::from_be_bytes(r[4..12].try_into().unwrap()))
+            .sum();
+        assert_eq!(
+            counts, 500,
+            "{role}: the per-second records add up to the messages"
+        );
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["status"], "completed");
+    }
+    let hdr = std::fs::read_to_string(wr.1.join("last/receiverd-latency.hdr")).unwrap();
+    assert!(
+        hdr.starts_with("#[mpt]\n#[Histogram log format version 1.3]\n"),
+        "{hdr}"
+    );
+    let intervals: Vec<&str> = hdr
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert!(
+        !intervals.is_empty()
+            && intervals
+                .iter()
+                .all(|l| l.split(',').nth(3).unwrap().starts_with("HISTF")),
+        "{hdr}"
+    );
 }
 
 #[test]

@@ -58,6 +58,9 @@ pub struct WorkerArgs {
     /// Host name reported to the cluster (default: this machine's).
     #[arg(long)]
     pub host: Option<String>,
+    /// Where each test's result directory goes (0, 1, ... with last, lastSuccessful, lastFailed).
+    #[arg(long, default_value = "results/worker")]
+    pub results: PathBuf,
 }
 
 /// Output format of the final report.

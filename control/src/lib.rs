@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod link;
 pub mod maestro;
+pub mod maestro_files;
 pub mod note;
 pub mod output;
 pub mod results;
@@ -103,7 +104,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             };
             let host = a.host.unwrap_or_else(hostname);
             run::catch_sigint();
-            match maestro::worker(&addr, &a.name, &host, &run::interrupted) {
+            match maestro::worker(&addr, &a.name, &host, &a.results, &run::interrupted) {
                 Ok(()) => EXIT_OK,
                 Err(e) => {
                     eprintln!("allegro: {e}");

@@ -6,20 +6,24 @@
 //! (subscribing to the role topic, §2.3), START_WORKER (runs the engine as sender or receiver with
 //! the stored options, then TEST_SUCCESSFUL or TEST_FAILED), STOP_WORKER and HALT. Everything
 //! else (LOG, DRAIN, groups, agent and inspector commands) is refused with INTERNAL_ERROR naming
-//! it. Result files in Maestro's formats are not written yet. A malformed note is logged with its topic and
+//! it. Each test leaves Maestro's result files (§8) beside Allegro's `summary.json`. A malformed note is logged with its topic and
 //! dropped (§3).
 
+use crate::cli::Output;
 use crate::link::{uuid4, Driver, Event, Link};
+use crate::maestro_files::{self, LatencyLog, RateFile};
 use crate::note::{
     self, topics, Body, ErrorCode, Note, Notification, PeerInfo, Request, Response, Role,
     SetOption, Stats, Test,
 };
+use crate::output;
+use crate::run::RunConfig;
 use allegro_engine::clock::{Clock, NANOS_PER_SEC};
 use allegro_engine::placement::{self, Policy};
 use allegro_engine::plan::{self, AmqpOptions, LoadShape, MqttOptions, Plan};
 use allegro_engine::run::{self, Observer, Outcome, Status, Totals};
 use allegro_engine::url::Url;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -164,21 +168,100 @@ struct Options {
 
 /// A test the engine is running for this worker.
 struct Running {
+    dir: PathBuf,
     stop: Arc<AtomicBool>,
     count: Arc<AtomicU64>,
     started: Instant,
     thread: std::thread::JoinHandle<Result<Outcome, String>>,
 }
 
-/// Feeds the live message count to STATS.
-struct Counting(Arc<AtomicU64>, bool);
+/// Feeds the live message count to STATS and writes Maestro's per-second files (§8.3, §8.4).
+struct WorkerObserver {
+    count: Arc<AtomicU64>,
+    sender: bool,
+    rate: Option<RateFile>,
+    latency: Option<LatencyLog>,
+    prev: u64,
+    prev_at: i64,
+}
 
-impl Observer for Counting {
-    fn interval(&mut self, _now: i64, totals: &Totals, _i: &allegro_engine::stats::Histograms) {
+impl Observer for WorkerObserver {
+    fn interval(
+        &mut self,
+        now: i64,
+        totals: &Totals,
+        interval: &allegro_engine::stats::Histograms,
+    ) {
         let c = totals.counters();
-        self.0
-            .store(if self.1 { c.sent } else { c.received }, Ordering::Relaxed);
+        let n = if self.sender { c.sent } else { c.received };
+        self.count.store(n, Ordering::Relaxed);
+        if let Some(r) = &mut self.rate {
+            if let Err(e) = r.record(n - self.prev.min(n), now) {
+                eprintln!("allegro worker: cannot write the rate file: {e}");
+                self.rate = None;
+            }
+        }
+        if let Some(l) = &mut self.latency {
+            // Maestro's receivers measure from the actual send time.
+            if let Err(e) = l.interval(self.prev_at, now, &interval.service) {
+                eprintln!("allegro worker: cannot write the latency log: {e}");
+                self.latency = None;
+            }
+        }
+        self.prev = n;
+        self.prev_at = now;
     }
+}
+
+/// `test.properties` (§8.2) for the stored options.
+fn test_properties(o: &Options) -> Vec<(&'static str, String)> {
+    let url: Option<Url> = o.broker.as_deref().and_then(|u| u.parse().ok());
+    let opt = |k: &str| {
+        url.as_ref().and_then(|u| {
+            u.options
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        })
+    };
+    let duration = o.duration.clone().unwrap_or_default();
+    let (kind, amount) = match plan::parse_duration(&duration) {
+        Ok(plan::TestDuration::Count(n)) => ("count", n.to_string()),
+        Ok(plan::TestDuration::Time(ns)) => ("time", (ns / NANOS_PER_SEC).to_string()),
+        Err(_) => ("time", "0".into()),
+    };
+    let size = o.size.clone().unwrap_or_else(|| "256".into());
+    vec![
+        ("brokerUri", o.broker.clone().unwrap_or_default()),
+        ("durationType", kind.into()),
+        ("duration", amount),
+        (
+            "parallelCount",
+            o.parallel.clone().unwrap_or_else(|| "0".into()),
+        ),
+        ("messageSize", size.trim_start_matches('~').to_string()),
+        ("variableSize", size.starts_with('~').to_string()),
+        ("rate", o.rate.clone().unwrap_or_else(|| "0".into())),
+        ("fcl", o.fcl.clone().unwrap_or_else(|| "0".into())),
+        (
+            "protocol",
+            if url.is_some() {
+                opt("protocol").unwrap_or_else(|| "AMQP".into())
+            } else {
+                "undefined".into()
+            },
+        ),
+        (
+            "limitDestinations",
+            if url.is_some() {
+                opt("limitDestinations").unwrap_or_else(|| "1".into())
+            } else {
+                "0".into()
+            },
+        ),
+        ("apiName", "Allegro".into()),
+        ("apiVersion", env!("CARGO_PKG_VERSION").into()),
+    ]
 }
 
 /// Builds the engine plan for START_WORKER from the stored options.
@@ -225,7 +308,13 @@ fn worker_plan(o: &Options, sender: bool, run_id: u32) -> Result<Plan, String> {
 }
 
 /// Runs the worker daemon until HALT (or the process is stopped).
-pub fn worker(addr: &str, name: &str, host: &str, stop: &dyn Fn() -> bool) -> Result<(), String> {
+pub fn worker(
+    addr: &str,
+    name: &str,
+    host: &str,
+    results: &Path,
+    stop: &dyn Fn() -> bool,
+) -> Result<(), String> {
     let id = topics::peer_id(&uuid4());
     let mut link = Link::new(id.clone(), 30);
     for (t, q) in topics::worker_subscriptions(&id) {
@@ -384,27 +473,78 @@ pub fn worker(addr: &str, name: &str, host: &str, stop: &dyn Fn() -> bool) -> Re
                                 "The worker container was unable to start the workers: {e}"
                             )),
                             Ok(plan) => {
-                                let stop = Arc::new(AtomicBool::new(false));
-                                let count = Arc::new(AtomicU64::new(0));
-                                let (s2, c2, pl) = (stop.clone(), count.clone(), placement.clone());
                                 let sender = peer.role == Role::Sender;
+                                let clock = Clock::new();
+                                let dir = match maestro_files::next_test_dir(results) {
+                                    Ok(d) => d,
+                                    Err(e) => {
+                                        let r = refuse(format!(
+                                            "cannot create a test directory under {}: {e}",
+                                            results.display()
+                                        ));
+                                        return send(
+                                            link,
+                                            topics::RESPONSES,
+                                            &note.reply(peer.clone(), r),
+                                        );
+                                    }
+                                };
+                                if let Err(e) = maestro_files::write_properties(
+                                    &dir.join("test.properties"),
+                                    &test_properties(&options),
+                                ) {
+                                    eprintln!("allegro worker: cannot write test.properties: {e}");
+                                }
+                                let rate_name = if sender { "sender.dat" } else { "receiver.dat" };
+                                let obs = WorkerObserver {
+                                    count: Arc::new(AtomicU64::new(0)),
+                                    sender,
+                                    rate: RateFile::create(&dir.join(rate_name)).ok(),
+                                    latency: if sender {
+                                        None
+                                    } else {
+                                        LatencyLog::create(
+                                            &dir.join("receiverd-latency.hdr"),
+                                            clock.now(),
+                                        )
+                                        .ok()
+                                    },
+                                    prev: 0,
+                                    prev_at: clock.now(),
+                                };
+                                let stop = Arc::new(AtomicBool::new(false));
+                                let count = obs.count.clone();
+                                let (s2, pl, d2) = (stop.clone(), placement.clone(), dir.clone());
                                 let thread = std::thread::spawn(move || {
-                                    let mut obs = Counting(c2, sender);
-                                    run::execute(
-                                        Arc::new(plan),
-                                        &pl,
-                                        None,
-                                        Clock::new(),
-                                        &s2,
-                                        &mut obs,
-                                    )
-                                    .map_err(|e| e.to_string())
+                                    let mut obs = obs;
+                                    let plan = Arc::new(plan);
+                                    let out =
+                                        run::execute(plan.clone(), &pl, None, clock, &s2, &mut obs)
+                                            .map_err(|e| e.to_string());
+                                    if let Ok(o) = &out {
+                                        let cfg = RunConfig {
+                                            plan: (*plan).clone(),
+                                            placement: pl,
+                                            backend: None,
+                                            results: d2.clone(),
+                                            output: Output::Json,
+                                            quiet: true,
+                                        };
+                                        let summary = output::summary(&cfg, o, Some(&d2));
+                                        let _ = std::fs::write(
+                                            d2.join("summary.json"),
+                                            serde_json::to_string_pretty(&summary)
+                                                .unwrap_or_default(),
+                                        );
+                                    }
+                                    out
                                 });
                                 running = Some(Running {
                                     stop,
                                     count,
                                     started: Instant::now(),
                                     thread,
+                                    dir,
                                 });
                                 Response::Ok
                             }
@@ -435,6 +575,10 @@ pub fn worker(addr: &str, name: &str, host: &str, stop: &dyn Fn() -> bool) -> Re
                 .thread
                 .join()
                 .unwrap_or_else(|_| Err("the engine panicked".into()));
+            let success = matches!(&outcome, Ok(o) if o.status != Status::Failed);
+            if let Err(e) = maestro_files::link_result(results, &r.dir, success) {
+                eprintln!("allegro worker: cannot update the result links: {e}");
+            }
             let n = match outcome {
                 Ok(o) if o.status != Status::Failed => notification(
                     &peer,

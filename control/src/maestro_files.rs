@@ -1,0 +1,223 @@
+//! Result files in Maestro's formats (`maestro-protocol.md` §8), so that Maestro's reports
+//! server and tools read what an Allegro worker measured: per test a numbered directory with
+//! `test.properties`, `sender.dat` or `receiver.dat` (one record a second) and, for receivers,
+//! `receiverd-latency.hdr`; `last`, `lastSuccessful` and `lastFailed` links.
+
+use allegro_engine::clock::Nanos;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// `"1.5.5"` → 155, the version number Maestro writes in rate files (§8.3).
+pub const MAESTRO_VERSION: i32 = 155;
+
+/// Escapes a value as `java.util.Properties.store` does (§8.2).
+pub fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            ':' | '=' | '#' | '!' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes a properties file: `#maestro-plotter`, a date line, then `key=value` lines.
+pub fn write_properties(path: &Path, pairs: &[(&str, String)]) -> io::Result<()> {
+    let mut f = BufWriter::new(File::create(path)?);
+    writeln!(f, "#maestro-plotter")?;
+    writeln!(f, "#{}", chrono_like_now())?;
+    for (k, v) in pairs {
+        writeln!(f, "{}={}", escape(k), escape(v))?;
+    }
+    f.flush()
+}
+
+fn chrono_like_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{secs} (seconds since the epoch)")
+}
+
+/// The next test directory: the first integer from 0 that does not exist yet (§8.1).
+pub fn next_test_dir(root: &Path) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(root)?;
+    for n in 0.. {
+        let p = root.join(n.to_string());
+        match std::fs::create_dir(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("an unbounded range always yields")
+}
+
+/// Points `root/last` and `root/lastSuccessful` or `root/lastFailed` at `dir` (absolute links).
+pub fn link_result(root: &Path, dir: &Path, success: bool) -> io::Result<()> {
+    let abs = std::fs::canonicalize(dir)?;
+    for name in [
+        "last",
+        if success {
+            "lastSuccessful"
+        } else {
+            "lastFailed"
+        },
+    ] {
+        let tmp = root.join(format!(".{name}.tmp{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&abs, &tmp)?;
+        std::fs::rename(&tmp, root.join(name))?;
+    }
+    Ok(())
+}
+
+/// A binary rate file (§8.3): a 20-byte header, then one 20-byte record a second.
+#[derive(Debug)]
+pub struct RateFile {
+    out: BufWriter<File>,
+    last_second: i64,
+}
+
+impl RateFile {
+    /// Java writes role 1 in both files (§8.3); so does this, for readers that compare.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let mut out = BufWriter::new(OpenOptions::new().create_new(true).write(true).open(path)?);
+        out.write_all(b" maestro")?;
+        out.write_all(&1i32.to_be_bytes())?;
+        out.write_all(&MAESTRO_VERSION.to_be_bytes())?;
+        out.write_all(&1i32.to_be_bytes())?;
+        Ok(RateFile {
+            out,
+            last_second: i64::MIN,
+        })
+    }
+
+    /// Records `count` messages for the second of `at` (one record per second slot at most).
+    pub fn record(&mut self, count: u64, at: Nanos) -> io::Result<()> {
+        let us = at / 1_000;
+        let second = us / 1_000_000;
+        if second <= self.last_second {
+            return Ok(()); // a second slot holds one record (§8.3)
+        }
+        self.last_second = second;
+        self.out.write_all(&0i32.to_be_bytes())?;
+        self.out.write_all(&(count as i64).to_be_bytes())?;
+        self.out.write_all(&us.to_be_bytes())?;
+        self.out.flush()
+    }
+}
+
+/// `receiverd-latency.hdr` (§8.4): an HdrHistogram log of microsecond intervals with absolute
+/// start times.
+#[derive(Debug)]
+pub struct LatencyLog {
+    out: BufWriter<File>,
+}
+
+impl LatencyLog {
+    pub fn create(path: &Path, start: Nanos) -> io::Result<Self> {
+        let mut out = BufWriter::new(File::create(path)?);
+        writeln!(out, "#[mpt]")?;
+        writeln!(out, "#[Histogram log format version 1.3]")?;
+        writeln!(
+            out,
+            "#[StartTime: {:.3} (seconds since epoch)]",
+            start as f64 / 1e9
+        )?;
+        writeln!(out, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
+        out.flush()?;
+        Ok(LatencyLog { out })
+    }
+
+    /// One interval from `from` to `to`; empty histograms are skipped.
+    pub fn interval(&mut self, from: Nanos, to: Nanos, h: &Histogram<u64>) -> io::Result<()> {
+        if h.is_empty() {
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(h, &mut bytes)
+            .map_err(|e| io::Error::other(format!("{e:?}")))?;
+        writeln!(
+            self.out,
+            "{:.3},{:.3},{:.3},{}",
+            from as f64 / 1e9,
+            (to - from) as f64 / 1e9,
+            h.max() as f64 / 1e6,
+            base64(&bytes)
+        )?;
+        self.out.flush()
+    }
+}
+
+/// Standard base64 with padding.
+fn base64(b: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_escape_like_java() {
+        assert_eq!(
+            escape("amqp://sut:5672/q?a=b"),
+            "amqp\\://sut\\:5672/q?a\\=b"
+        );
+    }
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"HISTFAA"), "SElTVEZBQQ==");
+    }
+
+    #[test]
+    fn rate_file_layout() {
+        let dir = std::env::temp_dir().join(format!("allegro-rate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("sender.dat");
+        let mut f = RateFile::create(&p).unwrap();
+        f.record(10, 1_700_000_000_500_000_000).unwrap();
+        f.record(11, 1_700_000_000_900_000_000).unwrap(); // same second: skipped
+        f.record(12, 1_700_000_001_100_000_000).unwrap();
+        drop(f);
+        let b = std::fs::read(&p).unwrap();
+        assert_eq!(b.len(), 20 + 2 * 20);
+        assert_eq!(&b[..8], b" maestro");
+        assert_eq!(&b[12..16], &155i32.to_be_bytes());
+        assert_eq!(&b[24..32], &10i64.to_be_bytes());
+        assert_eq!(&b[32..40], &1_700_000_000_500_000i64.to_be_bytes());
+        assert_eq!(&b[44..52], &12i64.to_be_bytes());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
