@@ -222,6 +222,7 @@ impl Client {
         for (t, q) in topics::CLIENT_SUBSCRIPTIONS {
             link.subscribe(t, q);
         }
+        link.subscribe(topics::LOGS, allegro_wire::mqtt::QoS::AtLeastOnce);
         let mut c = Client {
             driver: allegro_control::link::Driver::new(addr.into(), link),
             got: Vec::new(),
@@ -411,6 +412,40 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
                 .all(|l| l.split(',').nth(3).unwrap().starts_with("HISTF")),
         "{hdr}"
     );
+
+    // LOG: the receiver streams its last test directory, every file whole and hashed (§8.5).
+    c.request(
+        &by_id(1),
+        Request::Log(allegro_control::note::LogLocation::Last),
+    );
+    let chunks = |c: &Client| -> Vec<allegro_control::note::LogChunk> {
+        c.got
+            .iter()
+            .filter_map(|n| match &n.body {
+                Body::Data {
+                    peer,
+                    data: allegro_control::note::Data::Log(l),
+                } if peer.id == ids[1] => Some(l.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let files = maestro_files_of(&wr.1.join("last"));
+    c.run_until(Duration::from_secs(10), |c| chunks(c).len() >= files.len());
+    let got = chunks(&c);
+    let mut names: Vec<String> = got.iter().map(|l| l.file_name.clone()).collect();
+    names.sort();
+    assert_eq!(names, files, "every file of the directory, once");
+    for l in &got {
+        let on_disk = std::fs::read(wr.1.join("last").join(&l.file_name)).unwrap();
+        assert_eq!((l.chunk_index, l.chunk_total), (0, 1));
+        assert_eq!(l.data, on_disk, "{}", l.file_name);
+        assert_eq!(
+            l.file_hash,
+            allegro_control::maestro_files::sha1_hex(&on_disk)
+        );
+        assert_eq!(l.info.file_count as usize, files.len());
+    }
 }
 
 #[test]
@@ -441,4 +476,15 @@ fn stats_then_halt_on_a_private_maestro_broker() {
     assert_eq!(st.code(), Some(0));
     assert_eq!(wa.exited_within(Duration::from_secs(5)), Some(0));
     assert_eq!(wb.exited_within(Duration::from_secs(5)), Some(0));
+}
+
+fn maestro_files_of(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
 }

@@ -5,7 +5,8 @@
 //! (refused), STATS, START_TEST (OK and TEST_STARTED), STOP_TEST, ROLE_ASSIGN/UNASSIGN
 //! (subscribing to the role topic, §2.3), START_WORKER (runs the engine as sender or receiver with
 //! the stored options, then TEST_SUCCESSFUL or TEST_FAILED), STOP_WORKER and HALT. Everything
-//! else (LOG, DRAIN, groups, agent and inspector commands) is refused with INTERNAL_ERROR naming
+//! LOG (the files of a test directory, §8.5). Everything else (DRAIN, groups, agent and inspector
+//! commands) is refused with INTERNAL_ERROR naming
 //! it. Each test leaves Maestro's result files (§8) beside Allegro's `summary.json`. A malformed note is logged with its topic and
 //! dropped (§3).
 
@@ -13,8 +14,8 @@ use crate::cli::Output;
 use crate::link::{uuid4, Driver, Event, Link};
 use crate::maestro_files::{self, LatencyLog, RateFile};
 use crate::note::{
-    self, topics, Body, ErrorCode, Note, Notification, PeerInfo, Request, Response, Role,
-    SetOption, Stats, Test,
+    self, topics, Body, Data, ErrorCode, LocationTypeInfo, LogChunk, LogLocation, Note,
+    Notification, PeerInfo, Request, Response, Role, SetOption, Stats, Test,
 };
 use crate::output;
 use crate::run::RunConfig;
@@ -560,6 +561,12 @@ pub fn worker(
                         halted = true;
                         return;
                     }
+                    Request::Log(location) => {
+                        match send_logs(link, &note, &peer, results, location) {
+                            Ok(()) => return,
+                            Err(e) => refuse(e),
+                        }
+                    }
                     other => refuse(format!(
                         "{} is not supported by the Allegro worker yet",
                         other.command().name()
@@ -624,6 +631,68 @@ pub fn worker(
     let deadline = Instant::now() + Duration::from_millis(200);
     while Instant::now() < deadline && driver.link.is_up() {
         driver.turn(&mut |_, _| {});
+    }
+    Ok(())
+}
+
+/// Streams the files of a test directory as DATA notes on `/mpt/logs` (§8.5): chunks of at most
+/// 10 MB with the SHA-1 of the whole file, the request's correlation pair echoed.
+fn send_logs(
+    link: &mut Link,
+    request: &Note,
+    peer: &PeerInfo,
+    results: &Path,
+    location: &LogLocation,
+) -> Result<(), String> {
+    let dir = match location {
+        LogLocation::Any(name) if !name.contains('/') && name != ".." => results.join(name),
+        LogLocation::Any(name) => return Err(format!("bad log directory name '{name}'")),
+        LogLocation::Last => results.join("last"),
+        LogLocation::LastSuccess => results.join("lastSuccessful"),
+        LogLocation::LastFailed => results.join("lastFailed"),
+        LogLocation::Unknown(code) => return Err(format!("unknown log location type {code}")),
+    };
+    let files = maestro_files::test_files(&dir)
+        .map_err(|e| format!("no log directory {}: {e}", dir.display()))?;
+    if files.is_empty() {
+        return Err(format!("the log directory {} is empty", dir.display()));
+    }
+    for (index, path) in files.iter().enumerate() {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let hash = maestro_files::sha1_hex(&bytes);
+        let chunks: Vec<&[u8]> = if bytes.is_empty() {
+            vec![&[]]
+        } else {
+            bytes.chunks(maestro_files::LOG_CHUNK).collect()
+        };
+        for (k, chunk) in chunks.iter().enumerate() {
+            let data = Data::Log(LogChunk {
+                location_type: location.location_type(),
+                info: LocationTypeInfo {
+                    file_count: files.len() as i32,
+                    index: index as i32,
+                },
+                file_name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                chunk_index: k as i32,
+                chunk_total: chunks.len() as i32,
+                file_size: bytes.len() as i64,
+                file_hash: hash.clone(),
+                data: chunk.to_vec(),
+            });
+            let note = Note {
+                correlation_id: request.correlation_id.clone(),
+                message_id: request.message_id.clone(),
+                body: Body::Data {
+                    peer: peer.clone(),
+                    data,
+                },
+            };
+            send(link, topics::LOGS, &note);
+        }
     }
     Ok(())
 }
