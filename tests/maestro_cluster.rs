@@ -262,8 +262,24 @@ impl Client {
     }
 }
 
-#[test]
-fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
+/// Two workers on the shared Mosquitto run one Maestro test over an MQTT SUT with the given
+/// duration, size, rate and FCL; returns the client (with everything it got), the worker ids,
+/// the workers, the test and each worker's verdict.
+#[allow(clippy::type_complexity)]
+fn maestro_test(
+    duration: &str,
+    size: &str,
+    rate: &str,
+    fcl: &str,
+) -> (
+    Client,
+    Vec<String>,
+    Worker,
+    Worker,
+    allegro_control::note::Test,
+    Option<Result<allegro_control::note::Test, String>>,
+    Option<Result<allegro_control::note::Test, String>>,
+) {
     use allegro_control::note::{
         Body, Notification, Request, Role, SetOption, Test, TestExecutionInfo,
     };
@@ -286,10 +302,11 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
     for id in 0..2 {
         for (option, value) in [
             (SetOption::Broker, sut.clone()),
-            (SetOption::DurationType, "500".into()),
+            (SetOption::DurationType, duration.into()),
             (SetOption::ParallelCount, "1".into()),
-            (SetOption::MessageSize, "100".into()),
-            (SetOption::Rate, "1000".into()),
+            (SetOption::MessageSize, size.into()),
+            (SetOption::Rate, rate.into()),
+            (SetOption::Fcl, fcl.into()),
         ] {
             c.request(&by_id(id), Request::Set { option, value });
         }
@@ -336,6 +353,22 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
     c.run_until(Duration::from_secs(30), |c| {
         outcome(c, &ids[0]).is_some() && outcome(c, &ids[1]).is_some()
     });
+    let (a, b) = (outcome(&c, &ids[0]), outcome(&c, &ids[1]));
+    (c, ids, ws, wr, test, a, b)
+}
+
+#[test]
+fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
+    use allegro_control::note::{Body, Notification, Request};
+    let (mut c, ids, ws, wr, test, sender, receiver) = maestro_test("500", "100", "1000", "0");
+    let by_id = |i: usize| format!("/mpt/peer/by-id/{}", ids[i]);
+    let outcome = |_: &Client, id: &str| {
+        if id == ids[0] {
+            sender.clone()
+        } else {
+            receiver.clone()
+        }
+    };
     assert_eq!(
         outcome(&c, &ids[0]),
         Some(Ok(test.clone())),
@@ -487,4 +520,19 @@ fn maestro_files_of(dir: &std::path::Path) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+#[test]
+fn a_latency_condition_that_cannot_hold_fails_the_receiver_with_the_reason() {
+    // Unbounded 10 kB messages queue up in the broker: far above a 1 ms fail condition.
+    let (_, _, _, _, test, sender, receiver) = maestro_test("20000", "10000", "0", "1");
+    assert_eq!(
+        sender,
+        Some(Ok(test)),
+        "the sender has no latency condition"
+    );
+    let why = receiver
+        .expect("the receiver's verdict")
+        .expect_err("the receiver fails");
+    assert!(why.contains("over the fail condition of 1 ms"), "{why}");
 }

@@ -5,8 +5,8 @@
 //! (refused), STATS, START_TEST (OK and TEST_STARTED), STOP_TEST, ROLE_ASSIGN/UNASSIGN
 //! (subscribing to the role topic, §2.3), START_WORKER (runs the engine as sender or receiver with
 //! the stored options, then TEST_SUCCESSFUL or TEST_FAILED), STOP_WORKER and HALT. Everything
-//! LOG (the files of a test directory, §8.5). Everything else (DRAIN, groups, agent and inspector
-//! commands) is refused with INTERNAL_ERROR naming
+//! LOG (the files of a test directory, §8.5), with the fail condition on latency applied to
+//! receivers (§7.5). Everything else (DRAIN, groups, agent and inspector commands) is refused with INTERNAL_ERROR naming
 //! it. Each test leaves Maestro's result files (§8) beside Allegro's `summary.json`. A malformed note is logged with its topic and
 //! dropped (§3).
 
@@ -170,6 +170,7 @@ struct Options {
 /// A test the engine is running for this worker.
 struct Running {
     dir: PathBuf,
+    fcl_breach: Arc<std::sync::Mutex<Option<String>>>,
     stop: Arc<AtomicBool>,
     count: Arc<AtomicU64>,
     started: Instant,
@@ -180,6 +181,10 @@ struct Running {
 struct WorkerObserver {
     count: Arc<AtomicU64>,
     sender: bool,
+    /// Receivers: the fail condition on latency (§7.5, soft policy: the interval's 90th
+    /// percentile), in microseconds, and the first breach.
+    fcl_us: Option<u64>,
+    fcl_breach: Arc<std::sync::Mutex<Option<String>>>,
     rate: Option<RateFile>,
     latency: Option<LatencyLog>,
     prev: u64,
@@ -196,6 +201,18 @@ impl Observer for WorkerObserver {
         let c = totals.counters();
         let n = if self.sender { c.sent } else { c.received };
         self.count.store(n, Ordering::Relaxed);
+        if let (Some(limit), false) = (self.fcl_us, self.sender || interval.service.is_empty()) {
+            let p90 = interval.service.value_at_quantile(0.9);
+            if p90 > limit {
+                let mut breach = self.fcl_breach.lock().unwrap_or_else(|e| e.into_inner());
+                breach.get_or_insert_with(|| {
+                    format!(
+                        "latency {p90} µs at the 90th percentile is over the fail condition of {} ms",
+                        limit / 1_000
+                    )
+                });
+            }
+        }
         if let Some(r) = &mut self.rate {
             if let Err(e) = r.record(n - self.prev.min(n), now) {
                 eprintln!("allegro worker: cannot write the rate file: {e}");
@@ -497,9 +514,16 @@ pub fn worker(
                                     eprintln!("allegro worker: cannot write test.properties: {e}");
                                 }
                                 let rate_name = if sender { "sender.dat" } else { "receiver.dat" };
+                                let fcl_ms: u64 = options
+                                    .fcl
+                                    .as_deref()
+                                    .and_then(|v| v.trim().parse().ok())
+                                    .unwrap_or(0);
                                 let obs = WorkerObserver {
                                     count: Arc::new(AtomicU64::new(0)),
                                     sender,
+                                    fcl_us: (fcl_ms > 0).then_some(fcl_ms * 1_000),
+                                    fcl_breach: Arc::new(std::sync::Mutex::new(None)),
                                     rate: RateFile::create(&dir.join(rate_name)).ok(),
                                     latency: if sender {
                                         None
@@ -515,6 +539,7 @@ pub fn worker(
                                 };
                                 let stop = Arc::new(AtomicBool::new(false));
                                 let count = obs.count.clone();
+                                let fcl_breach = obs.fcl_breach.clone();
                                 let (s2, pl, d2) = (stop.clone(), placement.clone(), dir.clone());
                                 let thread = std::thread::spawn(move || {
                                     let mut obs = obs;
@@ -541,6 +566,7 @@ pub fn worker(
                                     out
                                 });
                                 running = Some(Running {
+                                    fcl_breach,
                                     stop,
                                     count,
                                     started: Instant::now(),
@@ -582,6 +608,15 @@ pub fn worker(
                 .thread
                 .join()
                 .unwrap_or_else(|_| Err("the engine panicked".into()));
+            let breach = r
+                .fcl_breach
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let outcome = match (outcome, breach) {
+                (Ok(_), Some(why)) => Err(why),
+                (o, _) => o,
+            };
             let success = matches!(&outcome, Ok(o) if o.status != Status::Failed);
             if let Err(e) = maestro_files::link_result(results, &r.dir, success) {
                 eprintln!("allegro worker: cannot update the result links: {e}");
