@@ -317,13 +317,16 @@ fn maestro_test(
         name: "fixed-rate-test".into(),
         ..Test::default()
     };
-    c.request(
-        "/mpt/peer",
-        Request::StartTest(TestExecutionInfo {
-            test: test.clone(),
-            sut: None,
-        }),
-    );
+    // To each worker: on the shared broker, /mpt/peer would reach other tests' workers too.
+    for id in 0..2 {
+        c.request(
+            &by_id(id),
+            Request::StartTest(TestExecutionInfo {
+                test: test.clone(),
+                sut: None,
+            }),
+        );
+    }
     c.request(
         &by_id(1),
         Request::StartWorker {
@@ -383,12 +386,13 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
         .got
         .iter()
         .filter(|n| {
+            // Workers of other tests on the shared broker announce it too: count ours.
             matches!(
                 &n.body,
                 Body::Notification {
+                    peer,
                     notification: Notification::TestStarted { .. },
-                    ..
-                }
+                } if ids.contains(&peer.id)
             )
         })
         .count();
@@ -535,4 +539,127 @@ fn a_latency_condition_that_cannot_hold_fails_the_receiver_with_the_reason() {
         .expect("the receiver's verdict")
         .expect_err("the receiver fails");
     assert!(why.contains("over the fail condition of 1 ms"), "{why}");
+}
+
+/// `allegro test fixed-rate` against two fresh workers on a private Maestro broker.
+fn fixed_rate_test(extra: &[&str], kill_one_after: Option<Duration>) -> (common::Ran, PathBuf) {
+    let broker = Mosquitto::start();
+    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
+    let (a, b) = (unique("fa"), unique("fb"));
+    let mut wa = Worker::start(&maestro, &a);
+    let _wb = Worker::start(&maestro, &b);
+    wait_for(&maestro, &[&a, &b], Duration::from_secs(10));
+    let results = common::scratch("client");
+    let sut = format!(
+        "mqtt://{}/{}",
+        endpoint("MOSQUITTO_MQTT"),
+        unique("allegro/ft")
+    );
+    let mut args = vec![
+        "test",
+        "fixed-rate",
+        "--maestro",
+        &maestro,
+        "--send-receive-url",
+        &sut,
+        "--parallel-count",
+        "1",
+        "--quiet",
+        "--results",
+        results.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    // Kill worker A mid-test when asked; otherwise it lives until the run is over (a closure
+    // given to `Option::map` would take it, and drop it, even for `None`).
+    #[allow(clippy::manual_map)]
+    let killer = match kill_one_after {
+        Some(d) => Some(std::thread::spawn(move || {
+            std::thread::sleep(d);
+            let _ = wa.0.kill();
+            let _ = wa.0.wait();
+        })),
+        None => None,
+    };
+    let ran = common::run(&args, Duration::from_secs(120));
+    if let Some(k) = killer {
+        let _ = k.join();
+    }
+    (ran, results)
+}
+
+#[test]
+fn the_client_runs_a_fixed_rate_test_and_collects_every_result() {
+    let (r, results) = fixed_rate_test(
+        &[
+            "--test-duration",
+            "2s",
+            "--rate",
+            "300",
+            "--message-size",
+            "100",
+        ],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("test successful"), "{}", r.stdout);
+    assert!(r.stdout.contains("latency (all receivers"), "{}", r.stdout);
+    let dir = results.join("lastSuccessful");
+    let workers: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    let files: Vec<String> = workers
+        .iter()
+        .flat_map(|w| {
+            std::fs::read_dir(w)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    for f in [
+        "sender.dat",
+        "receiver.dat",
+        "receiverd-latency.hdr",
+        "test.properties",
+        "summary.json",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f} in {files:?}");
+    }
+}
+
+#[test]
+fn the_client_exits_1_with_the_reason_when_the_latency_condition_cannot_hold() {
+    let (r, _) = fixed_rate_test(
+        &[
+            "--test-duration",
+            "20000",
+            "--rate",
+            "0",
+            "--message-size",
+            "10000",
+            "--maximum-latency",
+            "1",
+        ],
+        None,
+    );
+    assert_eq!(r.status, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("over the fail condition of 1 ms"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_client_names_a_worker_that_vanished_mid_test_and_exits_1() {
+    let (r, _) = fixed_rate_test(
+        &["--test-duration", "60s", "--rate", "100"],
+        Some(Duration::from_secs(4)),
+    );
+    assert_eq!(r.status, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("vanished"), "{}", r.stderr);
+    assert!(r.elapsed < Duration::from_secs(30), "took {:?}", r.elapsed);
 }

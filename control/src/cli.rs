@@ -22,6 +22,9 @@ pub enum Command {
     Run(RunArgs),
     /// Ask every peer of a Maestro cluster to answer a PING.
     Ping(PingArgs),
+    /// Run a test on a Maestro cluster as its client.
+    #[command(subcommand)]
+    Test(TestKind),
     /// Ask every worker of a Maestro cluster for its statistics.
     Stats(PingArgs),
     /// Tell every peer of a Maestro cluster to exit.
@@ -38,6 +41,63 @@ pub struct PingArgs {
     /// How long to collect answers.
     #[arg(long, default_value = "2s", value_parser = parse_positive_time)]
     pub wait: i64,
+}
+
+/// Maestro test types.
+#[derive(Debug, Subcommand)]
+pub enum TestKind {
+    /// One run at a fixed rate; exits 0 when every worker succeeded, 1 otherwise.
+    FixedRate(FixedRateArgs),
+}
+
+/// A fixed-rate test; every option also reads Maestro's environment variable.
+#[derive(Debug, Args)]
+pub struct FixedRateArgs {
+    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883.
+    #[arg(long, env = "MAESTRO_BROKER")]
+    pub maestro: String,
+    /// The SUT URL for senders and receivers.
+    #[arg(long = "send-receive-url", env = "SEND_RECEIVE_URL")]
+    pub send_receive_url: Option<String>,
+    /// The SUT URL for senders (instead of --send-receive-url).
+    #[arg(long = "send-url", env = "SEND_URL")]
+    pub send_url: Option<String>,
+    /// The SUT URL for receivers (instead of --send-receive-url).
+    #[arg(long = "receive-url", env = "RECEIVE_URL")]
+    pub receive_url: Option<String>,
+    /// Message size: 256 or ~256.
+    #[arg(long = "message-size", env = "MESSAGE_SIZE", default_value = "256", value_parser = parse_size_str)]
+    pub message_size: String,
+    /// Test duration: 30s, 5m, 1h, or a message count per connection.
+    #[arg(long = "test-duration", env = "TEST_DURATION", default_value = "30s", value_parser = parse_duration_str)]
+    pub test_duration: String,
+    /// Messages per second per connection (0 = unbounded).
+    #[arg(long, env = "RATE", default_value = "0", value_parser = parse_rate_str)]
+    pub rate: String,
+    /// Connections per worker.
+    #[arg(long = "parallel-count", env = "PARALLEL_COUNT", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub parallel_count: u32,
+    /// Maximum latency in ms at the 90th percentile of each interval (0 = no condition).
+    #[arg(long = "maximum-latency", env = "MAXIMUM_LATENCY", default_value_t = 0)]
+    pub maximum_latency: u64,
+    /// Where each test's collected files go.
+    #[arg(long, default_value = "results/test")]
+    pub results: PathBuf,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_size_str(s: &str) -> Result<String, String> {
+    parse_size(s).map(|_| s.to_owned())
+}
+
+fn parse_duration_str(s: &str) -> Result<String, String> {
+    parse_duration(s).map(|_| s.to_owned())
+}
+
+fn parse_rate_str(s: &str) -> Result<String, String> {
+    parse_rate(s).map(|r| r.to_string())
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! `main` only parses options and calls [`main_with_args`]; tests call the same functions.
 
 pub mod cli;
+pub mod client;
 pub mod link;
 pub mod maestro;
 pub mod maestro_files;
@@ -53,6 +54,66 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                         );
                     }
                     EXIT_OK
+                }
+                Err(e) => {
+                    eprintln!("allegro: {e}");
+                    EXIT_FAILED
+                }
+            }
+        }
+        cli::Command::Test(cli::TestKind::FixedRate(a)) => {
+            let (send_url, receive_url) = match (a.send_receive_url, a.send_url, a.receive_url) {
+                (_, Some(s), Some(r)) => (s, r),
+                (Some(u), s, r) => (s.unwrap_or_else(|| u.clone()), r.unwrap_or(u)),
+                _ => {
+                    eprintln!("allegro: give the SUT with --send-receive-url (SEND_RECEIVE_URL) or both --send-url and --receive-url");
+                    return EXIT_USAGE;
+                }
+            };
+            for u in [&send_url, &receive_url] {
+                if let Err(e) = u.parse::<allegro_engine::url::Url>() {
+                    eprintln!("allegro: bad SUT URL '{u}': {e}");
+                    return EXIT_USAGE;
+                }
+            }
+            if maestro_addr(&a.maestro).is_none() {
+                return EXIT_USAGE;
+            }
+            let t = client::FixedRate {
+                maestro: a.maestro,
+                send_url,
+                receive_url,
+                size: a.message_size,
+                duration: a.test_duration,
+                rate: a.rate,
+                parallel: a.parallel_count.to_string(),
+                max_latency: a.maximum_latency.to_string(),
+                results: a.results,
+            };
+            match client::fixed_rate(&t, a.quiet) {
+                Ok(v) => {
+                    if let Some(h) = &v.latency {
+                        println!(
+                            "latency (all receivers, µs): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  count {}",
+                            h.value_at_quantile(0.5),
+                            h.value_at_quantile(0.9),
+                            h.value_at_quantile(0.99),
+                            h.value_at_quantile(0.999),
+                            h.max(),
+                            h.len()
+                        );
+                    }
+                    println!("results {}", v.dir.display());
+                    if v.success {
+                        println!("test successful");
+                        EXIT_OK
+                    } else {
+                        for r in &v.reasons {
+                            println!("failed: {r}");
+                        }
+                        eprintln!("allegro: test failed: {}", v.reasons.join("; "));
+                        EXIT_FAILED
+                    }
                 }
                 Err(e) => {
                     eprintln!("allegro: {e}");

@@ -53,6 +53,8 @@ pub struct Link {
     keep_alive_secs: u16,
     subs: Vec<(String, QoS)>,
     up: bool,
+    /// SUBSCRIBEs not yet acknowledged.
+    pending_subacks: usize,
     out: Vec<u8>,
     next_pkid: u16,
     last_tx: Nanos,
@@ -67,6 +69,7 @@ impl Link {
             keep_alive_secs,
             subs: Vec::new(),
             up: false,
+            pending_subacks: 0,
             out: Vec::new(),
             next_pkid: 1,
             last_tx: 0,
@@ -78,6 +81,7 @@ impl Link {
     /// A new TCP connection: forget the old one's state and send CONNECT.
     pub fn connected(&mut self, now: Nanos) {
         self.up = false;
+        self.pending_subacks = 0;
         self.out.clear();
         self.ping_sent = false;
         self.last_rx = now;
@@ -99,6 +103,11 @@ impl Link {
         self.up
     }
 
+    /// Up, and every subscription acknowledged: what is published now gets its answers.
+    pub fn is_ready(&self) -> bool {
+        self.up && self.pending_subacks == 0
+    }
+
     fn pkid(&mut self) -> u16 {
         let id = self.next_pkid;
         self.next_pkid = if id == u16::MAX { 1 } else { id + 1 };
@@ -108,6 +117,7 @@ impl Link {
     fn write_subscribe(&mut self, topic: &str, qos: QoS) {
         let pkid = self.pkid();
         let opts = SubscribeOptions::new(qos);
+        self.pending_subacks += 1;
         Subscribe::encode_filters(
             pkid,
             Properties::EMPTY,
@@ -215,10 +225,8 @@ impl Link {
                     Packet::PubRel(PubRel::new(r.pkid)).encode(Protocol::V311, &mut self.out)
                 }
                 Packet::PingResp => self.ping_sent = false,
-                Packet::SubAck(_)
-                | Packet::UnsubAck(_)
-                | Packet::PubAck(_)
-                | Packet::PubComp(_) => {}
+                Packet::SubAck(_) => self.pending_subacks = self.pending_subacks.saturating_sub(1),
+                Packet::UnsubAck(_) | Packet::PubAck(_) | Packet::PubComp(_) => {}
                 _ => return Err(LinkError::Protocol("unexpected packet from the broker")),
             }
         }

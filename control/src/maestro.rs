@@ -79,15 +79,16 @@ pub fn ask(
     while asked.map_or(start.elapsed() < wait.max(Duration::from_secs(5)), |t| {
         t.elapsed() < wait
     }) {
-        driver.turn(&mut |event, link| match event {
-            Event::Up if asked.is_none() => {
-                send(
-                    link,
-                    topic,
-                    &Note::request(correlation.clone(), uuid4(), make()),
-                );
-                asked = Some(Instant::now());
-            }
+        // Ask once every subscription is in place, so that no answer is missed.
+        if asked.is_none() && driver.link.is_ready() {
+            send(
+                &mut driver.link,
+                topic,
+                &Note::request(correlation.clone(), uuid4(), make()),
+            );
+            asked = Some(Instant::now());
+        }
+        driver.turn(&mut |event, _| match event {
             Event::Up => {}
             Event::Message { topic, payload } => match note::decode(payload) {
                 Ok(Note {
@@ -485,7 +486,8 @@ pub fn worker(
                     }
                     Request::StartWorker { .. } => {
                         run_seq += 1;
-                        let run_id = (uuid4().as_bytes()[0] as u32) << 24 | run_seq;
+                        // Random, so that client ids never collide with another worker's on a shared SUT.
+                        let run_id = u32::from_str_radix(&uuid4()[..8], 16).unwrap_or(0) ^ run_seq;
                         match worker_plan(&options, peer.role == Role::Sender, run_id) {
                             Err(e) => refuse(format!(
                                 "The worker container was unable to start the workers: {e}"
