@@ -200,12 +200,42 @@ fn a_restarted_maestro_broker_brings_the_workers_back() {
     let name = unique("wr");
     let _w = Worker::start(&maestro, &name);
     let before = wait_for(&maestro, &[&name], Duration::from_secs(10));
+    use allegro_control::maestro::ask;
+    use allegro_control::note::{Request, Response, Role};
+    let addr = format!("127.0.0.1:{port}");
+    let by_id = format!("/mpt/peer/by-id/{}", before[0]);
+    let ok = |r: Vec<(allegro_control::note::PeerInfo, Response)>| {
+        r.iter().any(|(_, r)| *r == Response::Ok)
+    };
+    let wait = Duration::from_secs(1);
+    assert!(ok(ask(
+        &addr,
+        &by_id,
+        || Request::RoleAssign { role: Role::Sender },
+        wait
+    )
+    .unwrap()));
+    let join = || Request::GroupJoin {
+        member_name: "m1".into(),
+        group_name: "g1".into(),
+    };
+    assert!(ok(ask(&addr, &by_id, join, wait).unwrap()));
     drop(broker);
     std::thread::sleep(Duration::from_millis(500));
     let _broker = Mosquitto::start_on(port);
-    // Back on its own, subscriptions restored: the same worker answers again.
+    // Back on its own, every subscription restored: the same worker answers again, on its
+    // private, role and group topics, still a sender in group g1.
     let after = wait_for(&maestro, &[&name], Duration::from_secs(15));
     assert_eq!(before, after);
+    let ping = || Request::Ping { sec: 0, usec: 0 };
+    for topic in ["/mpt/peer/by-role/sender", "/mpt/peer/by-group/g1/m1"] {
+        let answers = ask(&addr, topic, ping, wait).unwrap();
+        assert_eq!(answers.len(), 1, "{topic}: {answers:?}");
+        assert_eq!(
+            (answers[0].0.role, answers[0].0.group_name.as_str()),
+            (Role::Sender, "g1")
+        );
+    }
 }
 
 /// A Maestro client made of Allegro's own link: sends requests, collects what comes back.

@@ -6,7 +6,8 @@
 //! (subscribing to the role topic, §2.3), START_WORKER (runs the engine as sender or receiver with
 //! the stored options, then TEST_SUCCESSFUL or TEST_FAILED), STOP_WORKER and HALT. Everything
 //! LOG (the files of a test directory, §8.5), with the fail condition on latency applied to
-//! receivers (§7.5). Everything else (DRAIN, groups, agent and inspector commands) is refused with INTERNAL_ERROR naming
+//! receivers (§7.5), and GROUP_JOIN/GROUP_LEAVE (the group topic, restored like every other
+//! subscription). Everything else (DRAIN, agent and inspector commands) is refused with INTERNAL_ERROR naming
 //! it. Each test leaves Maestro's result files (§8) beside Allegro's `summary.json`. A malformed note is logged with its topic and
 //! dropped (§3).
 
@@ -390,6 +391,33 @@ pub fn worker(
                     Request::RoleAssign { role } => {
                         peer.role = *role;
                         link.subscribe(&topics::by_role(*role), topics::ROLE_GROUP_SUBSCRIBE_QOS);
+                        Response::Ok
+                    }
+                    Request::GroupJoin { .. } if peer.group_name != "all" => refuse(format!(
+                        "The node is already a member of the group {}",
+                        peer.group_name
+                    )),
+                    Request::GroupJoin {
+                        member_name,
+                        group_name,
+                    } => {
+                        link.subscribe(
+                            &topics::by_group(group_name, member_name),
+                            topics::ROLE_GROUP_SUBSCRIBE_QOS,
+                        );
+                        peer.member_name = member_name.clone();
+                        peer.group_name = group_name.clone();
+                        Response::Ok
+                    }
+                    Request::GroupLeave => {
+                        if peer.group_name != "all" {
+                            link.unsubscribe(&topics::by_group(
+                                &peer.group_name,
+                                &peer.member_name,
+                            ));
+                        }
+                        peer.member_name.clear();
+                        peer.group_name = "all".into();
                         Response::Ok
                     }
                     Request::RoleUnassign => {
