@@ -693,3 +693,62 @@ fn the_client_names_a_worker_that_vanished_mid_test_and_exits_1() {
     assert!(r.stderr.contains("vanished"), "{}", r.stderr);
     assert!(r.elapsed < Duration::from_secs(30), "took {:?}", r.elapsed);
 }
+
+#[test]
+fn drain_empties_a_queue_and_says_how_many() {
+    use allegro_control::note::{Body, Notification, Request};
+    let rabbit = endpoint("RABBITMQ_AMQP");
+    let queue = format!(
+        "amqp://guest:guest@{rabbit}/queue/{}",
+        unique("allegro-drain")
+    );
+    // 200 messages waiting in a queue nobody reads.
+    let r = common::run(
+        &[
+            "run",
+            &queue,
+            "--receivers",
+            "0",
+            "--duration",
+            "200",
+            "--size",
+            "100",
+            "--quiet",
+            "--results",
+            common::scratch("drain").to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let broker = Mosquitto::start();
+    let addr = format!("127.0.0.1:{}", broker.1);
+    let maestro = format!("mqtt://{addr}");
+    let name = unique("wd");
+    let _w = Worker::start(&maestro, &name);
+    let ids = wait_for(&maestro, &[&name], Duration::from_secs(10));
+    let mut c = Client::new(&addr);
+    c.request(
+        &format!("/mpt/peer/by-id/{}", ids[0]),
+        Request::Drain {
+            duration: "-1".into(),
+            url: queue,
+            parallel_count: "1".into(),
+            worker_name: "JmsReceiver".into(),
+        },
+    );
+    let done = |c: &Client| {
+        c.got.iter().find_map(|n| match &n.body {
+            Body::Notification {
+                notification:
+                    Notification::DrainComplete {
+                        successful,
+                        message,
+                    },
+                ..
+            } => Some((*successful, message.clone())),
+            _ => None,
+        })
+    };
+    c.run_until(Duration::from_secs(30), |c| done(c).is_some());
+    assert_eq!(done(&c), Some((true, "Drained 200 messages".to_string())));
+}

@@ -7,7 +7,8 @@
 //! the stored options, then TEST_SUCCESSFUL or TEST_FAILED), STOP_WORKER and HALT. Everything
 //! LOG (the files of a test directory, §8.5), with the fail condition on latency applied to
 //! receivers (§7.5), and GROUP_JOIN/GROUP_LEAVE (the group topic, restored like every other
-//! subscription). Everything else (DRAIN, agent and inspector commands) is refused with INTERNAL_ERROR naming
+//! subscription), and DRAIN (receivers on the given URL until nothing more arrives, then
+//! DRAIN_COMPLETE). Everything else (agent and inspector commands) is refused with INTERNAL_ERROR naming
 //! it. Each test leaves Maestro's result files (§8) beside Allegro's `summary.json`. A malformed note is logged with its topic and
 //! dropped (§3).
 
@@ -356,6 +357,7 @@ pub fn worker(
     let mut options = Options::default();
     let mut test = Test::default();
     let mut running: Option<Running> = None;
+    let mut draining: Option<std::thread::JoinHandle<Result<Outcome, String>>> = None;
     let mut run_seq: u32 = 0;
     while !halted && !stop() {
         driver.turn(&mut |event, link| match event {
@@ -419,6 +421,50 @@ pub fn worker(
                         peer.member_name.clear();
                         peer.group_name = "all".into();
                         Response::Ok
+                    }
+                    Request::Drain { .. } if draining.is_some() => {
+                        refuse("A drain is already running".into())
+                    }
+                    Request::Drain {
+                        duration,
+                        url,
+                        parallel_count,
+                        ..
+                    } => {
+                        // §6.3: the receivers drain `url`; Java takes the connection count from
+                        // the stored option, the request's one when none is stored.
+                        let mut o = options.clone();
+                        o.broker = Some(url.clone());
+                        o.parallel = o.parallel.or_else(|| Some(parallel_count.clone()));
+                        // "-1" (or no count): until nothing more arrives.
+                        o.duration = Some(match plan::parse_duration(duration) {
+                            Ok(_) => duration.clone(),
+                            Err(_) => u64::MAX.to_string(),
+                        });
+                        match worker_plan(
+                            &o,
+                            false,
+                            u32::from_str_radix(&uuid4()[..8], 16).unwrap_or(0),
+                        ) {
+                            Err(e) => refuse(format!("Unable to drain: {e}")),
+                            Ok(mut plan) => {
+                                plan.drain_idle = 2 * NANOS_PER_SEC;
+                                let pl = placement.clone();
+                                draining = Some(std::thread::spawn(move || {
+                                    let stop = AtomicBool::new(false);
+                                    run::execute(
+                                        Arc::new(plan),
+                                        &pl,
+                                        None,
+                                        Clock::new(),
+                                        &stop,
+                                        &mut run::Quiet,
+                                    )
+                                    .map_err(|e| e.to_string())
+                                }));
+                                Response::Ok
+                            }
+                        }
                     }
                     Request::RoleUnassign => {
                         if peer.role != Role::Other {
@@ -631,6 +677,38 @@ pub fn worker(
                 send(link, topics::RESPONSES, &note.reply(peer.clone(), reply));
             }
         });
+        // A finished drain: DRAIN_COMPLETE (§6.3).
+        if draining.as_ref().is_some_and(|d| d.is_finished()) {
+            let outcome = draining
+                .take()
+                .expect("checked above")
+                .join()
+                .unwrap_or_else(|_| Err("the engine panicked".into()));
+            let n = match outcome {
+                Ok(o) if o.status != Status::Failed => Notification::DrainComplete {
+                    successful: true,
+                    message: format!("Drained {} messages", o.totals.counters().received),
+                },
+                Ok(o) => Notification::DrainComplete {
+                    successful: false,
+                    message: o
+                        .totals
+                        .errors
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| "Drain completed with warnings".into()),
+                },
+                Err(e) => Notification::DrainComplete {
+                    successful: false,
+                    message: e,
+                },
+            };
+            send(
+                &mut driver.link,
+                topics::NOTIFICATIONS,
+                &notification(&peer, n),
+            );
+        }
         // A finished test: tell the cluster how it went (§6.3).
         if running.as_ref().is_some_and(|r| r.thread.is_finished()) {
             let r = running.take().expect("checked above");
