@@ -752,3 +752,57 @@ fn drain_empties_a_queue_and_says_how_many() {
     c.run_until(Duration::from_secs(30), |c| done(c).is_some());
     assert_eq!(done(&c), Some((true, "Drained 200 messages".to_string())));
 }
+
+#[test]
+fn an_incremental_test_steps_the_rate_and_reports_the_highest_that_passed() {
+    let broker = Mosquitto::start();
+    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
+    let (a, b) = (unique("ia"), unique("ib"));
+    let _wa = Worker::start(&maestro, &a);
+    let _wb = Worker::start(&maestro, &b);
+    wait_for(&maestro, &[&a, &b], Duration::from_secs(10));
+    let sut = format!(
+        "mqtt://{}/{}",
+        endpoint("MOSQUITTO_MQTT"),
+        unique("allegro/inc")
+    );
+    let results = common::scratch("incremental");
+    let r = common::run(
+        &[
+            "test",
+            "incremental",
+            "--maestro",
+            &maestro,
+            "--send-receive-url",
+            &sut,
+            "--message-size",
+            "100",
+            "--test-duration",
+            "1s",
+            "--initial-rate",
+            "100",
+            "--ceiling-rate",
+            "300",
+            "--rate-increment",
+            "100",
+            "--maximum-latency",
+            "1000",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let steps: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("step")).collect();
+    assert_eq!(steps.len(), 3, "{}", r.stdout);
+    assert!(steps.iter().all(|l| l.ends_with("passed")), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("highest rate that passed: 300 msg/s per connection with 1 connection(s)"),
+        "{}",
+        r.stdout
+    );
+    // Every step kept its own results.
+    assert!(results.join("2").is_dir() && results.join("lastSuccessful").exists());
+}

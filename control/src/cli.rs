@@ -48,11 +48,16 @@ pub struct PingArgs {
 pub enum TestKind {
     /// One run at a fixed rate; exits 0 when every worker succeeded, 1 otherwise.
     FixedRate(FixedRateArgs),
+    /// Runs at rising rates (then parallel counts) until the latency condition fails; reports
+    /// the highest rate that passed.
+    Incremental(IncrementalArgs),
+    /// An incremental test whose per-connection rates derive from combined rates and the size.
+    FairIncremental(FairIncrementalArgs),
 }
 
-/// A fixed-rate test; every option also reads Maestro's environment variable.
+/// What every test type takes; every option also reads Maestro's environment variable.
 #[derive(Debug, Args)]
-pub struct FixedRateArgs {
+pub struct TestArgs {
     /// The Maestro broker, e.g. mqtt://127.0.0.1:1883.
     #[arg(long, env = "MAESTRO_BROKER")]
     pub maestro: String,
@@ -68,24 +73,82 @@ pub struct FixedRateArgs {
     /// Message size: 256 or ~256.
     #[arg(long = "message-size", env = "MESSAGE_SIZE", default_value = "256", value_parser = parse_size_str)]
     pub message_size: String,
-    /// Test duration: 30s, 5m, 1h, or a message count per connection.
+    /// Duration of each run: 30s, 5m, 1h, or a message count per connection.
     #[arg(long = "test-duration", env = "TEST_DURATION", default_value = "30s", value_parser = parse_duration_str)]
     pub test_duration: String,
+    /// Maximum latency in ms at the 90th percentile of each interval (fixed rate: 0 = none;
+    /// incremental: default 600).
+    #[arg(long = "maximum-latency", env = "MAXIMUM_LATENCY")]
+    pub maximum_latency: Option<u64>,
+    /// Where each run's collected files go.
+    #[arg(long, default_value = "results/test")]
+    pub results: PathBuf,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixedRateArgs {
+    #[command(flatten)]
+    pub common: TestArgs,
     /// Messages per second per connection (0 = unbounded).
     #[arg(long, env = "RATE", default_value = "0", value_parser = parse_rate_str)]
     pub rate: String,
     /// Connections per worker.
     #[arg(long = "parallel-count", env = "PARALLEL_COUNT", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub parallel_count: u32,
-    /// Maximum latency in ms at the 90th percentile of each interval (0 = no condition).
-    #[arg(long = "maximum-latency", env = "MAXIMUM_LATENCY", default_value_t = 0)]
-    pub maximum_latency: u64,
-    /// Where each test's collected files go.
-    #[arg(long, default_value = "results/test")]
-    pub results: PathBuf,
-    /// No progress lines on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
+}
+
+/// Parallel-count steps shared by both incremental kinds.
+#[derive(Debug, Args)]
+pub struct ParallelSteps {
+    #[arg(
+        long = "initial-parallel-count",
+        env = "INITIAL_PARALLEL_COUNT",
+        default_value_t = 1
+    )]
+    pub initial_parallel_count: u32,
+    #[arg(
+        long = "ceiling-parallel-count",
+        env = "CEILING_PARALLEL_COUNT",
+        default_value_t = 1
+    )]
+    pub ceiling_parallel_count: u32,
+    #[arg(
+        long = "parallel-count-increment",
+        env = "PARALLEL_COUNT_INCREMENT",
+        default_value_t = 1
+    )]
+    pub parallel_count_increment: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct IncrementalArgs {
+    #[command(flatten)]
+    pub common: TestArgs,
+    #[arg(long = "initial-rate", env = "INITIAL_RATE", value_parser = parse_rate)]
+    pub initial_rate: u64,
+    #[arg(long = "ceiling-rate", env = "CEILING_RATE", value_parser = parse_rate)]
+    pub ceiling_rate: u64,
+    #[arg(long = "rate-increment", env = "RATE_INCREMENT", value_parser = parse_rate)]
+    pub rate_increment: u64,
+    #[command(flatten)]
+    pub parallel: ParallelSteps,
+}
+
+#[derive(Debug, Args)]
+pub struct FairIncrementalArgs {
+    #[command(flatten)]
+    pub common: TestArgs,
+    #[arg(long = "combined-initial-rate", env = "COMBINED_INITIAL_RATE", value_parser = parse_rate)]
+    pub combined_initial_rate: u64,
+    #[arg(long = "combined-ceiling-rate", env = "COMBINED_CEILING_RATE", value_parser = parse_rate)]
+    pub combined_ceiling_rate: u64,
+    #[arg(long, env = "STEPS", default_value_t = 10)]
+    pub steps: u32,
+    #[command(flatten)]
+    pub parallel: ParallelSteps,
 }
 
 fn parse_size_str(s: &str) -> Result<String, String> {

@@ -511,3 +511,115 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+/// The rate and parallel-count schedule of an incremental test (§5.5).
+#[derive(Debug, Clone, Copy)]
+pub struct Steps {
+    pub initial_rate: u64,
+    pub ceiling_rate: u64,
+    pub rate_increment: u64,
+    pub initial_parallel: u32,
+    pub ceiling_parallel: u32,
+    pub parallel_increment: u32,
+}
+
+impl Steps {
+    /// Fair incremental (§5.5): per-connection rates from combined rates, scaled down for
+    /// larger messages by `1 - log10(size)/10`.
+    pub fn fair(
+        combined_initial: u64,
+        combined_ceiling: u64,
+        steps: u32,
+        size: u32,
+        parallel: (u32, u32, u32),
+    ) -> Self {
+        let scale = 1.0 - (f64::from(size.max(1))).log10() / 10.0;
+        let per = |combined: u64| (combined as f64 / f64::from(parallel.0.max(1)) * scale).max(1.0);
+        let (initial, ceiling) = (per(combined_initial), per(combined_ceiling));
+        Steps {
+            initial_rate: initial.round() as u64,
+            ceiling_rate: ceiling.round() as u64,
+            rate_increment: (((ceiling - initial) / f64::from(steps.max(1))).round() as u64).max(1),
+            initial_parallel: parallel.0,
+            ceiling_parallel: parallel.1,
+            parallel_increment: parallel.2,
+        }
+    }
+}
+
+/// One step of an incremental test.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub rate: u64,
+    pub parallel: u32,
+    pub success: bool,
+    pub reasons: Vec<String>,
+}
+
+/// Runs fixed-rate steps until one fails or the ceilings are passed (§5.5 Incremental);
+/// returns every step in order.
+pub fn incremental(base: &FixedRate, steps: &Steps, quiet: bool) -> Result<Vec<Step>, String> {
+    let mut out = Vec::new();
+    let (mut rate, mut parallel) = (steps.initial_rate, steps.initial_parallel);
+    loop {
+        let t = FixedRate {
+            rate: rate.to_string(),
+            parallel: parallel.to_string(),
+            ..base.clone()
+        };
+        if !quiet {
+            eprintln!("step: {rate} msg/s per connection, {parallel} connection(s) per worker");
+        }
+        let v = fixed_rate(&t, quiet)?;
+        out.push(Step {
+            rate,
+            parallel,
+            success: v.success,
+            reasons: v.reasons,
+        });
+        if !v.success {
+            return Ok(out);
+        }
+        rate += steps.rate_increment.max(1);
+        if rate > steps.ceiling_rate {
+            if parallel >= steps.ceiling_parallel {
+                return Ok(out);
+            }
+            parallel += steps.parallel_increment.max(1);
+            rate = steps.initial_rate;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fair_steps_scale_with_the_size() {
+        // 100-byte messages: scale 1 - 2/10 = 0.8; 2 connections share the combined rates.
+        let s = Steps::fair(10_000, 20_000, 4, 100, (2, 4, 2));
+        assert_eq!(
+            (s.initial_rate, s.ceiling_rate, s.rate_increment),
+            (4_000, 8_000, 1_000)
+        );
+        assert_eq!(
+            (s.initial_parallel, s.ceiling_parallel, s.parallel_increment),
+            (2, 4, 2)
+        );
+    }
+
+    #[test]
+    fn verdict_timeouts_follow_maestro() {
+        assert_eq!(verdict_timeout("30s", "0"), Duration::from_secs(90));
+        assert_eq!(verdict_timeout("1000", "10"), Duration::from_secs(190));
+        assert_eq!(verdict_timeout("1000", "0"), Duration::from_secs(630));
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        assert_eq!(decode_base64("SElTVEZBQQ=="), Some(b"HISTFAA".to_vec()));
+        assert_eq!(decode_base64("Zm9v"), Some(b"foo".to_vec()));
+        assert_eq!(decode_base64("!!"), None);
+    }
+}

@@ -61,66 +61,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 }
             }
         }
-        cli::Command::Test(cli::TestKind::FixedRate(a)) => {
-            let (send_url, receive_url) = match (a.send_receive_url, a.send_url, a.receive_url) {
-                (_, Some(s), Some(r)) => (s, r),
-                (Some(u), s, r) => (s.unwrap_or_else(|| u.clone()), r.unwrap_or(u)),
-                _ => {
-                    eprintln!("allegro: give the SUT with --send-receive-url (SEND_RECEIVE_URL) or both --send-url and --receive-url");
-                    return EXIT_USAGE;
-                }
-            };
-            for u in [&send_url, &receive_url] {
-                if let Err(e) = u.parse::<allegro_engine::url::Url>() {
-                    eprintln!("allegro: bad SUT URL '{u}': {e}");
-                    return EXIT_USAGE;
-                }
-            }
-            if maestro_addr(&a.maestro).is_none() {
-                return EXIT_USAGE;
-            }
-            let t = client::FixedRate {
-                maestro: a.maestro,
-                send_url,
-                receive_url,
-                size: a.message_size,
-                duration: a.test_duration,
-                rate: a.rate,
-                parallel: a.parallel_count.to_string(),
-                max_latency: a.maximum_latency.to_string(),
-                results: a.results,
-            };
-            match client::fixed_rate(&t, a.quiet) {
-                Ok(v) => {
-                    if let Some(h) = &v.latency {
-                        println!(
-                            "latency (all receivers, µs): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  count {}",
-                            h.value_at_quantile(0.5),
-                            h.value_at_quantile(0.9),
-                            h.value_at_quantile(0.99),
-                            h.value_at_quantile(0.999),
-                            h.max(),
-                            h.len()
-                        );
-                    }
-                    println!("results {}", v.dir.display());
-                    if v.success {
-                        println!("test successful");
-                        EXIT_OK
-                    } else {
-                        for r in &v.reasons {
-                            println!("failed: {r}");
-                        }
-                        eprintln!("allegro: test failed: {}", v.reasons.join("; "));
-                        EXIT_FAILED
-                    }
-                }
-                Err(e) => {
-                    eprintln!("allegro: {e}");
-                    EXIT_FAILED
-                }
-            }
-        }
+        cli::Command::Test(kind) => run_test(kind),
         cli::Command::Stats(a) => {
             let Some(addr) = maestro_addr(&a.maestro) else {
                 return EXIT_USAGE;
@@ -188,4 +129,165 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".into())
+}
+
+/// `allegro test ...`: validates the common options, then runs the test type.
+fn run_test(kind: cli::TestKind) -> i32 {
+    let common = match &kind {
+        cli::TestKind::FixedRate(a) => &a.common,
+        cli::TestKind::Incremental(a) => &a.common,
+        cli::TestKind::FairIncremental(a) => &a.common,
+    };
+    let (send_url, receive_url) = match (
+        &common.send_receive_url,
+        &common.send_url,
+        &common.receive_url,
+    ) {
+        (_, Some(s), Some(r)) => (s.clone(), r.clone()),
+        (Some(u), s, r) => (
+            s.clone().unwrap_or_else(|| u.clone()),
+            r.clone().unwrap_or_else(|| u.clone()),
+        ),
+        _ => {
+            eprintln!("allegro: give the SUT with --send-receive-url (SEND_RECEIVE_URL) or both --send-url and --receive-url");
+            return EXIT_USAGE;
+        }
+    };
+    for u in [&send_url, &receive_url] {
+        if let Err(e) = u.parse::<allegro_engine::url::Url>() {
+            eprintln!("allegro: bad SUT URL '{u}': {e}");
+            return EXIT_USAGE;
+        }
+    }
+    if maestro_addr(&common.maestro).is_none() {
+        return EXIT_USAGE;
+    }
+    let incremental = !matches!(kind, cli::TestKind::FixedRate(_));
+    let base = client::FixedRate {
+        maestro: common.maestro.clone(),
+        send_url,
+        receive_url,
+        size: common.message_size.clone(),
+        duration: common.test_duration.clone(),
+        rate: "0".into(),
+        parallel: "1".into(),
+        max_latency: common
+            .maximum_latency
+            .unwrap_or(if incremental { 600 } else { 0 })
+            .to_string(),
+        results: common.results.clone(),
+    };
+    let quiet = common.quiet;
+    let steps = match &kind {
+        cli::TestKind::FixedRate(a) => {
+            let t = client::FixedRate {
+                rate: a.rate.clone(),
+                parallel: a.parallel_count.to_string(),
+                ..base
+            };
+            return match client::fixed_rate(&t, quiet) {
+                Ok(v) => report_fixed(&v),
+                Err(e) => {
+                    eprintln!("allegro: {e}");
+                    EXIT_FAILED
+                }
+            };
+        }
+        cli::TestKind::Incremental(a) => client::Steps {
+            initial_rate: a.initial_rate,
+            ceiling_rate: a.ceiling_rate,
+            rate_increment: a.rate_increment,
+            initial_parallel: a.parallel.initial_parallel_count,
+            ceiling_parallel: a.parallel.ceiling_parallel_count,
+            parallel_increment: a.parallel.parallel_count_increment,
+        },
+        cli::TestKind::FairIncremental(a) => {
+            let size = match allegro_engine::plan::parse_size(&base.size) {
+                Ok(allegro_engine::plan::MessageSize::Fixed(n)) => n,
+                _ => {
+                    eprintln!("allegro: a fair incremental test needs a fixed message size (no ~)");
+                    return EXIT_USAGE;
+                }
+            };
+            let p = &a.parallel;
+            client::Steps::fair(
+                a.combined_initial_rate,
+                a.combined_ceiling_rate,
+                a.steps,
+                size,
+                (
+                    p.initial_parallel_count,
+                    p.ceiling_parallel_count,
+                    p.parallel_count_increment,
+                ),
+            )
+        }
+    };
+    if steps.initial_rate == 0 || steps.initial_rate > steps.ceiling_rate {
+        eprintln!("allegro: the initial rate must be above 0 and at most the ceiling rate");
+        return EXIT_USAGE;
+    }
+    match client::incremental(&base, &steps, quiet) {
+        Ok(all) => {
+            for s in &all {
+                println!(
+                    "step {:>8} msg/s x {:>3} connection(s): {}",
+                    s.rate,
+                    s.parallel,
+                    if s.success {
+                        "passed".to_string()
+                    } else {
+                        format!("failed: {}", s.reasons.join("; "))
+                    }
+                );
+            }
+            match all.iter().rev().find(|s| s.success) {
+                Some(best) => {
+                    println!(
+                        "highest rate that passed: {} msg/s per connection with {} connection(s)",
+                        best.rate, best.parallel
+                    );
+                    EXIT_OK
+                }
+                None => {
+                    eprintln!(
+                        "allegro: no step passed: {}",
+                        all.first()
+                            .map(|s| s.reasons.join("; "))
+                            .unwrap_or_default()
+                    );
+                    EXIT_FAILED
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("allegro: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+fn report_fixed(v: &client::Verdict) -> i32 {
+    if let Some(h) = &v.latency {
+        println!(
+            "latency (all receivers, µs): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  count {}",
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.9),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            h.max(),
+            h.len()
+        );
+    }
+    println!("results {}", v.dir.display());
+    if v.success {
+        println!("test successful");
+        EXIT_OK
+    } else {
+        for r in &v.reasons {
+            println!("failed: {r}");
+        }
+        eprintln!("allegro: test failed: {}", v.reasons.join("; "));
+        EXIT_FAILED
+    }
 }
