@@ -68,6 +68,18 @@ pub fn ask(
     make: impl Fn() -> Request,
     wait: Duration,
 ) -> Result<Vec<(PeerInfo, Response)>, String> {
+    ask_until(addr, topic, make, wait, usize::MAX).map(|(answers, _)| answers)
+}
+
+/// [`ask`], returning as soon as `enough` answers arrived; also says how long after the
+/// request the last answer came.
+pub fn ask_until(
+    addr: &str,
+    topic: &str,
+    make: impl Fn() -> Request,
+    wait: Duration,
+    enough: usize,
+) -> Result<(Vec<(PeerInfo, Response)>, Duration), String> {
     let id = topics::peer_id(&uuid4());
     let mut link = Link::new(id, 30);
     for (t, q) in topics::CLIENT_SUBSCRIPTIONS {
@@ -78,9 +90,12 @@ pub fn ask(
     let start = Instant::now();
     let mut asked: Option<Instant> = None;
     let mut answers = Vec::new();
-    while asked.map_or(start.elapsed() < wait.max(Duration::from_secs(5)), |t| {
-        t.elapsed() < wait
-    }) {
+    let mut last_answer = Duration::ZERO;
+    while answers.len() < enough
+        && asked.map_or(start.elapsed() < wait.max(Duration::from_secs(5)), |t| {
+            t.elapsed() < wait
+        })
+    {
         // Ask once every subscription is in place, so that no answer is missed.
         if asked.is_none() && driver.link.is_ready() {
             send(
@@ -97,7 +112,10 @@ pub fn ask(
                     correlation_id,
                     body: Body::Response { peer, response },
                     ..
-                }) if correlation_id == correlation => answers.push((peer, response)),
+                }) if correlation_id == correlation => {
+                    answers.push((peer, response));
+                    last_answer = asked.map_or(Duration::ZERO, |t| t.elapsed());
+                }
                 Ok(_) => {}
                 Err(e) => eprintln!("allegro: dropped a malformed note on {topic}: {e}"),
             },
@@ -113,7 +131,7 @@ pub fn ask(
     while Instant::now() < linger {
         driver.turn(&mut |_, _| {});
     }
-    Ok(answers)
+    Ok((answers, last_answer))
 }
 
 /// Publishes a PING to every peer and collects the answers for `wait`.
