@@ -463,6 +463,10 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
                 .unwrap();
         assert_eq!(summary["status"], "completed");
     }
+    // Java's own HdrHistogram log reader (the one Maestro's tools use) reads it, every value.
+    let (intervals, total) = java_reads_latency_log(&wr.1.join("last/receiverd-latency.hdr"));
+    assert!(intervals >= 1);
+    assert_eq!(total, 500, "every received message's latency is in the log");
     let hdr = std::fs::read_to_string(wr.1.join("last/receiverd-latency.hdr")).unwrap();
     assert!(
         hdr.starts_with("#[mpt]\n#[Histogram log format version 1.3]\n"),
@@ -805,4 +809,41 @@ fn an_incremental_test_steps_the_rate_and_reports_the_highest_that_passed() {
     );
     // Every step kept its own results.
     assert!(results.join("2").is_dir() && results.join("lastSuccessful").exists());
+}
+
+/// Compiles and runs `tests/peers/HdrLogCheck.java` against Debian's HdrHistogram jar
+/// (installed by scripts/setup): (intervals, total count) as Java reads the log.
+fn java_reads_latency_log(log: &std::path::Path) -> (u64, u64) {
+    let jar = "/usr/share/java/hdrhistogram.jar";
+    assert!(
+        std::path::Path::new(jar).exists(),
+        "{jar} missing: run scripts/setup"
+    );
+    let classes = common::scratch("hdr-java");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/HdrLogCheck.java");
+    let javac = Command::new("javac")
+        .args(["-cp", jar, "-d"])
+        .arg(&classes)
+        .arg(&src)
+        .output()
+        .expect("javac (scripts/setup installs a JDK)");
+    assert!(
+        javac.status.success(),
+        "{}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    let cp = format!("{}:{jar}", classes.display());
+    let out = Command::new("java")
+        .args(["-cp", &cp, "HdrLogCheck"])
+        .arg(log)
+        .output()
+        .expect("java");
+    assert!(
+        out.status.success(),
+        "the Java reader refused the log: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut f = text.split_whitespace().map(|v| v.parse::<u64>().unwrap());
+    (f.next().unwrap(), f.next().unwrap())
 }
