@@ -153,10 +153,17 @@ fn workers_answer_pings_survive_garbage_and_halt() {
     ];
     let ping_bytes = vector("request-ping.bin");
     garbage.push(ping_bytes[..ping_bytes.len() / 2].to_vec());
+    // Every Maestro topic (§2.2), the ones workers listen to and the ones clients do.
     for topic in [
         "/mpt/peer".to_string(),
         "/mpt/peer/worker".into(),
         format!("/mpt/peer/by-id/{}", ids[0]),
+        "/mpt/peer/by-role/sender".into(),
+        "/mpt/peer/by-role/receiver".into(),
+        "/mpt/peer/by-group/all/m".into(),
+        "/mpt/maestro".into(),
+        "/mpt/notifications".into(),
+        "/mpt/logs".into(),
     ] {
         for g in &garbage {
             publish(&ep, &topic, g);
@@ -653,6 +660,21 @@ fn the_client_runs_a_fixed_rate_test_and_collects_every_result() {
                 .map(|e| e.file_name().to_string_lossy().into_owned())
         })
         .collect();
+    // Counts match: what the sender worker sent is what the receiver worker received.
+    let totals: Vec<serde_json::Value> = workers
+        .iter()
+        .map(|w| {
+            serde_json::from_str::<serde_json::Value>(
+                &std::fs::read_to_string(w.join("summary.json")).unwrap(),
+            )
+            .unwrap()["totals"]
+                .clone()
+        })
+        .collect();
+    let sent: u64 = totals.iter().map(|t| t["sent"].as_u64().unwrap()).sum();
+    let received: u64 = totals.iter().map(|t| t["received"].as_u64().unwrap()).sum();
+    assert_eq!(sent, 600, "2 s at 300/s: {totals:?}");
+    assert_eq!(received, sent, "{totals:?}");
     for f in [
         "sender.dat",
         "receiver.dat",

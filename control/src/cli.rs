@@ -80,6 +80,10 @@ pub struct TestArgs {
     /// incremental: default 600).
     #[arg(long = "maximum-latency", env = "MAXIMUM_LATENCY")]
     pub maximum_latency: Option<u64>,
+    /// How roles are given: `balanced` or `balanced-exclusive` (both alternate receiver and
+    /// sender; Allegro always sends each worker its parameters on its own topic).
+    #[arg(long = "distribution-strategy", env = "DISTRIBUTION_STRATEGY", default_value = "balanced", value_parser = ["balanced", "balanced-exclusive"])]
+    pub distribution_strategy: String,
     /// Where each run's collected files go.
     #[arg(long, default_value = "results/test")]
     pub results: PathBuf,
@@ -184,6 +188,9 @@ pub struct WorkerArgs {
     /// Where each test's result directory goes (0, 1, ... with last, lastSuccessful, lastFailed).
     #[arg(long, default_value = "results/worker")]
     pub results: PathBuf,
+    /// CPUs for the engine's shards: 0-3, 1,3 (default: every online CPU).
+    #[arg(long, value_parser = parse_cores)]
+    pub cores: Option<CpuList>,
 }
 
 /// Output format of the final report.

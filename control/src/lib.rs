@@ -106,7 +106,18 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             };
             let host = a.host.unwrap_or_else(hostname);
             run::catch_sigint();
-            match maestro::worker(&addr, &a.name, &host, &a.results, &run::interrupted) {
+            let policy = match a.cores {
+                Some(c) => allegro_engine::placement::Policy::Cores(c.0),
+                None => allegro_engine::placement::Policy::AllCores,
+            };
+            match maestro::worker(
+                &addr,
+                &a.name,
+                &host,
+                &a.results,
+                &policy,
+                &run::interrupted,
+            ) {
                 Ok(()) => EXIT_OK,
                 Err(e) => {
                     eprintln!("allegro: {e}");

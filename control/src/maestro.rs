@@ -352,6 +352,7 @@ pub fn worker(
     name: &str,
     host: &str,
     results: &Path,
+    cores: &Policy,
     stop: &dyn Fn() -> bool,
 ) -> Result<(), String> {
     let id = topics::peer_id(&uuid4());
@@ -367,8 +368,7 @@ pub fn worker(
         name: name.into(),
         host: host.into(),
     };
-    let placement =
-        placement::resolve(&Policy::AllCores, Path::new("/")).map_err(|e| e.to_string())?;
+    let placement = placement::resolve(cores, Path::new("/")).map_err(|e| e.to_string())?;
     let mut driver = Driver::new(addr.to_owned(), link);
     let mut halted = false;
     let mut reported: Option<String> = None;

@@ -8,6 +8,7 @@
 
 use allegro_bench::{arg, broker_endpoint, context, stats, write_record};
 use allegro_control::maestro;
+use allegro_engine::placement::Policy;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -44,9 +45,14 @@ fn main() {
                 .stack_size(256 * 1024)
                 .spawn(move || {
                     let name = format!("scale-{}-{i}", std::process::id());
-                    let _ = maestro::worker(&addr, &name, "scale-host", &results, &|| {
-                        STOP.load(Ordering::Relaxed)
-                    });
+                    let _ = maestro::worker(
+                        &addr,
+                        &name,
+                        "scale-host",
+                        &results,
+                        &Policy::AllCores,
+                        &|| STOP.load(Ordering::Relaxed),
+                    );
                 })
                 .expect("spawn a worker thread")
         })
