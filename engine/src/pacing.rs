@@ -80,6 +80,22 @@ impl Pacer {
         Some((i, intended))
     }
 
+    /// Unbounded schedules only: takes up to `max` messages at once (all due now); returns the
+    /// first index, how many, and their common intended time. `None` for a paced schedule.
+    #[inline]
+    pub fn take_unbounded(&mut self, now: Nanos, max: u64) -> Option<(u64, u64, Nanos)> {
+        if self.rate != 0 {
+            return None;
+        }
+        let first = self.next;
+        if self.finished(now) || now < self.t0 {
+            return Some((first, 0, now));
+        }
+        let n = max.min(self.limit - self.next);
+        self.next += n;
+        Some((first, n, now))
+    }
+
     /// When the next message falls due (`None` when finished; `t0` or earlier means now).
     pub fn next_due(&self, now: Nanos) -> Option<Nanos> {
         if self.finished(now) {
@@ -117,6 +133,24 @@ mod tests {
                 (4, 11 * S),
                 (5, late)
             ]
+        );
+    }
+
+    #[test]
+    fn unbounded_batches() {
+        let mut p = Pacer::new(10, 0, TestDuration::Count(5));
+        assert_eq!(
+            p.take_unbounded(9, 3),
+            Some((0, 0, 9)),
+            "nothing before the start"
+        );
+        assert_eq!(p.take_unbounded(10, 3), Some((0, 3, 10)));
+        assert_eq!(p.take_unbounded(11, 3), Some((3, 2, 11)));
+        assert_eq!(p.take_unbounded(12, 3), Some((5, 0, 12)));
+        assert!(p.finished(12));
+        assert_eq!(
+            Pacer::new(0, 10, TestDuration::Count(5)).take_unbounded(1, 3),
+            None
         );
     }
 

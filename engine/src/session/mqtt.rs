@@ -204,6 +204,19 @@ impl MqttSession {
             block.clear();
         }
         let (mut at, mut sent, mut bytes) = (0usize, 0u64, 0u64);
+        // The ceiling's path: fixed size, QoS 0, unbounded: a block's worth taken at once, and
+        // per message only the stamp.
+        if fixed && qos == QoS::AtMostOnce {
+            let (flen, body_off) = (s.tpl.frame.len(), s.tpl.body_off);
+            if let Some((first, n, intended)) = pacer.take_unbounded(now, s.tpl.block_frames as u64)
+            {
+                for (k, frame) in block.chunks_exact_mut(flen).take(n as usize).enumerate() {
+                    payload::stamp(&mut frame[body_off..], now, first + k as u64, intended);
+                }
+                stats.on_sent(n, n * s.tpl.body_len as u64, now);
+                return n as usize * flen;
+            }
+        }
         loop {
             let room = if fixed {
                 (sent as usize) < s.tpl.block_frames
