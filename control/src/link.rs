@@ -3,8 +3,8 @@
 //!
 //! [`Link`] is sans-IO: it takes bytes and `now`, hands back bytes to write and the messages that
 //! arrived, and keeps its subscriptions so that a new connection restores every one of them
-//! (start-up, role and group topics alike). [`Driver`] runs one over a blocking TCP socket with
-//! a read time-out, reconnecting with back-off.
+//! (start-up, role and group topics alike). [`Driver`] runs one over a non-blocking socket on a
+//! mio poll, reconnecting with back-off.
 
 use allegro_engine::clock::{Clock, Nanos, NANOS_PER_SEC};
 use allegro_wire::mqtt::{
@@ -12,7 +12,7 @@ use allegro_wire::mqtt::{
     PubRec, PubRel, QoS, Subscribe, SubscribeOptions, Unsubscribe,
 };
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 /// Why a connection to the Maestro broker ended.
@@ -254,12 +254,16 @@ impl Link {
     }
 }
 
-/// A [`Link`] over a blocking socket, reconnecting with back-off.
+/// A [`Link`] over a non-blocking socket on a mio poll, reconnecting with back-off.
 #[derive(Debug)]
 pub struct Driver {
     pub link: Link,
     addr: String,
-    stream: Option<TcpStream>,
+    poll: Option<mio::Poll>,
+    events: mio::Events,
+    stream: Option<mio::net::TcpStream>,
+    /// The TCP connect completed (CONNECT was queued).
+    connected: bool,
     buf: Vec<u8>,
     have: usize,
     clock: Clock,
@@ -268,13 +272,19 @@ pub struct Driver {
     pub last_error: Option<String>,
 }
 
+/// How long one [`Driver::turn`] waits for the socket.
+const TURN: Duration = Duration::from_millis(20);
+
 impl Driver {
     /// `addr` is `host:port` of the Maestro broker.
     pub fn new(addr: String, link: Link) -> Self {
         Driver {
             link,
             addr,
+            poll: mio::Poll::new().ok(),
+            events: mio::Events::with_capacity(16),
             stream: None,
+            connected: false,
             buf: vec![0; 64 * 1024],
             have: 0,
             clock: Clock::new(),
@@ -287,92 +297,158 @@ impl Driver {
         self.clock.now()
     }
 
-    fn connect(&mut self) -> bool {
-        match TcpStream::connect(&self.addr) {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                let _ = s.set_read_timeout(Some(Duration::from_millis(20)));
+    fn fail_connect(&mut self, why: String) {
+        self.last_error = Some(why);
+        self.stream = None;
+        std::thread::sleep(self.backoff);
+        self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
+    }
+
+    fn connect(&mut self) {
+        let Some(poll) = &self.poll else {
+            return self.fail_connect("cannot create an epoll instance".into());
+        };
+        let addr = match self.addr.to_socket_addrs().map(|mut a| a.next()) {
+            Ok(Some(a)) => a,
+            Ok(None) | Err(_) => {
+                return self
+                    .fail_connect(format!("cannot resolve the Maestro broker {}", self.addr))
+            }
+        };
+        match mio::net::TcpStream::connect(addr) {
+            Ok(mut s) => {
+                if let Err(e) = poll.registry().register(
+                    &mut s,
+                    mio::Token(0),
+                    mio::Interest::READABLE | mio::Interest::WRITABLE,
+                ) {
+                    return self
+                        .fail_connect(format!("cannot watch the Maestro broker connection: {e}"));
+                }
                 self.stream = Some(s);
+                self.connected = false;
                 self.have = 0;
-                self.link.connected(self.clock.now());
-                self.backoff = Duration::from_millis(100);
-                true
             }
-            Err(e) => {
-                self.last_error = Some(format!(
-                    "cannot connect to the Maestro broker at {}: {e}",
-                    self.addr
-                ));
-                std::thread::sleep(self.backoff);
-                self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
-                false
-            }
+            Err(e) => self.fail_connect(format!(
+                "cannot connect to the Maestro broker at {}: {e}",
+                self.addr
+            )),
         }
     }
 
     fn drop_connection(&mut self, why: String) {
         self.last_error = Some(why);
-        self.stream = None;
+        if let (Some(poll), Some(mut s)) = (&self.poll, self.stream.take()) {
+            let _ = poll.registry().deregister(&mut s);
+        }
+        self.connected = false;
     }
 
-    /// Runs for about `for_at_least` (one read time-out at the least), reporting events.
+    /// Waits up to 20 ms for the socket, moves what it can both ways and reports events.
     pub fn turn(&mut self, on_event: &mut dyn FnMut(Event<'_>, &mut Link)) {
-        if self.stream.is_none() && !self.connect() {
-            return;
+        if self.stream.is_none() {
+            self.connect();
+            if self.stream.is_none() {
+                return;
+            }
         }
-        let now = self.clock.now();
-        let out = match self.link.poll_transmit(now) {
-            Ok(o) => o.to_vec(),
-            Err(e) => return self.drop_connection(e.to_string()),
-        };
+        if let Some(poll) = &mut self.poll {
+            if let Err(e) = poll.poll(&mut self.events, Some(TURN)) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return self.drop_connection(format!("epoll_wait failed: {e}"));
+                }
+            }
+        }
         let Some(stream) = self.stream.as_mut() else {
             return;
         };
-        if !out.is_empty() {
-            if let Err(e) = stream.write_all(&out) {
-                return self.drop_connection(format!("lost the Maestro broker: {e}"));
+        if !self.connected {
+            match stream.take_error() {
+                Ok(Some(e)) | Err(e) => {
+                    let why = format!("cannot connect to the Maestro broker at {}: {e}", self.addr);
+                    self.drop_connection(why);
+                    std::thread::sleep(self.backoff);
+                    self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
+                    return;
+                }
+                Ok(None) => {}
             }
-            self.link.sent(out.len());
+            if stream.peer_addr().is_err() {
+                return; // still connecting
+            }
+            let _ = stream.set_nodelay(true);
+            self.connected = true;
+            self.backoff = Duration::from_millis(100);
+            self.link.connected(self.clock.now());
         }
-        if self.have == self.buf.len() {
-            self.buf.resize(self.buf.len() * 2, 0);
+        // Write what the link has (a non-blocking write may take part of it).
+        let out = match self.link.poll_transmit(self.clock.now()) {
+            Ok(o) => o.to_vec(),
+            Err(e) => return self.drop_connection(e.to_string()),
+        };
+        if !out.is_empty() {
+            match stream.write(&out) {
+                Ok(n) => self.link.sent(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return self.drop_connection(format!("lost the Maestro broker: {e}")),
+            }
         }
-        match stream.read(&mut self.buf[self.have..]) {
-            Ok(0) => self.drop_connection("the Maestro broker closed the connection".into()),
-            Ok(n) => {
-                self.have += n;
-                let mut events: Vec<(String, Vec<u8>)> = Vec::new();
-                let mut up = false;
-                let r =
-                    self.link
-                        .handle_input(&self.buf[..self.have], self.clock.now(), |e| match e {
+        // Read until the socket is empty (the poll is edge-triggered).
+        let mut events: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut up = false;
+        loop {
+            if self.have == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                return;
+            };
+            match stream.read(&mut self.buf[self.have..]) {
+                Ok(0) => {
+                    self.drop_connection("the Maestro broker closed the connection".into());
+                    break;
+                }
+                Ok(n) => {
+                    self.have += n;
+                    let now = self.clock.now();
+                    let r = self
+                        .link
+                        .handle_input(&self.buf[..self.have], now, |e| match e {
                             Event::Up => up = true,
                             Event::Message { topic, payload } => {
                                 events.push((topic.to_owned(), payload.to_vec()))
                             }
                         });
-                match r {
-                    Ok(used) => {
-                        self.buf.copy_within(used..self.have, 0);
-                        self.have -= used;
+                    match r {
+                        Ok(used) => {
+                            self.buf.copy_within(used..self.have, 0);
+                            self.have -= used;
+                        }
+                        Err(e) => {
+                            self.drop_connection(e.to_string());
+                            break;
+                        }
                     }
-                    Err(e) => return self.drop_connection(e.to_string()),
                 }
-                if up {
-                    on_event(Event::Up, &mut self.link);
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    break
                 }
-                for (topic, payload) in &events {
-                    on_event(Event::Message { topic, payload }, &mut self.link);
+                Err(e) => {
+                    self.drop_connection(format!("lost the Maestro broker: {e}"));
+                    break;
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => self.drop_connection(format!("lost the Maestro broker: {e}")),
+        }
+        if up {
+            on_event(Event::Up, &mut self.link);
+        }
+        for (topic, payload) in &events {
+            on_event(Event::Message { topic, payload }, &mut self.link);
         }
     }
 }

@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long receivers without senders of their own keep receiving after a timed duration.
+pub const RECEIVE_GRACE: Nanos = 2_000_000_000;
+
 /// One shard's latest state.
 #[derive(Debug, Clone)]
 pub struct ShardTotals {
@@ -225,7 +228,9 @@ pub fn execute(
                     drained = true;
                     all_in = true;
                 }
-                TestDuration::Time(d) if now >= start + d => {
+                // A grace of 2 s after the duration: senders on other hosts start a little
+                // after their receivers, and their last messages are still on the way.
+                TestDuration::Time(d) if now >= start + d + RECEIVE_GRACE => {
                     engine.broadcast(Command::Drain { expected: 0 });
                     drained = true;
                     all_in = true;
