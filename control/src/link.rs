@@ -249,6 +249,11 @@ impl Link {
         Ok(&self.out)
     }
 
+    /// Bytes are waiting to be written.
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     pub fn sent(&mut self, n: usize) {
         self.out.drain(..n.min(self.out.len()));
     }
@@ -352,8 +357,14 @@ impl Driver {
                 return;
             }
         }
+        // Replies queued by the last events go out now, not after a quiet wait.
+        let wait = if self.connected && self.link.has_output() {
+            Duration::ZERO
+        } else {
+            TURN
+        };
         if let Some(poll) = &mut self.poll {
-            if let Err(e) = poll.poll(&mut self.events, Some(TURN)) {
+            if let Err(e) = poll.poll(&mut self.events, Some(wait)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     return self.drop_connection(format!("epoll_wait failed: {e}"));
                 }
