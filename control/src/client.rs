@@ -109,13 +109,6 @@ impl Session {
     }
 }
 
-fn epoch_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
 /// How long to wait for the verdicts (§6.2 step 5).
 fn verdict_timeout(duration: &str, rate: &str) -> Duration {
     match allegro_engine::plan::parse_duration(duration) {
@@ -155,13 +148,9 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
     }
 
     // Discovery and balanced assignment (§6.1).
-    let us = epoch_us();
     let pongs = s.ask(
         topics::ALL_PEERS,
-        Request::Ping {
-            sec: us / 1_000_000,
-            usec: us % 1_000_000,
-        },
+        crate::maestro::ping_request(),
         usize::MAX,
         Duration::from_secs(2),
     );

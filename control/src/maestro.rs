@@ -134,15 +134,18 @@ pub fn ask_until(
     Ok((answers, last_answer))
 }
 
+/// A PING request stamped with the current time, as the Java client sends it (§3.5).
+pub fn ping_request() -> Request {
+    let us = epoch_us();
+    Request::Ping {
+        sec: us / 1_000_000,
+        usec: us % 1_000_000,
+    }
+}
+
 /// Publishes a PING to every peer and collects the answers for `wait`.
 pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, String> {
-    let req = || {
-        let us = epoch_us();
-        Request::Ping {
-            sec: us / 1_000_000,
-            usec: us % 1_000_000,
-        }
-    };
+    let req = ping_request;
     Ok(ask(addr, topics::ALL_PEERS, req, wait)?
         .into_iter()
         .filter_map(|(peer, r)| match r {

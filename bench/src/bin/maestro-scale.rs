@@ -58,16 +58,7 @@ fn main() {
         })
         .collect();
     // Wait until every worker answers.
-    let ping = || {
-        let us = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0);
-        allegro_control::note::Request::Ping {
-            sec: us / 1_000_000,
-            usec: us % 1_000_000,
-        }
-    };
+    let ping = maestro::ping_request;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let (answers, _) =
