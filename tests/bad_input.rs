@@ -51,6 +51,10 @@ fn bad_arguments_exit_2_with_one_line() {
     );
     assert_usage_error(&["run", "mqtt://127.0.0.1/t", "--qos", "3"], "--qos");
     assert_usage_error(
+        &["run", "mqtt://127.0.0.1/t", "--rx-coalesce", "5x"],
+        "bad duration unit",
+    );
+    assert_usage_error(
         &["run", "mqtt://127.0.0.1/t", "--cores", "999"],
         "CPU 999 is not online",
     );

@@ -175,3 +175,88 @@ fn mosquitto_mqtt5_all_qos() {
         exact_count("MOSQUITTO_MQTT", qos, "uring", "5");
     }
 }
+
+/// One paced run on Mosquitto with a receive coalescing window; returns the summary.
+fn coalesced_run(backend: &str, rate: &str, window: &str) -> Value {
+    let ep = endpoint("MOSQUITTO_MQTT");
+    let url = format!("mqtt://{ep}/{}", unique("allegro/it/coalesce"));
+    let results = scratch("coalesce");
+    let r = run(
+        &[
+            "run",
+            &url,
+            "--rate",
+            rate,
+            "--duration",
+            "2s",
+            "--parallel",
+            "1",
+            "--size",
+            "100",
+            "--rx-coalesce",
+            window,
+            "--backend",
+            backend,
+            "--output",
+            "json",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        r.status, 0,
+        "{backend} {rate}/s {window}: {}\n{}",
+        r.stderr, r.stdout
+    );
+    let s = r.json();
+    check_summary_schema(&s);
+    let t = &s["totals"];
+    assert_eq!(t["received"], t["sent"], "{t}");
+    assert_eq!(t["lost"], 0, "{t}");
+    assert_eq!(t["duplicated"], 0, "{t}");
+    s
+}
+
+fn p50_service_us(s: &Value) -> f64 {
+    s["latency_us"]["service"]["p50"].as_f64().unwrap()
+}
+
+/// A busy stream (20k msg/s, 800 messages per 40 ms window) is read once per window: half its
+/// messages wait more than a quarter of the window. A slow one (100/s, 4 messages per window,
+/// under the threshold of 8) is read as it lands with the same window, and so is the busy one
+/// with coalescing off. The window is reported in the configuration.
+fn coalescing(backend: &str) {
+    let window_us = 40_000.0;
+    let busy = coalesced_run(backend, "20k", "40ms");
+    assert_eq!(busy["config"]["rx_coalesce_us"], 40_000);
+    let p50 = p50_service_us(&busy);
+    assert!(
+        p50 > window_us / 4.0,
+        "{backend}: a busy stream was not coalesced (p50 {p50} µs with a 40 ms window)"
+    );
+    let slow = coalesced_run(backend, "100", "40ms");
+    let p50 = p50_service_us(&slow);
+    assert!(
+        p50 < window_us / 4.0,
+        "{backend}: a slow stream was held back (p50 {p50} µs with a 40 ms window)"
+    );
+    let off = coalesced_run(backend, "20k", "0");
+    assert_eq!(off["config"]["rx_coalesce_us"], 0);
+    let p50 = p50_service_us(&off);
+    assert!(
+        p50 < window_us / 4.0,
+        "{backend}: with coalescing off the busy stream waited (p50 {p50} µs)"
+    );
+}
+
+#[test]
+fn mosquitto_receive_coalescing_uring() {
+    coalescing("uring");
+}
+
+#[test]
+fn mosquitto_receive_coalescing_epoll() {
+    coalescing("epoll");
+}

@@ -346,6 +346,7 @@ fn worker_plan(o: &Options, sender: bool, run_id: u32) -> Result<Plan, String> {
         connect_timeout: 10 * NANOS_PER_SEC,
         // Receivers wait for senders on other hosts: be patient before calling it a day.
         drain_idle: 30 * NANOS_PER_SEC,
+        rx_coalesce: plan::RX_COALESCE,
     })
 }
 

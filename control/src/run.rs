@@ -86,6 +86,7 @@ impl RunConfig {
             run_id: run_id(),
             connect_timeout: a.connect_timeout,
             drain_idle: a.drain_idle,
+            rx_coalesce: a.rx_coalesce,
         };
         Ok(RunConfig {
             plan,
@@ -114,6 +115,7 @@ impl RunConfig {
             "duration": s.duration.to_string(),
             "warmup_ms": s.warmup / 1_000_000,
             "inflight": p.mqtt.inflight,
+            "rx_coalesce_us": p.rx_coalesce / 1_000,
             "cores": self.placement.cpus,
             "numa_nodes": self.placement.nodes,
             "backend": o.backend.to_string(),
@@ -151,13 +153,22 @@ impl RunConfig {
             ),
         };
         format!(
-            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}\n  cores     {:?}\n  results   {}",
+            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}\n  receive   {}\n  cores     {:?}\n  results   {}",
             if p.peer { "(peer to peer: AMQP 1.0 into Allegro's own loopback receiver)".to_string() } else { p.url.to_string() },
             s.parallel,
             s.receivers,
             s.size,
             s.duration,
             if s.warmup > 0 { format!(", warm-up {}", plan::format_duration(s.warmup)) } else { String::new() },
+            if p.rx_coalesce > 0 {
+                format!(
+                    "coalesced over {} from {} messages per window (a message is read at most that late)",
+                    plan::format_duration(p.rx_coalesce),
+                    allegro_engine::pump::COALESCE_FROM
+                )
+            } else {
+                "every read as bytes arrive".to_string()
+            },
             self.placement.cpus,
             self.results.display(),
         )

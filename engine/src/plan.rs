@@ -55,8 +55,12 @@ impl fmt::Display for TestDuration {
     }
 }
 
-/// Formats nanoseconds as the shortest of `1d2h3m4s`, or milliseconds below a second.
+/// Formats nanoseconds as the shortest of `1d2h3m4s`, or milliseconds (microseconds) below a
+/// second (millisecond).
 pub fn format_duration(ns: Nanos) -> String {
+    if ns < 1_000_000 {
+        return format!("{}us", ns / 1_000);
+    }
     if ns < NANOS_PER_SEC {
         return format!("{}ms", ns / 1_000_000);
     }
@@ -131,6 +135,7 @@ pub fn parse_time(s: &str) -> Result<Nanos, ParseError> {
         rest = &rest[digits..];
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let unit = match &rest[..unit_len] {
+            "us" | "µs" => 1_000,
             "ms" => 1_000_000,
             "s" => NANOS_PER_SEC,
             "m" => 60 * NANOS_PER_SEC,
@@ -138,7 +143,7 @@ pub fn parse_time(s: &str) -> Result<Nanos, ParseError> {
             "d" => 86_400 * NANOS_PER_SEC,
             u => {
                 return err(format!(
-                    "bad duration unit '{u}' in '{s}' (use ms, s, m, h, d)"
+                    "bad duration unit '{u}' in '{s}' (use us, ms, s, m, h, d)"
                 ))
             }
         };
@@ -371,7 +376,14 @@ pub struct Plan {
     pub connect_timeout: Nanos,
     /// After the senders finish, how long receivers wait with nothing arriving before they stop.
     pub drain_idle: Nanos,
+    /// Receive coalescing window: while messages stream in, a receiving connection reads at
+    /// most once per window (0: read whenever bytes arrive). Bounds how much later than its
+    /// arrival a message may be read, so it is reported beside every latency figure.
+    pub rx_coalesce: Nanos,
 }
+
+/// The default receive coalescing window: 1 ms.
+pub const RX_COALESCE: Nanos = 1_000_000;
 
 #[cfg(test)]
 mod tests {
@@ -393,7 +405,11 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("99999999999999999999").is_err());
         assert_eq!(format_duration(90_061 * s), "1d1h1m1s");
+        assert_eq!(format_duration(250_000), "250us");
+        assert_eq!(format_duration(2_000_000), "2ms");
         assert_eq!(parse_time("0"), Ok(0));
+        assert_eq!(parse_time("250us"), Ok(250_000));
+        assert_eq!(parse_time("1ms500us"), Ok(1_500_000));
     }
 
     #[test]

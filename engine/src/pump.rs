@@ -4,6 +4,13 @@
 //! lets the session decode it in place, and writes what the session has to send (blocks of
 //! about [`TX_BLOCK`](crate::session::TX_BLOCK) bytes) with one call per block. The clock is read once per
 //! buffer, never per message.
+//!
+//! A receiving connection may coalesce its reads ([`Coalesce`]): while messages stream in fast,
+//! it reads at most once per window instead of every time a few bytes land. That is what makes
+//! a loopback receiver cheap: each read's ACK otherwise makes the kernel push the broker's next
+//! few bytes in the receiver's own context, and each sleep and wake-up of a shard costs tens of
+//! microseconds on a virtual machine. A message waits at most one window longer to be read, and
+//! a slower stream is read as it lands.
 
 use crate::clock::{Clock, Nanos};
 use crate::session::{Phase, Session, SessionError};
@@ -21,6 +28,106 @@ pub trait Transport {
     /// `Ok(Some(0))` is end of stream.
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
     fn send(&mut self, buf: &[u8]) -> io::Result<Option<usize>>;
+    /// Sends the acknowledgement the kernel holds back for what was read, now. A broker with
+    /// Nagle's algorithm on (their default) holds its next small writes until that ACK, which
+    /// the kernel would send late when the reader only reads on ticks.
+    fn ack_now(&mut self) {}
+    /// Reads what is there without asking to be woken when more arrives: a coalescing receiver
+    /// reads on its ticks, and a wake-up for every segment in between is what it saves. The
+    /// default is `recv`.
+    fn recv_quiet(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.recv(buf)
+    }
+}
+
+/// Messages per window from which a connection coalesces its reads: below it, a read per
+/// message costs no more than a read per window, and every message is read as it lands.
+pub const COALESCE_FROM: u64 = 8;
+
+/// Adaptive receive coalescing, at most one read per `window` on a busy stream.
+///
+/// The stream is busy when the reads of the last window or more brought at least
+/// [`COALESCE_FROM`] messages per window. A busy stream's read starts a rest: no read before
+/// the next multiple of `window` on the clock (at most one window away, and the same instant
+/// for every connection of the shard, so they wake together). A read that fills the buffer
+/// (the reader is behind) or finds nothing (the stream went quiet), or a window whose reads
+/// bring fewer messages, ends it; the next byte is then read as soon as it arrives. One read per
+/// tick, not a loop until the socket is empty: on a busy stream bytes land as fast as they are
+/// read, and such a loop is the read-per-few-messages pattern coalescing exists to avoid. A
+/// window of 0 turns coalescing off.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Coalesce {
+    window: Nanos,
+    /// Messages read since `since`.
+    count: u64,
+    since: Nanos,
+    busy: bool,
+    rest_until: Option<Nanos>,
+    /// The tick's first read found data and its ACK went out: one more read picks up what the
+    /// ACK released from the sender's Nagle queue.
+    follow_up: bool,
+}
+
+impl Coalesce {
+    pub fn new(window: Nanos) -> Self {
+        Coalesce {
+            window: window.max(0),
+            ..Coalesce::default()
+        }
+    }
+
+    /// Whether a read may be tried now.
+    pub fn may_read(&self, now: Nanos) -> bool {
+        self.follow_up || self.rest_until.is_none_or(|t| now >= t)
+    }
+
+    /// Whether the stream is read on ticks (and each read's ACK should go out at once).
+    pub fn resting(&self) -> bool {
+        self.rest_until.is_some()
+    }
+
+    /// The end of the current rest, if resting.
+    pub fn rest_until(&self) -> Option<Nanos> {
+        self.rest_until
+    }
+
+    /// A read at `now` brought `messages` whole messages; `full` when it filled the buffer
+    /// offered.
+    pub fn on_data(&mut self, now: Nanos, messages: u64, full: bool) {
+        if self.window == 0 {
+            return;
+        }
+        self.count += messages;
+        let elapsed = now - self.since;
+        if elapsed >= self.window {
+            // Messages per window over the last window or more.
+            self.busy = u128::from(self.count) * self.window as u128
+                >= u128::from(COALESCE_FROM) * elapsed as u128;
+            self.count = 0;
+            self.since = now;
+        }
+        let was_follow_up = std::mem::take(&mut self.follow_up);
+        self.rest_until = (self.busy && !full).then(|| self.next_tick(now));
+        self.follow_up = self.rest_until.is_some() && !was_follow_up;
+    }
+
+    /// Whether the read just done was a tick's first: its ACK should go out now.
+    pub fn wants_ack(&self) -> bool {
+        self.follow_up
+    }
+
+    /// The first multiple of the window after `now`.
+    pub fn next_tick(&self, now: Nanos) -> Nanos {
+        crate::shard::next_tick(now, self.window)
+    }
+
+    /// A read found nothing. The follow-up read of a tick may; otherwise the stream went quiet:
+    /// wait for readiness again.
+    pub fn on_empty(&mut self) {
+        if !std::mem::take(&mut self.follow_up) {
+            self.rest_until = None;
+        }
+    }
 }
 
 /// Why a connection ended.
@@ -52,6 +159,7 @@ pub struct Pump<S> {
     rx: Vec<u8>,
     rx_head: usize,
     rx_tail: usize,
+    coalesce: Coalesce,
 }
 
 impl<S: Session> Pump<S> {
@@ -62,7 +170,14 @@ impl<S: Session> Pump<S> {
             rx: vec![0; rx_len],
             rx_head: 0,
             rx_tail: 0,
+            coalesce: Coalesce::default(),
         }
+    }
+
+    /// Coalesces reads over `window` nanoseconds (see [`Coalesce`]); for receiving connections.
+    pub fn with_coalescing(mut self, window: Nanos) -> Self {
+        self.coalesce = Coalesce::new(window);
+        self
     }
 
     /// Bytes waiting to be written.
@@ -77,10 +192,17 @@ impl<S: Session> Pump<S> {
 
     /// When the runtime must call `step` again even if the socket stays quiet.
     pub fn next_timeout(&self, now: Nanos) -> Option<Nanos> {
-        if self.tx_pending() {
-            return None; // woken by writability
+        let rest = self.coalesce.rest_until();
+        // With bytes to write, the session is woken by writability.
+        let session = if self.tx_pending() {
+            None
+        } else {
+            self.session.next_timeout(now)
+        };
+        match (rest, session) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        self.session.next_timeout(now)
     }
 
     /// Moves bytes until the transport would block both ways and the session has nothing due,
@@ -98,24 +220,41 @@ impl<S: Session> Pump<S> {
             if self.rx_tail == self.rx.len() {
                 self.make_room();
             }
-            match t
-                .recv(&mut self.rx[self.rx_tail..])
-                .map_err(PumpError::Io)?
-            {
+            let offered = self.rx.len() - self.rx_tail;
+            let read = match (self.coalesce.may_read(now), self.coalesce.resting()) {
+                (false, _) => Ok(None),
+                (true, false) => t.recv(&mut self.rx[self.rx_tail..]),
+                (true, true) => t.recv_quiet(&mut self.rx[self.rx_tail..]),
+            }
+            .map_err(PumpError::Io)?;
+            match read {
                 Some(0) => return Err(SessionError::Closed.into()),
                 Some(n) => {
                     self.rx_tail += n;
+                    let before = stats.counters.received;
                     let used = self.session.handle_input(
                         &self.rx[self.rx_head..self.rx_tail],
                         now,
                         stats,
                     )?;
+                    let messages = stats.counters.received - before;
+                    self.coalesce.on_data(now, messages, n == offered);
+                    if self.coalesce.wants_ack() {
+                        t.ack_now();
+                    }
                     self.rx_head += used;
                     if self.rx_head == self.rx_tail {
                         self.rx_head = 0;
                         self.rx_tail = 0;
                     }
                     moved = true;
+                }
+                None if self.coalesce.may_read(now) => {
+                    let resting = self.coalesce.resting() && !self.coalesce.wants_ack();
+                    self.coalesce.on_empty();
+                    // The stream went quiet: read once more the usual way, which asks for a
+                    // wake-up when bytes arrive.
+                    moved = resting && !self.coalesce.resting();
                 }
                 None => {}
             }
@@ -165,5 +304,82 @@ pub fn nonblocking(r: io::Result<usize>) -> io::Result<Option<usize>> {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Coalesce, COALESCE_FROM};
+
+    const W: i64 = 1_000_000;
+
+    #[test]
+    fn off_never_rests() {
+        let mut c = Coalesce::new(0);
+        for t in 0..10 {
+            c.on_data(t * 10, 1000, false);
+            assert!(c.may_read(t * 10));
+            assert_eq!(c.rest_until(), None);
+        }
+    }
+
+    #[test]
+    fn a_slow_stream_is_read_as_it_lands() {
+        let mut c = Coalesce::new(W);
+        // One message every 200 µs is five per window: below the threshold, never held back.
+        for i in 1..50 {
+            c.on_data(i * W / 5, 1, false);
+            assert_eq!(c.rest_until(), None, "read {i}");
+        }
+    }
+
+    #[test]
+    fn a_busy_stream_reads_once_per_window_on_the_ticks() {
+        let mut c = Coalesce::new(W);
+        // Reads of two messages every 100 µs: 20 per window once a window has gone by.
+        let mut t = 0;
+        while c.rest_until().is_none() {
+            t += W / 10;
+            c.on_data(t, 2, false);
+            assert!(t <= 2 * W, "never started to coalesce");
+        }
+        let tick = c.rest_until().unwrap();
+        assert_eq!(tick % W, 0);
+        assert!(tick > t && tick <= t + W);
+        // The first read of a rest asks for its ACK, and one more read follows it.
+        assert!(c.wants_ack());
+        assert!(c.may_read(t + 1));
+        c.on_empty();
+        assert!(!c.wants_ack());
+        assert!(!c.may_read(tick - 1));
+        assert!(c.may_read(tick));
+        // The tick's read finds the window's messages; its follow-up finds what the ACK
+        // released: rest to the next tick.
+        c.on_data(tick, 2 * COALESCE_FROM, false);
+        assert!(c.wants_ack());
+        c.on_data(tick + 5, 3, false);
+        assert!(!c.wants_ack());
+        assert_eq!(c.rest_until(), Some(tick + W));
+        assert!(!c.may_read(tick + 10));
+        // A buffer filled to the brim: read again at once.
+        c.on_data(tick + W, 600, true);
+        assert_eq!(c.rest_until(), None);
+        c.on_data(tick + W + 1000, 100, false);
+        assert_eq!(c.rest_until(), Some(tick + 2 * W));
+        c.on_empty();
+        // Nothing at a tick: the stream went quiet, back to reading on readiness.
+        c.on_empty();
+        assert!(c.may_read(tick + 2 * W));
+    }
+
+    #[test]
+    fn a_stream_that_slows_down_stops_coalescing() {
+        let mut c = Coalesce::new(W);
+        c.on_data(W, 100, false);
+        c.on_data(2 * W, 100, false);
+        assert!(c.rest_until().is_some());
+        // The next window brings only a few messages.
+        c.on_data(3 * W, 3, false);
+        assert_eq!(c.rest_until(), None);
     }
 }

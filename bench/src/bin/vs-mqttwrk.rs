@@ -12,7 +12,12 @@
 //! round is recorded beside each tool's (its pid from `--broker-pid`, else the oldest
 //! `mosquitto` process).
 //!
-//! `vs-mqttwrk [--broker 127.0.0.1:1883] [--rounds 3] [--count 300000] [--publishers 1] [--size 100] [--rate 0] [--backend uring|epoll]`
+//! Pinning is part of the setup: the broker runs on `--broker-cpu` (default 0; its affinity is
+//! restored afterwards) and each load tool on `--load-cpu` (default 1: Allegro with `--cores`,
+//! mqttwrk under `taskset`), so that the two tools get the same single core beside the broker.
+//! `--load-cpu none` leaves everything unpinned.
+//!
+//! `vs-mqttwrk [--broker 127.0.0.1:1883] [--rounds 3] [--count 300000] [--publishers 1] [--size 100] [--rate 0] [--backend uring|epoll] [--rx-coalesce 1ms] [--load-cpu 1] [--broker-cpu 0]`
 //! (the broker defaults to MOSQUITTO_MQTT from .brokers.env; `mqttwrk` must be on PATH or in
 //! ~/.cargo/bin: `cargo install mqttwrk`).
 
@@ -68,6 +73,37 @@ fn broker_pid(args: &[String]) -> Option<u32> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
+/// Sets a process's CPU affinity to `cpus`; returns the old set to restore.
+fn pin_pid(pid: u32, cpus: &[usize]) -> Option<libc::cpu_set_t> {
+    // SAFETY: zeroed cpu_set_t is a valid empty set; the calls only read and write these sets.
+    unsafe {
+        let mut old: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        if libc::sched_getaffinity(pid as libc::pid_t, size, &mut old) != 0 {
+            return None;
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        if libc::sched_setaffinity(pid as libc::pid_t, size, &set) != 0 {
+            return None;
+        }
+        Some(old)
+    }
+}
+
+fn restore_pid(pid: u32, set: &libc::cpu_set_t) {
+    // SAFETY: `set` came from sched_getaffinity.
+    unsafe {
+        libc::sched_setaffinity(
+            pid as libc::pid_t,
+            std::mem::size_of::<libc::cpu_set_t>(),
+            set,
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let broker = arg(
@@ -81,11 +117,22 @@ fn main() {
     let size = arg(&args, "--size", "100");
     let rate: u64 = arg(&args, "--rate", "0").parse().unwrap_or(0);
     let backend = arg(&args, "--backend", "uring");
+    let coalesce = arg(&args, "--rx-coalesce", "1ms");
     if rate > 1000 {
         eprintln!("--rate is per publisher and at most 1000 (mqttwrk paces in whole milliseconds)");
         std::process::exit(2);
     }
     let bpid = broker_pid(&args);
+    let load_cpu = arg(&args, "--load-cpu", "1");
+    let broker_cpu_arg = arg(&args, "--broker-cpu", "0");
+    let pinned = load_cpu != "none";
+    let restore = match (pinned, bpid, broker_cpu_arg.parse::<usize>()) {
+        (true, Some(pid), Ok(cpu)) => pin_pid(pid, &[cpu]).map(|old| (pid, old)),
+        _ => None,
+    };
+    if pinned && restore.is_none() {
+        eprintln!("cannot pin the broker (pid {bpid:?}) to CPU {broker_cpu_arg}; it runs unpinned");
+    }
     let broker_cpu = || bpid.map(proc_cpu_s).unwrap_or(0.0);
     let (host, port) = broker.rsplit_once(':').unwrap_or((&broker, "1883"));
     let expected = count * pubs;
@@ -95,34 +142,36 @@ fn main() {
     for round in 0..rounds {
         let topic = format!("bench/vs/{}/{round}", std::process::id());
         let b0 = broker_cpu();
-        let a = run_measured(
-            Command::new("timeout")
-                .args(["300"])
-                .arg(bin_dir().join("allegro"))
-                .args([
-                    "run",
-                    &format!("mqtt://{broker}/{topic}"),
-                    "--parallel",
-                    &pubs.to_string(),
-                    "--receivers",
-                    "1",
-                    "--size",
-                    &size,
-                    "--duration",
-                    &count.to_string(),
-                    "--rate",
-                    &rate.to_string(),
-                    "--backend",
-                    &backend,
-                    "--qos",
-                    "0",
-                    "--quiet",
-                    "--output",
-                    "json",
-                    "--results",
-                    &results_dir.display().to_string(),
-                ]),
-        )
+        let mut allegro = Command::new("timeout");
+        allegro.args(["300"]).arg(bin_dir().join("allegro"));
+        allegro.arg("run");
+        if pinned {
+            allegro.args(["--cores", &load_cpu]);
+        }
+        let a = run_measured(allegro.args([
+            &format!("mqtt://{broker}/{topic}"),
+            "--parallel",
+            &pubs.to_string(),
+            "--receivers",
+            "1",
+            "--size",
+            &size,
+            "--duration",
+            &count.to_string(),
+            "--rate",
+            &rate.to_string(),
+            "--backend",
+            &backend,
+            "--rx-coalesce",
+            &coalesce,
+            "--qos",
+            "0",
+            "--quiet",
+            "--output",
+            "json",
+            "--results",
+            &results_dir.display().to_string(),
+        ]))
         .expect("run allegro");
         let summary: Value = serde_json::from_str(&a.stdout).unwrap_or(Value::Null);
         let received = summary["totals"]["received"].as_u64().unwrap_or(0);
@@ -133,6 +182,9 @@ fn main() {
                 a.status,
                 a.stderr.trim()
             );
+            if let Some((pid, old)) = &restore {
+                restore_pid(*pid, old);
+            }
             std::process::exit(1);
         }
         let a_broker = broker_cpu() - b0;
@@ -143,7 +195,12 @@ fn main() {
             received,
         };
         let b0 = broker_cpu();
-        let b = run_measured(Command::new("timeout").args(["300"]).arg(mqttwrk()).args([
+        let mut wrk = Command::new("timeout");
+        wrk.args(["300"]);
+        if pinned {
+            wrk.args(["taskset", "-c", &load_cpu]);
+        }
+        let b = run_measured(wrk.arg(mqttwrk()).args([
             "bench",
             "-S",
             host,
@@ -172,6 +229,9 @@ fn main() {
                 b.status,
                 b.stderr.trim()
             );
+            if let Some((pid, old)) = &restore {
+                restore_pid(*pid, old);
+            }
             std::process::exit(1);
         }
         // mqttwrk's subscriber waits for every publish before it exits.
@@ -190,6 +250,9 @@ fn main() {
         ours.push(ra);
         theirs.push(rb);
     }
+    if let Some((pid, old)) = &restore {
+        restore_pid(*pid, old);
+    }
     let col = |v: &[Round], f: fn(&Round) -> f64| v.iter().map(f).collect::<Vec<_>>();
     let (ar, arl, arh) = stats(&col(&ours, |r| r.msgs_per_s));
     let (br, brl, brh) = stats(&col(&theirs, |r| r.msgs_per_s));
@@ -206,7 +269,8 @@ fn main() {
         "benchmark": "vs-mqttwrk",
         "context": context(),
         "setup": {"broker": broker, "count_per_publisher": count, "publishers": pubs, "subscribers": 1, "size": size, "qos": 0,
-                  "rate_per_publisher": rate, "allegro_backend": backend, "rate_measure": "messages received / process wall time", "cpu": "rusage user+sys of the load process"},
+                  "rate_per_publisher": rate, "allegro_backend": backend, "allegro_rx_coalesce": coalesce,
+                  "pinning": if pinned { json!({"load_tools_cpu": load_cpu, "broker_cpu": broker_cpu_arg, "broker_pinned": restore.is_some()}) } else { json!("none") }, "rate_measure": "messages received / process wall time", "cpu": "rusage user+sys of the load process"},
         "rounds": ours.iter().zip(&theirs).map(|(a, b)| json!({
             "allegro": {"msgs_per_s": a.msgs_per_s, "cpu_s_per_million": a.cpu_s_per_million, "received": a.received, "broker_cpu_s_per_million": a.broker_cpu_s_per_million},
             "mqttwrk": {"msgs_per_s": b.msgs_per_s, "cpu_s_per_million": b.cpu_s_per_million, "broker_cpu_s_per_million": b.broker_cpu_s_per_million},

@@ -6,7 +6,8 @@ use crate::pump::{nonblocking, Pump, Transport};
 use crate::session::AnySession;
 use crate::session::{Phase, Session};
 use crate::shard::{
-    handshake_expired, make_session, Command, ConnSpec, ConnState, Core, ShardPlan, MAX_IDLE,
+    handshake_expired, make_session, next_tick, rx_window, Command, ConnSpec, ConnState, Core,
+    ShardPlan, MAX_IDLE,
 };
 use crate::stats::Snapshot;
 use crossbeam_channel::{Receiver, Sender};
@@ -33,6 +34,68 @@ pub fn spawn(
             shard_main(sp, commands, snapshots)
         })
         .map(ShardThread::Epoll)
+}
+
+/// Wake-ups finer than a millisecond: `epoll_wait` counts whole milliseconds (mio rounds a
+/// shorter wait up), so the shard's next deadline is armed on a timerfd the poll watches.
+struct Alarm {
+    fd: std::os::fd::OwnedFd,
+    armed: Option<i64>,
+}
+
+/// The alarm's token; connections use their index.
+const ALARM: Token = Token(usize::MAX);
+
+impl Alarm {
+    fn new(poll: &Poll) -> std::io::Result<Self> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: plain syscall; the descriptor is owned from here on.
+        let raw = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor nobody else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        poll.registry().register(
+            &mut mio::unix::SourceFd(&fd.as_raw_fd()),
+            ALARM,
+            Interest::READABLE,
+        )?;
+        Ok(Alarm { fd, armed: None })
+    }
+
+    /// Makes the poll wake at `deadline` (epoch ns) if that is not a whole number of
+    /// milliseconds from `now`; returns the `epoll_wait` timeout to use.
+    fn arm(&mut self, now: i64, deadline: i64) -> Duration {
+        use std::os::fd::AsRawFd;
+        let wait = (deadline - now).max(0);
+        if wait % 1_000_000 == 0 || self.armed == Some(deadline) {
+            return Duration::from_nanos(wait as u64);
+        }
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: wait / 1_000_000_000,
+                tv_nsec: (wait % 1_000_000_000).max(1),
+            },
+        };
+        // SAFETY: valid descriptor and itimerspec; the old value is not wanted.
+        let r =
+            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if r == 0 {
+            self.armed = Some(deadline);
+        }
+        // The timerfd ends the wait; the rounded-up timeout is the fallback.
+        Duration::from_nanos(wait as u64)
+    }
 }
 
 struct Conn {
@@ -81,6 +144,16 @@ impl Transport for Io<'_> {
         }
         Ok(r)
     }
+
+    fn ack_now(&mut self) {
+        super::ack_now(std::os::fd::AsRawFd::as_raw_fd(&*self.stream));
+    }
+
+    fn recv_quiet(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        // On a tick, look whatever the last readiness said.
+        *self.readable = true;
+        self.recv(buf)
+    }
 }
 
 fn shard_main(
@@ -120,7 +193,7 @@ fn shard_main(
         match conn {
             Ok(stream) => conns.push(Some(Conn {
                 stream,
-                pump: Pump::new(make_session(plan, spec)),
+                pump: Pump::new(make_session(plan, spec)).with_coalescing(rx_window(plan, spec)),
                 state,
                 created: clock.now(),
                 connected: false,
@@ -144,6 +217,8 @@ fn shard_main(
         }
     }
     let mut events = Events::with_capacity(1024);
+    // Without a timerfd, waits are whole milliseconds: still correct, only coarser.
+    let mut alarm = Alarm::new(&poll).ok();
     loop {
         core.poll_commands(plan.shape.warmup);
         if let Some(rx) = &sp.adopt {
@@ -163,7 +238,8 @@ fn shard_main(
                 }
                 conns[i] = Some(Conn {
                     stream,
-                    pump: Pump::new(make_session(plan, spec)),
+                    pump: Pump::new(make_session(plan, spec))
+                        .with_coalescing(rx_window(plan, spec)),
                     state: ConnState::Connecting,
                     created: clock.now(),
                     connected: true,
@@ -182,7 +258,7 @@ fn shard_main(
             super::fail_unaccepted(&mut core, &mut specs);
         }
         let now = clock.now();
-        let mut wake = now + MAX_IDLE;
+        let mut wake = next_tick(now, MAX_IDLE);
         for slot in conns.iter_mut() {
             let Some(c) = slot else { continue };
             let end = service(c, &mut core, &sp);
@@ -222,8 +298,10 @@ fn shard_main(
             return ShardExit::Finished;
         }
         core.maybe_snapshot(now, false);
-        // mio rounds a sub-millisecond wait up to a whole millisecond of epoll_wait.
-        let wait = Duration::from_nanos((wake - now).max(0) as u64);
+        let wait = match alarm.as_mut() {
+            Some(a) if wake > now => a.arm(now, wake),
+            _ => Duration::from_nanos((wake - now).max(0) as u64),
+        };
         if let Err(e) = poll.poll(&mut events, Some(wait)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 core.stats.on_error(format!("epoll_wait failed: {e}"));
@@ -231,6 +309,12 @@ fn shard_main(
             }
         }
         for ev in events.iter() {
+            if ev.token() == ALARM {
+                if let Some(a) = alarm.as_mut() {
+                    a.armed = None;
+                }
+                continue;
+            }
             if let Some(Some(c)) = conns.get_mut(ev.token().0) {
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     c.readable = true;

@@ -137,3 +137,20 @@ pub(crate) fn describe<S: Session>(pump: &Pump<S>, e: PumpError, addr: SocketAdd
         e => format!("{role} to {addr}: {e}"),
     }
 }
+
+/// Sends the ACK the kernel holds back for what was read (`TCP_QUICKACK` flushes a pending
+/// delayed ACK when set; see `Transport::ack_now`).
+pub(crate) fn ack_now(fd: std::os::fd::RawFd) {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option of the right size; a failure (not a
+    // TCP socket) only means there was nothing to flush.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}

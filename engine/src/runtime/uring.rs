@@ -7,7 +7,8 @@ use super::{ShardExit, ShardThread};
 use crate::pump::{nonblocking, Pump, Transport};
 use crate::session::{Phase, Session};
 use crate::shard::{
-    handshake_expired, make_session, Command, ConnSpec, ConnState, Core, ShardPlan, MAX_IDLE,
+    handshake_expired, make_session, next_tick, rx_window, Command, ConnSpec, ConnState, Core,
+    ShardPlan, MAX_IDLE,
 };
 use crate::stats::Snapshot;
 use crossbeam_channel::{Receiver, Sender};
@@ -32,6 +33,9 @@ pub fn spawn(
     let name = format!("allegro-shard-{}", sp.index);
     LocalExecutorBuilder::new(Placement::Fixed(sp.cpu))
         .name(&name)
+        // Sockets only: the registered buffers for storage I/O (10 MiB by default, pinned at
+        // start-up, a few milliseconds per shard) would go unused.
+        .io_memory(64 * 1024)
         .spawn(move || async move { shard_main(sp, commands, snapshots).await })
         .map(ShardThread::Uring)
         .map_err(|e| std::io::Error::other(e.to_string()))
@@ -78,8 +82,13 @@ async fn shard_main(
             c.maybe_snapshot(now, false);
         }
         // Waiting for peer connections: look more often than the usual command poll.
-        let tick = if waiting.is_empty() { 10 } else { 1 };
-        Timer::new(Duration::from_millis(tick)).await;
+        let tick = if waiting.is_empty() {
+            10_000_000
+        } else {
+            1_000_000
+        };
+        let now = sp.clock.now();
+        Timer::new(Duration::from_nanos((next_tick(now, tick) - now) as u64)).await;
     }
 }
 
@@ -101,6 +110,22 @@ impl Transport for Io<'_, '_> {
             Poll::Ready(r) => nonblocking(r),
             Poll::Pending => Ok(None),
         }
+    }
+
+    fn ack_now(&mut self) {
+        super::ack_now(std::os::fd::AsRawFd::as_raw_fd(&*self.stream));
+    }
+
+    fn recv_quiet(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        // Straight to the socket: glommio's `poll_read` does not try it while a readiness poll
+        // it armed after a short read is in flight, and arms one after each short read.
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&*self.stream);
+        // SAFETY: `buf` is valid for writes of its length; `fd` is this stream's socket.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        if n >= 0 {
+            return Ok(Some(n as usize));
+        }
+        nonblocking(Err(std::io::Error::last_os_error()))
     }
 }
 
@@ -135,7 +160,7 @@ async fn conn_task(
         }
     };
     let _ = stream.set_nodelay(true);
-    let mut pump = Pump::new(make_session(plan, spec));
+    let mut pump = Pump::new(make_session(plan, spec)).with_coalescing(rx_window(plan, spec));
     let mut started = false;
     let mut closing_since: Option<i64> = None;
     let mut drained: Option<u64> = None;
@@ -181,7 +206,10 @@ async fn conn_task(
         }
         let wait = pump
             .next_timeout(now)
-            .map_or(MAX_IDLE, |t| (t - now).clamp(0, MAX_IDLE));
+            .unwrap_or_else(|| next_tick(now, MAX_IDLE))
+            .min(next_tick(now, MAX_IDLE))
+            - now;
+        let wait = wait.max(0);
         let mut timer = Timer::new(Duration::from_nanos(wait as u64));
         let r = poll_fn(|cx: &mut Context<'_>| {
             let r = {
