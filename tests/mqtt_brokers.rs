@@ -223,13 +223,13 @@ fn p50_service_us(s: &Value) -> f64 {
     s["latency_us"]["service"]["p50"].as_f64().unwrap()
 }
 
-/// A busy stream (20k msg/s, 800 messages per 40 ms window) is read once per window: half its
-/// messages wait more than a quarter of the window. A slow one (100/s, 4 messages per window,
+/// A busy stream (5k msg/s: 200 messages, 22 KB per 40 ms window) is read once per window: half
+/// its messages wait more than a quarter of the window. A slow one (100/s, 4 messages per window,
 /// under the threshold of 8) is read as it lands with the same window, and so is the busy one
 /// with coalescing off. The window is reported in the configuration.
 fn coalescing(backend: &str) {
     let window_us = 40_000.0;
-    let busy = coalesced_run(backend, "20k", "40ms");
+    let busy = coalesced_run(backend, "5k", "40ms");
     assert_eq!(busy["config"]["rx_coalesce_us"], 40_000);
     let p50 = p50_service_us(&busy);
     assert!(
@@ -242,7 +242,7 @@ fn coalescing(backend: &str) {
         p50 < window_us / 4.0,
         "{backend}: a slow stream was held back (p50 {p50} µs with a 40 ms window)"
     );
-    let off = coalesced_run(backend, "20k", "0");
+    let off = coalesced_run(backend, "5k", "0");
     assert_eq!(off["config"]["rx_coalesce_us"], 0);
     let p50 = p50_service_us(&off);
     assert!(

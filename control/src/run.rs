@@ -162,9 +162,10 @@ impl RunConfig {
             if s.warmup > 0 { format!(", warm-up {}", plan::format_duration(s.warmup)) } else { String::new() },
             if p.rx_coalesce > 0 {
                 format!(
-                    "coalesced over {} from {} messages per window (a message is read at most that late)",
+                    "coalesced over {} from {} messages up to {} KiB per window (a message is read at most that late)",
                     plan::format_duration(p.rx_coalesce),
-                    allegro_engine::pump::COALESCE_FROM
+                    allegro_engine::pump::COALESCE_FROM,
+                    allegro_engine::pump::COALESCE_UP_TO / 1024
                 )
             } else {
                 "every read as bytes arrive".to_string()

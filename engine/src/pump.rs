@@ -44,10 +44,15 @@ pub trait Transport {
 /// message costs no more than a read per window, and every message is read as it lands.
 pub const COALESCE_FROM: u64 = 8;
 
+/// Bytes per window up to which a connection coalesces its reads: a faster stream already
+/// fills a large read each time it is read, and a window's worth of it would fill the socket's
+/// buffer and stall the sender.
+pub const COALESCE_UP_TO: u64 = RX_SIZE as u64;
+
 /// Adaptive receive coalescing, at most one read per `window` on a busy stream.
 ///
 /// The stream is busy when the reads of the last window or more brought at least
-/// [`COALESCE_FROM`] messages per window. A busy stream's read starts a rest: no read before
+/// [`COALESCE_FROM`] messages and at most [`COALESCE_UP_TO`] bytes per window. A busy stream's read starts a rest: no read before
 /// the next multiple of `window` on the clock (at most one window away, and the same instant
 /// for every connection of the shard, so they wake together). A read that fills the buffer
 /// (the reader is behind) or finds nothing (the stream went quiet), or a window whose reads
@@ -58,8 +63,9 @@ pub const COALESCE_FROM: u64 = 8;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Coalesce {
     window: Nanos,
-    /// Messages read since `since`.
+    /// Messages and bytes read since `since`.
     count: u64,
+    bytes: u64,
     since: Nanos,
     busy: bool,
     rest_until: Option<Nanos>,
@@ -91,19 +97,22 @@ impl Coalesce {
         self.rest_until
     }
 
-    /// A read at `now` brought `messages` whole messages; `full` when it filled the buffer
-    /// offered.
-    pub fn on_data(&mut self, now: Nanos, messages: u64, full: bool) {
+    /// A read at `now` brought `bytes` holding `messages` whole messages; `full` when it
+    /// filled the buffer offered.
+    pub fn on_data(&mut self, now: Nanos, bytes: usize, messages: u64, full: bool) {
         if self.window == 0 {
             return;
         }
         self.count += messages;
+        self.bytes += bytes as u64;
         let elapsed = now - self.since;
         if elapsed >= self.window {
-            // Messages per window over the last window or more.
-            self.busy = u128::from(self.count) * self.window as u128
-                >= u128::from(COALESCE_FROM) * elapsed as u128;
+            // Messages and bytes per window over the last window or more.
+            let per_window = |n: u64| u128::from(n) * self.window as u128;
+            self.busy = per_window(self.count) >= u128::from(COALESCE_FROM) * elapsed as u128
+                && per_window(self.bytes) <= u128::from(COALESCE_UP_TO) * elapsed as u128;
             self.count = 0;
+            self.bytes = 0;
             self.since = now;
         }
         let was_follow_up = std::mem::take(&mut self.follow_up);
@@ -238,7 +247,7 @@ impl<S: Session> Pump<S> {
                         stats,
                     )?;
                     let messages = stats.counters.received - before;
-                    self.coalesce.on_data(now, messages, n == offered);
+                    self.coalesce.on_data(now, n, messages, n == offered);
                     if self.coalesce.wants_ack() {
                         t.ack_now();
                     }
@@ -317,7 +326,7 @@ mod tests {
     fn off_never_rests() {
         let mut c = Coalesce::new(0);
         for t in 0..10 {
-            c.on_data(t * 10, 1000, false);
+            c.on_data(t * 10, 100000, 1000, false);
             assert!(c.may_read(t * 10));
             assert_eq!(c.rest_until(), None);
         }
@@ -328,7 +337,7 @@ mod tests {
         let mut c = Coalesce::new(W);
         // One message every 200 µs is five per window: below the threshold, never held back.
         for i in 1..50 {
-            c.on_data(i * W / 5, 1, false);
+            c.on_data(i * W / 5, 100, 1, false);
             assert_eq!(c.rest_until(), None, "read {i}");
         }
     }
@@ -340,7 +349,7 @@ mod tests {
         let mut t = 0;
         while c.rest_until().is_none() {
             t += W / 10;
-            c.on_data(t, 2, false);
+            c.on_data(t, 200, 2, false);
             assert!(t <= 2 * W, "never started to coalesce");
         }
         let tick = c.rest_until().unwrap();
@@ -355,16 +364,21 @@ mod tests {
         assert!(c.may_read(tick));
         // The tick's read finds the window's messages; its follow-up finds what the ACK
         // released: rest to the next tick.
-        c.on_data(tick, 2 * COALESCE_FROM, false);
+        c.on_data(
+            tick,
+            (2 * COALESCE_FROM) as usize * 100,
+            2 * COALESCE_FROM,
+            false,
+        );
         assert!(c.wants_ack());
-        c.on_data(tick + 5, 3, false);
+        c.on_data(tick + 5, 300, 3, false);
         assert!(!c.wants_ack());
         assert_eq!(c.rest_until(), Some(tick + W));
         assert!(!c.may_read(tick + 10));
         // A buffer filled to the brim: read again at once.
-        c.on_data(tick + W, 600, true);
+        c.on_data(tick + W, 60000, 600, true);
         assert_eq!(c.rest_until(), None);
-        c.on_data(tick + W + 1000, 100, false);
+        c.on_data(tick + W + 1000, 10000, 100, false);
         assert_eq!(c.rest_until(), Some(tick + 2 * W));
         c.on_empty();
         // Nothing at a tick: the stream went quiet, back to reading on readiness.
@@ -373,13 +387,24 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_too_fast_to_hold_is_not_coalesced() {
+        let mut c = Coalesce::new(W);
+        // 640 KiB per window in 64 KiB reads that do not quite fill the buffer: reads are
+        // large already, and a window of it would overflow the socket.
+        for i in 1..40 {
+            c.on_data(i * W / 10, 65_000, 600, false);
+            assert_eq!(c.rest_until(), None, "read {i}");
+        }
+    }
+
+    #[test]
     fn a_stream_that_slows_down_stops_coalescing() {
         let mut c = Coalesce::new(W);
-        c.on_data(W, 100, false);
-        c.on_data(2 * W, 100, false);
+        c.on_data(W, 10000, 100, false);
+        c.on_data(2 * W, 10000, 100, false);
         assert!(c.rest_until().is_some());
         // The next window brings only a few messages.
-        c.on_data(3 * W, 3, false);
+        c.on_data(3 * W, 300, 3, false);
         assert_eq!(c.rest_until(), None);
     }
 }
