@@ -32,6 +32,9 @@ pub trait Transport {
     /// Nagle's algorithm on (their default) holds its next small writes until that ACK, which
     /// the kernel would send late when the reader only reads on ticks.
     fn ack_now(&mut self) {}
+    /// Delayed ACKs on (`true`: no ACK for each segment that lands, the coalescing receiver
+    /// sends one per tick with `ack_now`) or back to the kernel's usual behaviour.
+    fn delay_acks(&mut self, _on: bool) {}
     /// Reads what is there without asking to be woken when more arrives: a coalescing receiver
     /// reads on its ticks, and a wake-up for every segment in between is what it saves. The
     /// default is `recv`.
@@ -69,9 +72,11 @@ pub struct Coalesce {
     since: Nanos,
     busy: bool,
     rest_until: Option<Nanos>,
-    /// The tick's first read found data and its ACK went out: one more read picks up what the
-    /// ACK released from the sender's Nagle queue.
+    /// The tick's first read is done and its ACK went out: one more read picks up what the ACK
+    /// released from the sender's Nagle queue.
     follow_up: bool,
+    /// The tick's first read found data.
+    found: bool,
 }
 
 impl Coalesce {
@@ -118,6 +123,7 @@ impl Coalesce {
         let was_follow_up = std::mem::take(&mut self.follow_up);
         self.rest_until = (self.busy && !full).then(|| self.next_tick(now));
         self.follow_up = self.rest_until.is_some() && !was_follow_up;
+        self.found = self.follow_up;
     }
 
     /// Whether the read just done was a tick's first: its ACK should go out now.
@@ -130,11 +136,18 @@ impl Coalesce {
         crate::shard::next_tick(now, self.window)
     }
 
-    /// A read found nothing. The follow-up read of a tick may; otherwise the stream went quiet:
-    /// wait for readiness again.
+    /// A read found nothing. On a tick's first read that is expected once delayed ACKs hold
+    /// the sender's bytes back: its ACK goes out and the follow-up read gets them. When both
+    /// reads of a tick find nothing, or a read outside a rest does, the stream went quiet: wait
+    /// for readiness again.
     pub fn on_empty(&mut self) {
-        if !std::mem::take(&mut self.follow_up) {
-            self.rest_until = None;
+        if std::mem::take(&mut self.follow_up) {
+            if !std::mem::take(&mut self.found) {
+                self.rest_until = None;
+            }
+        } else if self.rest_until.is_some() {
+            self.follow_up = true;
+            self.found = false;
         }
     }
 }
@@ -169,6 +182,8 @@ pub struct Pump<S> {
     rx_head: usize,
     rx_tail: usize,
     coalesce: Coalesce,
+    /// Whether the transport was told to delay ACKs (while coalescing).
+    acks_delayed: bool,
 }
 
 impl<S: Session> Pump<S> {
@@ -180,6 +195,7 @@ impl<S: Session> Pump<S> {
             rx_head: 0,
             rx_tail: 0,
             coalesce: Coalesce::default(),
+            acks_delayed: false,
         }
     }
 
@@ -259,13 +275,20 @@ impl<S: Session> Pump<S> {
                     moved = true;
                 }
                 None if self.coalesce.may_read(now) => {
-                    let resting = self.coalesce.resting() && !self.coalesce.wants_ack();
+                    let resting = self.coalesce.resting();
                     self.coalesce.on_empty();
-                    // The stream went quiet: read once more the usual way, which asks for a
-                    // wake-up when bytes arrive.
-                    moved = resting && !self.coalesce.resting();
+                    if self.coalesce.wants_ack() {
+                        t.ack_now();
+                    }
+                    // A follow-up read is due, or the stream went quiet: read once more (the
+                    // usual way then, which asks for a wake-up when bytes arrive).
+                    moved = self.coalesce.wants_ack() || (resting && !self.coalesce.resting());
                 }
                 None => {}
+            }
+            if self.coalesce.resting() != self.acks_delayed {
+                self.acks_delayed = self.coalesce.resting();
+                t.delay_acks(self.acks_delayed);
             }
             let out = self.session.poll_transmit(now, stats)?;
             if !out.is_empty() {
@@ -381,9 +404,21 @@ mod tests {
         c.on_data(tick + W + 1000, 10000, 100, false);
         assert_eq!(c.rest_until(), Some(tick + 2 * W));
         c.on_empty();
-        // Nothing at a tick: the stream went quiet, back to reading on readiness.
+        // With ACKs delayed, the sender holds its bytes until the tick's ACK: the first read
+        // finds nothing, its ACK goes out, and the follow-up finds the window's messages.
         c.on_empty();
+        assert!(c.wants_ack());
         assert!(c.may_read(tick + 2 * W));
+        c.on_data(tick + 2 * W, 10000, 100, false);
+        assert!(!c.wants_ack());
+        assert_eq!(c.rest_until(), Some(tick + 3 * W));
+        // Nothing at a tick, nor after its ACK: the stream went quiet, back to readiness.
+        c.on_empty();
+        assert!(c.wants_ack());
+        c.on_empty();
+        assert!(!c.wants_ack());
+        assert_eq!(c.rest_until(), None);
+        assert!(c.may_read(tick + 3 * W));
     }
 
     #[test]

@@ -138,18 +138,18 @@ pub(crate) fn describe<S: Session>(pump: &Pump<S>, e: PumpError, addr: SocketAdd
     }
 }
 
-/// Sends the ACK the kernel holds back for what was read (`TCP_QUICKACK` flushes a pending
-/// delayed ACK when set; see `Transport::ack_now`).
-pub(crate) fn ack_now(fd: std::os::fd::RawFd) {
-    let on: libc::c_int = 1;
+/// `TCP_QUICKACK`: 0 delays ACKs; 1 sends a pending ACK now and goes back to quick ACKs; 2
+/// sends a pending ACK now and keeps delaying (tcp(7); `__tcp_sock_set_quickack`). See
+/// `Transport::ack_now` and `Transport::delay_acks`.
+pub(crate) fn quickack(fd: std::os::fd::RawFd, value: libc::c_int) {
     // SAFETY: a valid socket descriptor and a c_int option of the right size; a failure (not a
-    // TCP socket) only means there was nothing to flush.
+    // TCP socket) only means there was nothing to change.
     unsafe {
         libc::setsockopt(
             fd,
             libc::IPPROTO_TCP,
             libc::TCP_QUICKACK,
-            (&on as *const libc::c_int).cast(),
+            (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
     }

@@ -113,7 +113,14 @@ impl Transport for Io<'_, '_> {
     }
 
     fn ack_now(&mut self) {
-        super::ack_now(std::os::fd::AsRawFd::as_raw_fd(&*self.stream));
+        super::quickack(std::os::fd::AsRawFd::as_raw_fd(&*self.stream), 2);
+    }
+
+    fn delay_acks(&mut self, on: bool) {
+        super::quickack(
+            std::os::fd::AsRawFd::as_raw_fd(&*self.stream),
+            if on { 0 } else { 1 },
+        );
     }
 
     fn recv_quiet(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
