@@ -491,7 +491,25 @@ impl Session for MqttSession {
         let mut out = std::mem::take(&mut self.tx.ctrl);
         let mut used = 0;
         let mut result = Ok(());
+        // The fast path for what a subscribed 3.1.1 receiver mostly reads: QoS 0 PUBLISH on
+        // its topic (`mqtt::fast`); anything else goes through the full decoder.
+        let fast = self.cfg.protocol == Protocol::V311
+            && matches!(
+                self.state,
+                State::Ready | State::Running | State::SendDisconnect
+            );
         while used < input.len() {
+            if let (true, Role::Receiver(r)) = (fast, &mut self.role) {
+                let topic = self.cfg.topic.as_bytes();
+                if let Some((body, n)) =
+                    mqtt::fast::peek_publish(&input[used..], topic, self.cfg.max_packet)
+                {
+                    used += n;
+                    r.on_publish(body, now, stats);
+                    r.drain.arrived(now);
+                    continue;
+                }
+            }
             match mqtt::decode(&input[used..], self.cfg.protocol, self.cfg.max_packet) {
                 Ok(Decode::Complete(packet, n)) => {
                     used += n;

@@ -45,6 +45,7 @@ mod codec;
 mod connack;
 mod connect;
 mod disconnect;
+pub mod fast;
 pub mod header;
 mod ping;
 mod properties;
