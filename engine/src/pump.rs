@@ -55,14 +55,16 @@ pub const COALESCE_UP_TO: u64 = RX_SIZE as u64;
 /// Adaptive receive coalescing, at most one read per `window` on a busy stream.
 ///
 /// The stream is busy when the reads of the last window or more brought at least
-/// [`COALESCE_FROM`] messages and at most [`COALESCE_UP_TO`] bytes per window. A busy stream's read starts a rest: no read before
-/// the next multiple of `window` on the clock (at most one window away, and the same instant
-/// for every connection of the shard, so they wake together). A read that fills the buffer
-/// (the reader is behind) or finds nothing (the stream went quiet), or a window whose reads
-/// bring fewer messages, ends it; the next byte is then read as soon as it arrives. One read per
-/// tick, not a loop until the socket is empty: on a busy stream bytes land as fast as they are
-/// read, and such a loop is the read-per-few-messages pattern coalescing exists to avoid. A
-/// window of 0 turns coalescing off.
+/// [`COALESCE_FROM`] messages and at most [`COALESCE_UP_TO`] bytes per window. A busy stream's
+/// read starts a rest: no read before the next multiple of `window` on the clock (at most one
+/// window away, and the same instant for every connection of the shard, so they wake together).
+/// While resting the transport delays ACKs, so a sender with Nagle's algorithm on holds its
+/// bytes; each tick's first read is followed by the ACK and one more read, which gets what the
+/// ACK released. One read and its follow-up per tick, not a loop until the socket is empty: on a
+/// busy stream bytes land as fast as they are read. A read that fills the buffer (the reader is
+/// behind), a tick whose two reads find nothing (the stream went quiet), or a window that brings
+/// fewer messages ends the rest; the next byte is then read as soon as it arrives. A window of
+/// 0 turns coalescing off.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Coalesce {
     window: Nanos,
@@ -92,7 +94,7 @@ impl Coalesce {
         self.follow_up || self.rest_until.is_none_or(|t| now >= t)
     }
 
-    /// Whether the stream is read on ticks (and each read's ACK should go out at once).
+    /// Whether the stream is read on ticks (with ACKs delayed in between).
     pub fn resting(&self) -> bool {
         self.rest_until.is_some()
     }
@@ -126,7 +128,8 @@ impl Coalesce {
         self.found = self.follow_up;
     }
 
-    /// Whether the read just done was a tick's first: its ACK should go out now.
+    /// Whether the read just done was a tick's first: its ACK should go out now, and a
+    /// follow-up read is due.
     pub fn wants_ack(&self) -> bool {
         self.follow_up
     }
