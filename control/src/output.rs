@@ -245,17 +245,14 @@ pub fn text(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) -> 
         .iter()
         .zip(s["shards"].as_array().into_iter().flatten())
     {
-        let h = if shard.histograms.corrected.is_empty() {
-            &shard.histograms.send_delay
-        } else {
-            &shard.histograms.corrected
-        };
+        // The latency columns are the corrected latency of what the shard received, as in the
+        // total row; a shard that only sends shows none (its send delay is in the table below).
         row(
             &mut out,
             &shard.shard.to_string(),
             &shard.cpu.to_string(),
             v,
-            h,
+            &shard.histograms.corrected,
         );
     }
     let all = o.totals.histograms();
