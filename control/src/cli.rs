@@ -269,8 +269,9 @@ pub struct RunArgs {
     pub drain_idle: i64,
 
     /// Receive coalescing: a receiver getting at least 8 messages (and at most 64 KiB) per
-    /// window reads at most once per window (250us, 1ms). A message is then read at most this long after it arrived;
-    /// slower streams are read as they land. 0 reads whenever bytes arrive, at more CPU.
+    /// window reads at most once per window (250us, 1ms). A message is then read at most this
+    /// long after it arrived; slower streams are read as they land. 0 reads whenever bytes
+    /// arrive, at more CPU.
     #[arg(long = "rx-coalesce", default_value = "1ms", value_parser = parse_time)]
     pub rx_coalesce: i64,
 

@@ -28,13 +28,25 @@ pub trait Transport {
     /// `Ok(Some(0))` is end of stream.
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
     fn send(&mut self, buf: &[u8]) -> io::Result<Option<usize>>;
+    /// The TCP socket underneath, for the ACK controls below (`None`: they do nothing).
+    fn socket(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
     /// Sends the acknowledgement the kernel holds back for what was read, now. A broker with
     /// Nagle's algorithm on (their default) holds its next small writes until that ACK, which
     /// the kernel would send late when the reader only reads on ticks.
-    fn ack_now(&mut self) {}
+    fn ack_now(&mut self) {
+        if let Some(fd) = self.socket() {
+            crate::runtime::quickack(fd, 2);
+        }
+    }
     /// Delayed ACKs on (`true`: no ACK for each segment that lands, the coalescing receiver
     /// sends one per tick with `ack_now`) or back to the kernel's usual behaviour.
-    fn delay_acks(&mut self, _on: bool) {}
+    fn delay_acks(&mut self, on: bool) {
+        if let Some(fd) = self.socket() {
+            crate::runtime::quickack(fd, if on { 0 } else { 1 });
+        }
+    }
     /// Reads what is there without asking to be woken when more arrives: a coalescing receiver
     /// reads on its ticks, and a wake-up for every segment in between is what it saves. The
     /// default is `recv`.
@@ -123,7 +135,7 @@ impl Coalesce {
             self.since = now;
         }
         let was_follow_up = std::mem::take(&mut self.follow_up);
-        self.rest_until = (self.busy && !full).then(|| self.next_tick(now));
+        self.rest_until = (self.busy && !full).then(|| crate::shard::next_tick(now, self.window));
         self.follow_up = self.rest_until.is_some() && !was_follow_up;
         self.found = self.follow_up;
     }
@@ -132,11 +144,6 @@ impl Coalesce {
     /// follow-up read is due.
     pub fn wants_ack(&self) -> bool {
         self.follow_up
-    }
-
-    /// The first multiple of the window after `now`.
-    pub fn next_tick(&self, now: Nanos) -> Nanos {
-        crate::shard::next_tick(now, self.window)
     }
 
     /// A read found nothing. On a tick's first read that is expected once delayed ACKs hold
@@ -220,17 +227,13 @@ impl<S: Session> Pump<S> {
 
     /// When the runtime must call `step` again even if the socket stays quiet.
     pub fn next_timeout(&self, now: Nanos) -> Option<Nanos> {
-        let rest = self.coalesce.rest_until();
         // With bytes to write, the session is woken by writability.
         let session = if self.tx_pending() {
             None
         } else {
             self.session.next_timeout(now)
         };
-        match (rest, session) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        crate::session::earliest(self.coalesce.rest_until(), session)
     }
 
     /// Moves bytes until the transport would block both ways and the session has nothing due,

@@ -133,6 +133,11 @@ fn main() {
     if pinned && restore.is_none() {
         eprintln!("cannot pin the broker (pid {bpid:?}) to CPU {broker_cpu_arg}; it runs unpinned");
     }
+    let unpin_broker = || {
+        if let Some((pid, old)) = &restore {
+            restore_pid(*pid, old);
+        }
+    };
     let broker_cpu = || bpid.map(proc_cpu_s).unwrap_or(0.0);
     let (host, port) = broker.rsplit_once(':').unwrap_or((&broker, "1883"));
     let expected = count * pubs;
@@ -182,9 +187,7 @@ fn main() {
                 a.status,
                 a.stderr.trim()
             );
-            if let Some((pid, old)) = &restore {
-                restore_pid(*pid, old);
-            }
+            unpin_broker();
             std::process::exit(1);
         }
         let a_broker = broker_cpu() - b0;
@@ -229,9 +232,7 @@ fn main() {
                 b.status,
                 b.stderr.trim()
             );
-            if let Some((pid, old)) = &restore {
-                restore_pid(*pid, old);
-            }
+            unpin_broker();
             std::process::exit(1);
         }
         // mqttwrk's subscriber waits for every publish before it exits.
@@ -250,9 +251,7 @@ fn main() {
         ours.push(ra);
         theirs.push(rb);
     }
-    if let Some((pid, old)) = &restore {
-        restore_pid(*pid, old);
-    }
+    unpin_broker();
     let col = |v: &[Round], f: fn(&Round) -> f64| v.iter().map(f).collect::<Vec<_>>();
     let (ar, arl, arh) = stats(&col(&ours, |r| r.msgs_per_s));
     let (br, brl, brh) = stats(&col(&theirs, |r| r.msgs_per_s));

@@ -145,19 +145,12 @@ impl Transport for Io<'_> {
         Ok(r)
     }
 
-    fn ack_now(&mut self) {
-        super::quickack(std::os::fd::AsRawFd::as_raw_fd(&*self.stream), 2);
-    }
-
-    fn delay_acks(&mut self, on: bool) {
-        super::quickack(
-            std::os::fd::AsRawFd::as_raw_fd(&*self.stream),
-            if on { 0 } else { 1 },
-        );
+    fn socket(&self) -> Option<std::os::fd::RawFd> {
+        Some(std::os::fd::AsRawFd::as_raw_fd(&*self.stream))
     }
 
     fn recv_quiet(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
-        // On a tick, look whatever the last readiness said.
+        // On a tick, try the socket whatever the last readiness said.
         *self.readable = true;
         self.recv(buf)
     }

@@ -112,22 +112,15 @@ impl Transport for Io<'_, '_> {
         }
     }
 
-    fn ack_now(&mut self) {
-        super::quickack(std::os::fd::AsRawFd::as_raw_fd(&*self.stream), 2);
-    }
-
-    fn delay_acks(&mut self, on: bool) {
-        super::quickack(
-            std::os::fd::AsRawFd::as_raw_fd(&*self.stream),
-            if on { 0 } else { 1 },
-        );
+    fn socket(&self) -> Option<std::os::fd::RawFd> {
+        Some(std::os::fd::AsRawFd::as_raw_fd(&*self.stream))
     }
 
     fn recv_quiet(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
         // Straight to the socket: glommio's `poll_read` does not try it while a readiness poll
         // it armed after a short read is in flight, and arms one after each short read.
         let fd = std::os::fd::AsRawFd::as_raw_fd(&*self.stream);
-        // SAFETY: `buf` is valid for writes of its length; `fd` is this stream's socket.
+        // SAFETY: `buf` is valid for writes of its length; `fd` is this stream's open socket.
         let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
         if n >= 0 {
             return Ok(Some(n as usize));
@@ -211,12 +204,8 @@ async fn conn_task(
         if handshake_expired(&pump.session, created, now, plan.connect_timeout) {
             break Err(super::handshake_error(sp.addr, plan.connect_timeout));
         }
-        let wait = pump
-            .next_timeout(now)
-            .unwrap_or_else(|| next_tick(now, MAX_IDLE))
-            .min(next_tick(now, MAX_IDLE))
-            - now;
-        let wait = wait.max(0);
+        let idle = next_tick(now, MAX_IDLE);
+        let wait = (pump.next_timeout(now).map_or(idle, |t| t.min(idle)) - now).max(0);
         let mut timer = Timer::new(Duration::from_nanos(wait as u64));
         let r = poll_fn(|cx: &mut Context<'_>| {
             let r = {
