@@ -73,3 +73,71 @@ pub(crate) fn encode_ack(
         properties.encode(out);
     }
 }
+
+/// Defines one of the four ack packets over the shared body above: the struct, `new`,
+/// `decode` (which checks the packet's fixed-header flags, §2.2.2) and `encode`/`encoded_len`.
+/// `$first` is the packet's first byte; `$section` its clause, for the docs.
+macro_rules! ack_packet {
+    ($(#[$doc:meta])* $name:ident, $packet_type:ident, $first:literal, $section:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name<'a> {
+            /// Packet identifier being acknowledged, nonzero (§2.3.1).
+            pub pkid: u16,
+            /// MQTT 5.0 reason code (0x00 = success); always 0 under MQTT 3.1.1.
+            pub reason: u8,
+            /// MQTT 5.0 properties; always empty under MQTT 3.1.1.
+            pub properties: $crate::mqtt::Properties<'a>,
+        }
+
+        impl<'a> $name<'a> {
+            /// Reason 0x00 and no properties.
+            pub const fn new(pkid: u16) -> Self {
+                $name {
+                    pkid,
+                    reason: 0,
+                    properties: $crate::mqtt::Properties::EMPTY,
+                }
+            }
+
+            #[doc = concat!(
+                "Decode the body that follows the fixed header. MQTT 3.1.1 requires a remaining ",
+                "length of 2; MQTT 5.0 accepts 2, 3 or more (", $section, ".2)."
+            )]
+            pub fn decode(
+                flags: u8,
+                body: &'a [u8],
+                protocol: $crate::mqtt::Protocol,
+            ) -> Result<Self, $crate::mqtt::Error> {
+                $crate::mqtt::header::check_flags($crate::mqtt::packet_type::$packet_type, flags)?;
+                let (pkid, reason, properties) = $crate::mqtt::ack::decode_ack(body, protocol)?;
+                Ok($name {
+                    pkid,
+                    reason,
+                    properties,
+                })
+            }
+
+            #[doc = concat!(
+                "Append the whole packet; v5 reason and properties are left out when the reason ",
+                "is 0x00 and there are no properties (MQTT 5.0 ", $section, ".2.1)."
+            )]
+            pub fn encode(&self, protocol: $crate::mqtt::Protocol, out: &mut Vec<u8>) {
+                $crate::mqtt::ack::encode_ack(
+                    $first,
+                    self.pkid,
+                    self.reason,
+                    &self.properties,
+                    protocol,
+                    out,
+                );
+            }
+
+            /// Exact number of bytes [`Self::encode`] appends.
+            pub fn encoded_len(&self, protocol: $crate::mqtt::Protocol) -> usize {
+                $crate::mqtt::ack::ack_len(self.reason, &self.properties, protocol)
+            }
+        }
+    };
+}
+pub(crate) use ack_packet;

@@ -1,64 +1,15 @@
 //! PUBREC packet (MQTT 3.1.1 §3.5, MQTT 5.0 §3.5).
 
-use super::ack::{ack_len, decode_ack, encode_ack};
-use super::header::check_flags;
-use super::{packet_type, Error, Properties, Protocol};
+use super::ack::ack_packet;
 
-/// PUBREC (§3.5): first reply to a QoS 2 PUBLISH.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PubRec<'a> {
-    /// Packet identifier being acknowledged, nonzero (§2.3.1).
-    pub pkid: u16,
-    /// MQTT 5.0 reason code (0x00 = success); always 0 under MQTT 3.1.1.
-    pub reason: u8,
-    /// MQTT 5.0 properties; always empty under MQTT 3.1.1.
-    pub properties: Properties<'a>,
-}
-
-impl<'a> PubRec<'a> {
-    /// Reason 0x00 and no properties.
-    pub const fn new(pkid: u16) -> Self {
-        PubRec {
-            pkid,
-            reason: 0,
-            properties: Properties::EMPTY,
-        }
-    }
-
-    /// Decode the body that follows the fixed header. MQTT 3.1.1 requires a
-    /// remaining length of 2; MQTT 5.0 accepts 2, 3 or more (§3.5.2).
-    pub fn decode(flags: u8, body: &'a [u8], protocol: Protocol) -> Result<Self, Error> {
-        check_flags(packet_type::PUBREC, flags)?;
-        let (pkid, reason, properties) = decode_ack(body, protocol)?;
-        Ok(PubRec {
-            pkid,
-            reason,
-            properties,
-        })
-    }
-
-    /// Append the whole packet; v5 reason and properties are left out when
-    /// the reason is 0x00 and there are no properties (MQTT 5.0 §3.5.2.1).
-    pub fn encode(&self, protocol: Protocol, out: &mut Vec<u8>) {
-        encode_ack(
-            0x50,
-            self.pkid,
-            self.reason,
-            &self.properties,
-            protocol,
-            out,
-        );
-    }
-
-    /// Exact number of bytes [`Self::encode`] appends.
-    pub fn encoded_len(&self, protocol: Protocol) -> usize {
-        ack_len(self.reason, &self.properties, protocol)
-    }
+ack_packet! {
+    /// PUBREC (§3.5): first reply to a QoS 2 PUBLISH.
+    PubRec, PUBREC, 0x50, "§3.5"
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{decode, Decode, Packet, Property};
+    use super::super::{decode, Decode, Error, Packet, Properties, Property, Protocol};
     use super::*;
 
     fn both_ways(bytes: &[u8], protocol: Protocol, ack: PubRec<'_>) {

@@ -1,64 +1,15 @@
 //! PUBREL packet (MQTT 3.1.1 §3.6, MQTT 5.0 §3.6).
 
-use super::ack::{ack_len, decode_ack, encode_ack};
-use super::header::check_flags;
-use super::{packet_type, Error, Properties, Protocol};
+use super::ack::ack_packet;
 
-/// PUBREL (§3.6): second step of the QoS 2 flow; fixed-header flags must be 0b0010 (§3.6.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PubRel<'a> {
-    /// Packet identifier being acknowledged, nonzero (§2.3.1).
-    pub pkid: u16,
-    /// MQTT 5.0 reason code (0x00 = success); always 0 under MQTT 3.1.1.
-    pub reason: u8,
-    /// MQTT 5.0 properties; always empty under MQTT 3.1.1.
-    pub properties: Properties<'a>,
-}
-
-impl<'a> PubRel<'a> {
-    /// Reason 0x00 and no properties.
-    pub const fn new(pkid: u16) -> Self {
-        PubRel {
-            pkid,
-            reason: 0,
-            properties: Properties::EMPTY,
-        }
-    }
-
-    /// Decode the body that follows the fixed header. MQTT 3.1.1 requires a
-    /// remaining length of 2; MQTT 5.0 accepts 2, 3 or more (§3.6.2).
-    pub fn decode(flags: u8, body: &'a [u8], protocol: Protocol) -> Result<Self, Error> {
-        check_flags(packet_type::PUBREL, flags)?;
-        let (pkid, reason, properties) = decode_ack(body, protocol)?;
-        Ok(PubRel {
-            pkid,
-            reason,
-            properties,
-        })
-    }
-
-    /// Append the whole packet; v5 reason and properties are left out when
-    /// the reason is 0x00 and there are no properties (MQTT 5.0 §3.6.2.1).
-    pub fn encode(&self, protocol: Protocol, out: &mut Vec<u8>) {
-        encode_ack(
-            0x62,
-            self.pkid,
-            self.reason,
-            &self.properties,
-            protocol,
-            out,
-        );
-    }
-
-    /// Exact number of bytes [`Self::encode`] appends.
-    pub fn encoded_len(&self, protocol: Protocol) -> usize {
-        ack_len(self.reason, &self.properties, protocol)
-    }
+ack_packet! {
+    /// PUBREL (§3.6): second step of the QoS 2 flow; fixed-header flags must be 0b0010 (§3.6.1).
+    PubRel, PUBREL, 0x62, "§3.6"
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{decode, Decode, Packet, Property};
+    use super::super::{decode, Decode, Error, Packet, Properties, Property, Protocol};
     use super::*;
 
     fn both_ways(bytes: &[u8], protocol: Protocol, ack: PubRel<'_>) {
