@@ -180,13 +180,13 @@ fn completed(r: &Ran, what: &str) -> Value {
 
 /// The peer saw `n` messages from each of Allegro's `connections` sender connections, every
 /// body intact and in sequence.
-fn assert_bodies(p: &Value, run_id: &str, connections: u32, n: u64, what: &str) {
+fn assert_bodies(p: &Value, sender_id: &str, connections: u32, n: u64, what: &str) {
     let rx = &p["received"];
     assert_eq!(rx["bad_count"], 0, "{what}: bad bodies: {p:#}");
     assert_eq!(rx["duplicates"], 0, "{what}: {p:#}");
     assert_eq!(rx["gaps"], 0, "{what}: {p:#}");
     let streams: serde_json::Map<String, Value> = (0..connections)
-        .map(|c| (format!("{run_id}:{c}"), json!(n)))
+        .map(|c| (format!("{sender_id}:{c}"), json!(n)))
         .collect();
     assert_eq!(
         rx["streams"],
@@ -266,9 +266,9 @@ fn into_proton_receiver(backend: &str, presettled: bool, n: u64, size: u32, max_
         "{what}: {t}"
     );
     assert_eq!(t["bytes_sent"], 2 * n * u64::from(size), "{what}: {t}");
-    let run_id = s["config"]["run_id"].as_str().unwrap();
+    let sender_id = s["config"]["sender_id"].as_str().unwrap();
     assert_peer_clean(&p, 2, &what);
-    assert_bodies(&p, run_id, 2, n, &what);
+    assert_bodies(&p, sender_id, 2, n, &what);
     if presettled {
         assert_eq!(p["arrived_settled"], 2 * n, "{what}: {p:#}");
     } else {
@@ -293,6 +293,8 @@ fn from_proton_sender(backend: &str, proton_settle: &str) {
     let n = 1_500u64;
     let what = format!("{backend}, proton sends {proton_settle}");
     let proton_sender_id = "0xc0ffee01";
+    // Allegro's receiver counts only its run's messages: proton's bodies carry its run id.
+    let run_id = "5eed0001";
     let mut peer = Peer::start(
         "proton_listener.py",
         &args(&[
@@ -310,6 +312,8 @@ fn from_proton_sender(backend: &str, proton_settle: &str) {
             proton_settle,
             "--sender-id",
             proton_sender_id,
+            "--run-id",
+            &format!("0x{run_id}"),
             "--timeout",
             "60",
         ]),
@@ -332,9 +336,13 @@ fn from_proton_sender(backend: &str, proton_settle: &str) {
             backend,
             "--drain-idle",
             "5s",
+            "--run-id",
+            run_id,
         ],
     );
     let s = completed(&r, &what);
+    assert_eq!(s["config"]["run_id"], run_id, "{what}");
+    assert_eq!(s["totals"]["stale"], 0, "{what}");
     let p = peer.result();
     let t = &s["totals"];
     // Allegro's sender → proton.
@@ -358,9 +366,9 @@ fn from_proton_sender(backend: &str, proton_settle: &str) {
         "{what}: {s}"
     );
     // The peer's side of it.
-    let run_id = s["config"]["run_id"].as_str().unwrap();
+    let sender_id = s["config"]["sender_id"].as_str().unwrap();
     assert_peer_clean(&p, 2, &what);
-    assert_bodies(&p, run_id, 1, n, &what);
+    assert_bodies(&p, sender_id, 1, n, &what);
     assert_eq!(p["sent"], n, "{what}: {p:#}");
     assert_eq!(p["other_outcomes"], 0, "{what}: {p:#}");
     if proton_settle == "unsettled" {

@@ -299,16 +299,9 @@ impl Client {
     }
 }
 
-/// Two workers on the shared Mosquitto run one Maestro test over an MQTT SUT with the given
-/// duration, size, rate and FCL; returns the client (with everything it got), the worker ids,
-/// the workers, the test and each worker's verdict.
-#[allow(clippy::type_complexity)]
-fn maestro_test(
-    duration: &str,
-    size: &str,
-    rate: &str,
-    fcl: &str,
-) -> (
+/// What [`maestro_test`] leaves: the client (with everything it got), the worker ids, the
+/// workers, the test and each worker's verdict.
+type TestRun = (
     Client,
     Vec<String>,
     Worker,
@@ -316,17 +309,28 @@ fn maestro_test(
     allegro_control::note::Test,
     Option<Result<allegro_control::note::Test, String>>,
     Option<Result<allegro_control::note::Test, String>>,
-) {
+);
+
+/// Two workers on the Maestro broker at `ep` run one Maestro test over an MQTT SUT on the
+/// shared Mosquitto with the given duration, size, rate and FCL. With `broadcast`, START_TEST
+/// goes once to `/mpt/peer` (as Maestro's clients send it) rather than to each worker.
+fn maestro_test_on(
+    ep: &str,
+    broadcast: bool,
+    duration: &str,
+    size: &str,
+    rate: &str,
+    fcl: &str,
+) -> TestRun {
     use allegro_control::note::{
         Body, Notification, Request, Role, SetOption, Test, TestExecutionInfo,
     };
-    let ep = endpoint("MOSQUITTO_MQTT");
     let maestro = format!("mqtt://{ep}");
     let (s, r) = (unique("ws"), unique("wr"));
     let ws = Worker::start(&maestro, &s);
     let wr = Worker::start(&maestro, &r);
     let ids = wait_for(&maestro, &[&s, &r], Duration::from_secs(10));
-    let mut c = Client::new(&ep);
+    let mut c = Client::new(ep);
     let by_id = |i: usize| format!("/mpt/peer/by-id/{}", ids[i]);
     c.request(&by_id(0), Request::RoleAssign { role: Role::Sender });
     c.request(
@@ -335,7 +339,11 @@ fn maestro_test(
             role: Role::Receiver,
         },
     );
-    let sut = format!("mqtt://{ep}/{}", unique("allegro/maestro-it"));
+    let sut = format!(
+        "mqtt://{}/{}",
+        endpoint("MOSQUITTO_MQTT"),
+        unique("allegro/maestro-it")
+    );
     for id in 0..2 {
         for (option, value) in [
             (SetOption::Broker, sut.clone()),
@@ -354,15 +362,17 @@ fn maestro_test(
         name: "fixed-rate-test".into(),
         ..Test::default()
     };
-    // To each worker: on the shared broker, /mpt/peer would reach other tests' workers too.
-    for id in 0..2 {
-        c.request(
-            &by_id(id),
-            Request::StartTest(TestExecutionInfo {
-                test: test.clone(),
-                sut: None,
-            }),
-        );
+    let start = Request::StartTest(TestExecutionInfo {
+        test: test.clone(),
+        sut: None,
+    });
+    if broadcast {
+        c.request("/mpt/peer", start);
+    } else {
+        // To each worker: on the shared broker, /mpt/peer would reach other tests' workers too.
+        for id in 0..2 {
+            c.request(&by_id(id), start.clone());
+        }
     }
     c.request(
         &by_id(1),
@@ -868,4 +878,37 @@ fn java_reads_latency_log(log: &std::path::Path) -> (u64, u64) {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut f = text.split_whitespace().map(|v| v.parse::<u64>().unwrap());
     (f.next().unwrap(), f.next().unwrap())
+}
+
+/// START_TEST sent once to `/mpt/peer` gives both workers one run id: the receiver counts the
+/// sender's messages as its run's (stale ones would be counted apart). Each worker sent its own
+/// START_TEST (the tests above) shares none, and its receivers count every run's messages.
+#[test]
+fn workers_of_one_test_share_its_run_id() {
+    let broker = common::Mosquitto::start();
+    let ep = format!("127.0.0.1:{}", broker.1);
+    let (_c, _ids, ws, wr, test, sender, receiver) =
+        maestro_test_on(&ep, true, "500", "100", "1000", "0");
+    assert_eq!(sender, Some(Ok(test.clone())), "the sender's verdict");
+    assert_eq!(receiver, Some(Ok(test)), "the receiver's verdict");
+    let summary = |w: &Worker| -> serde_json::Value {
+        let dir = w.1.join("lastSuccessful");
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+    };
+    let (s, r) = (summary(&ws), summary(&wr));
+    assert_eq!(s["config"]["run_id"], r["config"]["run_id"], "{s}\n{r}");
+    assert_ne!(s["config"]["sender_id"], r["config"]["sender_id"]);
+    assert_eq!(r["config"]["stale_filter"], true, "{r}");
+    assert_eq!(s["totals"]["sent"], 500, "{s}");
+    assert_eq!(r["totals"]["received"], 500, "{r}");
+    assert_eq!(
+        (r["totals"]["stale"].clone(), r["totals"]["lost"].clone()),
+        (0.into(), 0.into())
+    );
+}
+
+/// [`maestro_test_on`] the shared Mosquitto, START_TEST to each worker.
+fn maestro_test(duration: &str, size: &str, rate: &str, fcl: &str) -> TestRun {
+    let ep = endpoint("MOSQUITTO_MQTT");
+    maestro_test_on(&ep, false, duration, size, rate, fcl)
 }

@@ -268,6 +268,13 @@ pub struct RunArgs {
     #[arg(long = "drain-idle", default_value = "2s", value_parser = parse_positive_time)]
     pub drain_idle: i64,
 
+    /// The run's identity (8 hex digits, as `run_id` in a summary): give the same to the
+    /// sending and the receiving processes of one run on different hosts. Receivers count
+    /// only messages of their run; what other runs left on the broker is counted as stale.
+    /// Default: a fresh one. A receive-only run without it counts every run's messages.
+    #[arg(long = "run-id", value_parser = parse_run_id)]
+    pub run_id: Option<u32>,
+
     /// Receive coalescing: a receiver getting at least 8 messages (and at most 64 KiB) per
     /// window reads at most once per window (250us, 1ms). A message is then read at most this
     /// long after it arrived; slower streams are read as they land. 0 reads whenever bytes
@@ -286,6 +293,16 @@ pub struct RunArgs {
     /// No live progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+fn parse_run_id(s: &str) -> Result<u32, String> {
+    let hex = s.trim_start_matches("0x");
+    if hex.is_empty() || hex.len() > 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "'{s}' is not a run id (up to 8 hex digits, e.g. 1a2b3c4d)"
+        ));
+    }
+    u32::from_str_radix(hex, 16).map_err(|e| format!("'{s}': {e}"))
 }
 
 fn parse_url(s: &str) -> Result<Url, String> {

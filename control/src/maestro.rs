@@ -23,7 +23,7 @@ use crate::output;
 use crate::run::RunConfig;
 use allegro_engine::clock::{Clock, NANOS_PER_SEC};
 use allegro_engine::placement::{self, Policy};
-use allegro_engine::plan::{self, AmqpOptions, LoadShape, MqttOptions, Plan};
+use allegro_engine::plan::{self, AmqpOptions, LoadShape, MqttOptions, Plan, RunIdentity};
 use allegro_engine::run::{self, Observer, Outcome, Status, Totals};
 use allegro_engine::url::Url;
 use std::path::{Path, PathBuf};
@@ -306,8 +306,23 @@ fn test_properties(o: &Options) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The run id every worker of a test derives from the same START_TEST note (sent once to
+/// `/mpt/peer`, so each worker sees the same correlation id): FNV-1a of that id. A START_TEST
+/// sent to each worker on its own topic gives no shared id: its receivers then count every
+/// run's messages.
+pub fn test_run_id(correlation_id: &str) -> u32 {
+    correlation_id.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// A fresh random id for one engine run of this worker.
+fn instance_id(seq: u32) -> u32 {
+    u32::from_str_radix(&uuid4()[..8], 16).unwrap_or(0) ^ seq
+}
+
 /// Builds the engine plan for START_WORKER from the stored options.
-fn worker_plan(o: &Options, sender: bool, run_id: u32) -> Result<Plan, String> {
+fn worker_plan(o: &Options, sender: bool, run: RunIdentity) -> Result<Plan, String> {
     let need = |v: &Option<String>, what: &str| {
         v.clone()
             .ok_or_else(|| format!("the {what} is not set (SET it first)"))
@@ -342,7 +357,7 @@ fn worker_plan(o: &Options, sender: bool, run_id: u32) -> Result<Plan, String> {
         mqtt: MqttOptions::default(),
         amqp,
         peer: false,
-        run_id,
+        run,
         connect_timeout: 10 * NANOS_PER_SEC,
         // Receivers wait for senders on other hosts: be patient before calling it a day.
         drain_idle: 30 * NANOS_PER_SEC,
@@ -381,6 +396,8 @@ pub fn worker(
     let mut running: Option<Running> = None;
     let mut draining: Option<std::thread::JoinHandle<Result<Outcome, String>>> = None;
     let mut run_seq: u32 = 0;
+    // The run id of the test the last START_TEST began.
+    let mut test_run: Option<u32> = None;
     while !halted && !stop() {
         driver.turn(&mut |event, link| match event {
             Event::Up => eprintln!(
@@ -463,11 +480,13 @@ pub fn worker(
                             Ok(_) => duration.clone(),
                             Err(_) => u64::MAX.to_string(),
                         });
-                        match worker_plan(
-                            &o,
-                            false,
-                            u32::from_str_radix(&uuid4()[..8], 16).unwrap_or(0),
-                        ) {
+                        // A drain takes whatever is there, from any run.
+                        let run = RunIdentity {
+                            run: 0,
+                            sender: instance_id(0),
+                            filter: false,
+                        };
+                        match worker_plan(&o, false, run) {
                             Err(e) => refuse(format!("Unable to drain: {e}")),
                             Ok(mut plan) => {
                                 plan.drain_idle = 2 * NANOS_PER_SEC;
@@ -546,6 +565,10 @@ pub fn worker(
                     }
                     Request::StartTest(info) => {
                         test = info.test.clone();
+                        // Only a note every worker got (on /mpt/peer, as Maestro's clients send
+                        // it) gives them one id; sent to each worker apart, it cannot.
+                        test_run =
+                            (topic == topics::ALL_PEERS).then(|| test_run_id(&note.correlation_id));
                         send(
                             link,
                             topics::RESPONSES,
@@ -564,7 +587,10 @@ pub fn worker(
                         };
                         return send(link, topics::NOTIFICATIONS, &n);
                     }
-                    Request::StopTest => return test = Test::default(),
+                    Request::StopTest => {
+                        test_run = None;
+                        return test = Test::default();
+                    }
                     Request::StartWorker { .. }
                         if !matches!(peer.role, Role::Sender | Role::Receiver) =>
                     {
@@ -582,9 +608,16 @@ pub fn worker(
                     }
                     Request::StartWorker { .. } => {
                         run_seq += 1;
-                        // Random, so that client ids never collide with another worker's on a shared SUT.
-                        let run_id = u32::from_str_radix(&uuid4()[..8], 16).unwrap_or(0) ^ run_seq;
-                        match worker_plan(&options, peer.role == Role::Sender, run_id) {
+                        // The sender id is random, so that client ids never collide with another
+                        // worker's on a shared SUT; the run id is the test's, shared by every
+                        // worker. Without a START_TEST, receivers count every run's messages.
+                        let instance = instance_id(run_seq);
+                        let run = RunIdentity {
+                            run: test_run.unwrap_or(instance),
+                            sender: instance,
+                            filter: test_run.is_some(),
+                        };
+                        match worker_plan(&options, peer.role == Role::Sender, run) {
                             Err(e) => refuse(format!(
                                 "The worker container was unable to start the workers: {e}"
                             )),
@@ -870,5 +903,22 @@ fn notification(peer: &PeerInfo, notification: Notification) -> Note {
             peer: peer.clone(),
             notification,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_run_id;
+
+    #[test]
+    fn every_worker_derives_the_same_run_id_from_one_start_test() {
+        let a = "6c4a0a52-5b1f-4d0e-9d53-6a5e8f0c2b11";
+        // FNV-1a: a fixed function of the note, so workers on other hosts agree.
+        assert_eq!(test_run_id(""), 0x811c_9dc5);
+        assert_eq!(test_run_id("a"), 0xe40c_292c);
+        assert_ne!(
+            test_run_id(a),
+            test_run_id("6c4a0a52-5b1f-4d0e-9d53-6a5e8f0c2b12")
+        );
     }
 }

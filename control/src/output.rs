@@ -164,6 +164,8 @@ pub fn summary(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) 
             "duplicated": c.duplicated,
             "reordered": c.reordered,
             "unstamped": c.unstamped,
+            "stale": c.stale,
+            "unsettled": c.unsettled,
             "bytes_sent": c.bytes_sent,
             "bytes_received": c.bytes_received,
             "connection_errors": c.errors,
@@ -293,6 +295,24 @@ pub fn text(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) -> 
         count(tot["duplicated"].as_u64().unwrap_or(0)),
         count(tot["reordered"].as_u64().unwrap_or(0)),
     );
+    let (stale, unsettled) = (
+        tot["stale"].as_u64().unwrap_or(0),
+        tot["unsettled"].as_u64().unwrap_or(0),
+    );
+    if stale > 0 {
+        let _ = writeln!(
+            out,
+            "stale       {} messages of other runs were on the broker (settled, not counted above)",
+            count(stale)
+        );
+    }
+    if unsettled > 0 {
+        let _ = writeln!(
+            out,
+            "unsettled   {} received messages whose settlement the broker did not confirm (they may be delivered again)",
+            count(unsettled)
+        );
+    }
     if tot["rate_short"].as_bool() == Some(true) {
         let _ = writeln!(
             out,

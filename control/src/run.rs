@@ -6,7 +6,7 @@ use crate::results::{self, ResultsDir};
 use allegro_engine::clock::{Clock, Nanos};
 use allegro_engine::engine::Engine;
 use allegro_engine::placement::{self, Placement, Policy};
-use allegro_engine::plan::{self, AmqpOptions, LoadShape, MqttOptions, Plan};
+use allegro_engine::plan::{self, AmqpOptions, LoadShape, MqttOptions, Plan, RunIdentity};
 use allegro_engine::run::{self, Observer, Outcome, Status, Totals};
 use allegro_engine::runtime::Backend;
 use allegro_engine::stats::{Counters, Histograms};
@@ -83,7 +83,16 @@ impl RunConfig {
             },
             amqp,
             peer,
-            run_id: run_id(),
+            run: {
+                let instance = run_id();
+                RunIdentity {
+                    run: a.run_id.unwrap_or(instance),
+                    sender: instance,
+                    // Receivers of a receive-only run get their messages from other
+                    // processes: without the run's id they cannot tell which are stale.
+                    filter: a.run_id.is_some() || a.parallel > 0 || peer,
+                }
+            },
             connect_timeout: a.connect_timeout,
             drain_idle: a.drain_idle,
             rx_coalesce: a.rx_coalesce,
@@ -121,7 +130,9 @@ impl RunConfig {
             "backend": o.backend.to_string(),
             "backend_fallback": o.fallback,
             "broker_address": o.addr.to_string(),
-            "run_id": format!("{:08x}", p.run_id),
+            "run_id": format!("{:08x}", p.run.run),
+            "sender_id": format!("{:08x}", p.run.sender),
+            "stale_filter": p.run.filter,
         })
     }
 
@@ -153,7 +164,7 @@ impl RunConfig {
             ),
         };
         format!(
-            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}\n  receive   {}\n  cores     {:?}\n  results   {}",
+            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}\n  receive   {}\n  run id    {:08x} ({})\n  cores     {:?}\n  results   {}",
             if p.peer { "(peer to peer: AMQP 1.0 into Allegro's own loopback receiver)".to_string() } else { p.url.to_string() },
             s.parallel,
             s.receivers,
@@ -169,6 +180,12 @@ impl RunConfig {
                 )
             } else {
                 "every read as bytes arrive".to_string()
+            },
+            p.run.run,
+            if p.run.filter {
+                "messages of other runs are counted apart as stale"
+            } else {
+                "messages of every run are counted: give --run-id to tell them apart"
             },
             self.placement.cpus,
             self.results.display(),

@@ -360,6 +360,27 @@ pub fn amqp_address(path: &str) -> String {
     }
 }
 
+/// Who a run is: every body its senders send carries `run` and `sender` (`payload`), and its
+/// receivers tell its messages from those other runs left on the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunIdentity {
+    /// Shared by every sender and receiver of the run (every worker of a Maestro test).
+    pub run: u32,
+    /// This engine instance: its senders' id in bodies and part of its client ids, so that two
+    /// processes of one run neither collide on a broker nor share sequence streams.
+    pub sender: u32,
+    /// Receivers count only messages of `run` and count the others apart as stale. Off where
+    /// every message is wanted: a receive-only run given no run id, a Maestro DRAIN.
+    pub filter: bool,
+}
+
+impl RunIdentity {
+    /// The run id receivers keep to, if they keep to one.
+    pub fn only(&self) -> Option<u32> {
+        self.filter.then_some(self.run)
+    }
+}
+
 /// Everything the engine needs to run one test.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -370,8 +391,8 @@ pub struct Plan {
     /// Peer to peer: no broker; Allegro listens on loopback and each sender's connection is
     /// received by an accepting receiver of its own.
     pub peer: bool,
-    /// Distinguishes this run's messages from others' on the same broker.
-    pub run_id: u32,
+    /// What this run's messages carry and which messages its receivers count.
+    pub run: RunIdentity,
     /// A connection not up (handshake included) within this fails the run.
     pub connect_timeout: Nanos,
     /// After the senders finish, how long receivers wait with nothing arriving before they stop.

@@ -223,7 +223,7 @@ pub fn make_session(plan: &Plan, spec: ConnSpec) -> AnySession {
         ConnSpec::Sender(i) => ('s', i),
         ConnSpec::Receiver(i) | ConnSpec::Accept(i) => ('r', i),
     };
-    let client_id = format!("allegro-{:08x}-{kind}{id}", plan.run_id);
+    let client_id = format!("allegro-{:08x}-{kind}{id}", plan.run.sender);
     match plan.url.scheme {
         Scheme::Mqtt => AnySession::Mqtt(make_mqtt(plan, spec, client_id)),
         Scheme::Amqp => AnySession::Amqp(make_amqp(plan, spec, client_id)),
@@ -258,11 +258,14 @@ fn make_mqtt(plan: &Plan, spec: ConnSpec, client_id: String) -> MqttSession {
                 rate: plan.shape.rate,
                 duration: plan.shape.duration,
                 size: plan.shape.size,
-                sender_id: plan.run_id,
+                run_id: plan.run.run,
+                sender_id: plan.run.sender,
                 connection_id: i,
             },
         ),
-        ConnSpec::Receiver(_) | ConnSpec::Accept(_) => MqttSession::receiver(cfg, plan.drain_idle),
+        ConnSpec::Receiver(_) | ConnSpec::Accept(_) => {
+            MqttSession::receiver(cfg, plan.drain_idle, plan.run.only())
+        }
     }
 }
 
@@ -295,12 +298,13 @@ fn make_amqp(plan: &Plan, spec: ConnSpec, container_id: String) -> AmqpSession {
                 rate: plan.shape.rate,
                 duration: plan.shape.duration,
                 size: plan.shape.size,
-                sender_id: plan.run_id,
+                run_id: plan.run.run,
+                sender_id: plan.run.sender,
                 connection_id: i,
             },
         ),
-        ConnSpec::Receiver(_) => AmqpSession::receiver(cfg, plan.drain_idle),
-        ConnSpec::Accept(_) => AmqpSession::server(cfg, plan.drain_idle),
+        ConnSpec::Receiver(_) => AmqpSession::receiver(cfg, plan.drain_idle, plan.run.only()),
+        ConnSpec::Accept(_) => AmqpSession::server(cfg, plan.drain_idle, plan.run.only()),
     }
 }
 

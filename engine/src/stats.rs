@@ -22,6 +22,12 @@ pub struct Counters {
     pub reordered: u64,
     /// Received bodies without a readable timestamp.
     pub unstamped: u64,
+    /// Messages another run left on the broker (their bodies name another run id): settled
+    /// and counted here only, never as received, lost, duplicated or reordered.
+    pub stale: u64,
+    /// Messages counted as received whose settlement the broker may not have taken (the
+    /// connection ended before the accept or PUBCOMP was confirmed): they may be delivered again.
+    pub unsettled: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// Connection failures (refused, reset, protocol errors, timeouts).
@@ -38,6 +44,8 @@ impl Counters {
         self.duplicated += o.duplicated;
         self.reordered += o.reordered;
         self.unstamped += o.unstamped;
+        self.stale += o.stale;
+        self.unsettled += o.unsettled;
         self.bytes_sent += o.bytes_sent;
         self.bytes_received += o.bytes_received;
         self.errors += o.errors;

@@ -242,3 +242,23 @@ impl Drop for Mosquitto {
         let _ = self.0.wait();
     }
 }
+
+/// Messages in RabbitMQ queue `name` (default virtual host), asked of the broker that
+/// `scripts/setup` started (`rabbitmqctl`, installed with it).
+pub fn rabbit_queue_depth(name: &str) -> u64 {
+    let out = Command::new("rabbitmqctl")
+        .args(["-q", "list_queues", "name", "messages"])
+        .output()
+        .unwrap_or_else(|e| panic!("rabbitmqctl ({e}): run scripts/setup rabbitmq first"));
+    assert!(
+        out.status.success(),
+        "rabbitmqctl list_queues failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter_map(|l| l.split_once('\t'))
+        .find(|(q, _)| *q == name)
+        .map(|(_, n)| n.trim().parse().expect("a message count"))
+        .unwrap_or_else(|| panic!("queue {name} is not on the broker:\n{text}"))
+}

@@ -1,12 +1,13 @@
 """Allegro's message body layout (engine/src/payload.rs), for the AMQP 1.0 test peers.
 
     0..8    send time, i64 LE, microseconds since the Unix epoch
-    8..12   b"ALG1"
-    12..16  sender id, u32 LE
-    16..20  connection id, u32 LE
-    20..28  sequence number, u64 LE, from 0 per connection
-    28..36  intended send time, i64 LE, nanoseconds since the epoch
-    36..    filler: byte i is b'a' + i % 26
+    8..12   b"ALG2"
+    12..16  run id, u32 LE
+    16..20  sender id, u32 LE
+    20..24  connection id, u32 LE
+    24..32  sequence number, u64 LE, from 0 per connection
+    32..40  intended send time, i64 LE, nanoseconds since the epoch
+    40..    filler: byte i is b'a' + i % 26
 """
 
 import json
@@ -14,8 +15,9 @@ import struct
 import sys
 import time
 
-HEADER_LEN = 36
-MAGIC = b"ALG1"
+HEADER_LEN = 40
+MAGIC = b"ALG2"
+LAYOUT = "<q4sIIIQq"
 # Send times further than this from the peer's clock are wrong (all on one machine).
 CLOCK_SLACK_NS = 120 * 1_000_000_000
 
@@ -24,11 +26,11 @@ def filler(n):
     return bytes(ord("a") + i % 26 for i in range(n))
 
 
-def build(sender, connection, sequence, size):
-    """A body of `size` (>= 36) bytes stamped now, as an Allegro sender would make it."""
+def build(run, sender, connection, sequence, size):
+    """A body of `size` (>= 40) bytes stamped now, as an Allegro sender of run `run` makes it."""
     now = time.time_ns()
     body = bytearray(filler(size))
-    struct.pack_into("<q4sIIQq", body, 0, now // 1000, MAGIC, sender, connection, sequence, now)
+    struct.pack_into(LAYOUT, body, 0, now // 1000, MAGIC, run, sender, connection, sequence, now)
     return bytes(body)
 
 
@@ -62,7 +64,7 @@ class BodyChecker:
         if len(body) < HEADER_LEN:
             self._bad("message %d: %d bytes, shorter than the header" % (self.count, len(body)))
             return
-        sent_us, magic, sender, conn, seq, intended_ns = struct.unpack_from("<q4sIIQq", body, 0)
+        sent_us, magic, _run, sender, conn, seq, intended_ns = struct.unpack_from(LAYOUT, body, 0)
         if magic != MAGIC:
             self._bad("message %d: magic %r" % (self.count, magic))
             return

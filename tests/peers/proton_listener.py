@@ -5,7 +5,8 @@ for tests/amqp_interop.rs. Allegro connects to it as it would to a broker.
   (--prefetch), accepts what arrives unsettled, and checks every body against Allegro's layout
   (allegro_body.py). Nothing is forwarded.
 - Links Allegro attaches as a *receiver* get --send messages from this peer, built in Allegro's
-  layout (sender id --sender-id, connection id 0, sequence 0..M-1), pre-settled or unsettled.
+  layout (run id --run-id, sender id --sender-id, connection id 0, sequence 0..M-1),
+  pre-settled or unsettled.
 
 Prints {"listening": PORT} once bound, then {"result": {...}} when --connections connections
 came and went, --expect messages arrived and every message was sent (and, when unsettled,
@@ -88,7 +89,7 @@ class Peer(MessagingHandler):
     def on_sendable(self, event):
         link = event.sender
         while link.credit > 0 and self.sent < self.a.send:
-            body = build(self.a.sender_id, 0, self.sent, self.a.send_size)
+            body = build(self.a.run_id, self.a.sender_id, 0, self.sent, self.a.send_size)
             dlv = link.send(Message(body=body, inferred=True))
             if self.a.send_settle == "presettled":
                 dlv.settle()
@@ -178,6 +179,7 @@ def main():
     p.add_argument("--send-size", type=int, default=100)
     p.add_argument("--send-settle", choices=["presettled", "unsettled"], default="presettled")
     p.add_argument("--sender-id", type=lambda s: int(s, 0), default=0xC0FFEE01)
+    p.add_argument("--run-id", type=lambda s: int(s, 0), default=0, help="the Allegro run's id (its --run-id)")
     p.add_argument("--timeout", type=float, default=60.0)
     a = p.parse_args()
     Container(Peer(a)).run()

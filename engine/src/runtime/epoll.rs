@@ -4,7 +4,7 @@
 use super::{ShardExit, ShardThread};
 use crate::pump::{nonblocking, Pump, Transport};
 use crate::session::AnySession;
-use crate::session::{Phase, Session};
+use crate::session::Session;
 use crate::shard::{
     handshake_expired, make_session, next_tick, rx_window, Command, ConnSpec, ConnState, Core,
     ShardPlan, MAX_IDLE,
@@ -266,17 +266,14 @@ fn shard_main(
                 Some(result) => {
                     let _ = poll.registry().deregister(&mut c.stream);
                     let _ = c.stream.shutdown(std::net::Shutdown::Both);
-                    let sender = c.sending;
-                    match result {
-                        Ok(()) if c.pump.session.phase() == Phase::Finished => {
-                            core.transition(&mut c.state, ConnState::Done, sender)
-                        }
-                        Ok(()) => core.transition(&mut c.state, ConnState::Failed, sender),
-                        Err(e) => {
-                            core.stats.on_error(e);
-                            core.transition(&mut c.state, ConnState::Failed, sender);
-                        }
-                    }
+                    let sending = c.sending;
+                    super::end_connection(
+                        &mut core,
+                        &mut c.state,
+                        sending,
+                        &c.pump.session,
+                        result,
+                    );
                     *slot = None;
                 }
                 None => {

@@ -86,6 +86,29 @@ pub fn uring_available() -> Result<(), String> {
     Ok(())
 }
 
+/// Counts a connection that ended: done when its session finished, failed otherwise (with the
+/// error, if any). What its receiver could not settle is added to the `unsettled` counter.
+pub(crate) fn end_connection<S: Session>(
+    core: &mut crate::shard::Core,
+    state: &mut crate::shard::ConnState,
+    sending: bool,
+    session: &S,
+    result: Result<(), String>,
+) {
+    use crate::shard::ConnState;
+    core.stats.counters.unsettled += session.unsettled();
+    match result {
+        Ok(()) if session.phase() == Phase::Finished => {
+            core.transition(state, ConnState::Done, sending)
+        }
+        Ok(()) => core.transition(state, ConnState::Failed, sending),
+        Err(e) => {
+            core.stats.on_error(e);
+            core.transition(state, ConnState::Failed, sending);
+        }
+    }
+}
+
 /// Fails the peer-to-peer accept slots no connection arrived for.
 pub(crate) fn fail_unaccepted(
     core: &mut crate::shard::Core,

@@ -5,7 +5,7 @@
 
 use super::{ShardExit, ShardThread};
 use crate::pump::{nonblocking, Pump, Transport};
-use crate::session::{Phase, Session};
+use crate::session::Session;
 use crate::shard::{
     handshake_expired, make_session, next_tick, rx_window, Command, ConnSpec, ConnState, Core,
     ShardPlan, MAX_IDLE,
@@ -234,14 +234,5 @@ async fn conn_task(
     };
     let _ = stream.shutdown(std::net::Shutdown::Both).await;
     let mut c = core.borrow_mut();
-    match result {
-        Ok(()) if pump.session.phase() == Phase::Finished => {
-            c.transition(&mut state, ConnState::Done, sending)
-        }
-        Ok(()) => c.transition(&mut state, ConnState::Failed, sending),
-        Err(e) => {
-            c.stats.on_error(e);
-            c.transition(&mut state, ConnState::Failed, sending);
-        }
-    }
+    super::end_connection(&mut c, &mut state, sending, &pump.session, result);
 }

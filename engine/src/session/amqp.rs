@@ -8,14 +8,21 @@
 //! receiver grants credit in windows, settles what arrives unsettled, and accounts every message
 //! like the MQTT receiver. Both send empty frames to honour the peer's idle time-out (§2.4.5) and
 //! end with `detach`, `end` and `close`.
+//!
+//! A receiver that is done leaves so that the broker keeps nothing it counted: it takes its
+//! credit back and asks for the sender's link state (`flow` with no credit and `echo`, §2.6.7,
+//! §2.7.4), accepts whatever was already on the way, then detaches and waits for the peer's
+//! `detach` (§2.6.5) before `end` and `close`. (Not `drain`: RabbitMQ 3.10 ends the session
+//! with an internal error when asked to drain.)
+//! A broker may act on a `close` before the accepts ahead of it (RabbitMQ requeued up to a few
+//! hundred of them), so the answering `detach` is the proof that every accept was taken.
 
 use super::txbuf::TxBuf;
-use super::{Drain, Phase, Session, SessionError, Sizes, TX_BLOCK};
+use super::{Phase, ReceiverLoad, Session, SessionError, Sizes, TX_BLOCK};
 use crate::clock::Nanos;
 use crate::pacing::Pacer;
 use crate::payload;
 use crate::plan::{MessageSize, TestDuration};
-use crate::seq::Tracker;
 use crate::stats::{record_ns, ShardStats};
 use allegro_wire::amqp10::{
     condition, decode_frame, encode_empty_frame, encode_frame, encode_sasl_frame,
@@ -58,6 +65,8 @@ pub struct AmqpSenderPlan {
     pub rate: u64,
     pub duration: TestDuration,
     pub size: MessageSize,
+    /// Go into every body's sequence block (`payload`).
+    pub run_id: u32,
     pub sender_id: u32,
     pub connection_id: u32,
 }
@@ -82,6 +91,14 @@ enum State {
     Refused,
     Ready,
     Running,
+    /// A receiver that is done took its credit back (§2.6.7) and waits (at most
+    /// [`LEAVE_WAIT`]) for the sender's echoed `flow`, behind every transfer it had sent.
+    StopCredit,
+    /// A receiver detaches next, after its last accepts.
+    SendDetach,
+    /// A receiver's `detach` is out; the peer's answer (§2.6.5) proves it took every accept
+    /// before it (at most [`CLOSE_WAIT`]). `end` and `close` follow.
+    AwaitDetach,
     SendClose,
     /// A sender whose schedule is done keeps its connection until the receivers have everything
     /// (or the linger time passes): a broker may drop pre-settled messages it has not yet routed
@@ -113,9 +130,22 @@ struct Sender {
 
 #[derive(Debug)]
 struct Receiver {
-    tracker: Tracker,
-    got: u64,
-    drain: Drain,
+    load: ReceiverLoad,
+    /// Deliveries that arrived unsettled and were taken (counted, this run's or stale): each
+    /// is accepted.
+    taken: u64,
+    /// Accepts written so far (the peer has them once it answers a frame written after them).
+    accepted: u64,
+    /// Accepts the peer is known to have read (see [`unsettled`](Session::unsettled)).
+    confirmed: u64,
+    /// The last credit grant not yet known to be read: the delivery count up to which the
+    /// previous grant allowed transfers, and `accepted` when the grant was written. A transfer
+    /// past that count proves the peer read the grant, and so every accept before it.
+    grant_mark: Option<(u32, u64)>,
+    /// `accepted` when the stopping `flow` or the `detach` was written.
+    leave_mark: u64,
+    /// When a transfer last arrived, or credit was last granted.
+    last_activity: Nanos,
     /// Credit left before the next window is granted.
     credit_left: u32,
     /// The sender's delivery count as we track it (§2.6.7).
@@ -154,8 +184,8 @@ pub struct AmqpSession {
     failure: Option<SessionError>,
     /// The accepting end of a peer-to-peer connection (answers instead of asking).
     server: bool,
-    /// When our close went out.
-    close_sent: Nanos,
+    /// When the current step of the goodbye began (drain asked, detach or close sent).
+    step_since: Nanos,
     /// A lingering sender closes at this instant.
     linger_until: Nanos,
     drain_idle: Nanos,
@@ -164,8 +194,17 @@ pub struct AmqpSession {
 /// The longest a finished sender keeps its connection open waiting for the end of the run.
 const LINGER_MAX: Nanos = 30_000_000_000;
 
-/// How long a closing connection waits for the peer's close.
+/// How long a closing connection waits for the peer's `detach` or `close`.
 const CLOSE_WAIT: Nanos = 2_000_000_000;
+
+/// A receiver holding credit that got nothing for this long grants its credit again, which
+/// asks the sender for its link state: RabbitMQ answers with how many messages it holds for the
+/// receiver (`available`, §2.7.4), which keeps a starved receiver waiting (see `Drain`), and
+/// a stalled delivery restarts. Restating the credit is harmless anywhere (§2.6.7).
+const CREDIT_REFRESH: Nanos = 250_000_000;
+
+/// How long a leaving receiver waits for the sender's answer to its stop.
+const LEAVE_WAIT: Nanos = 1_000_000_000;
 
 const INCOMING_WINDOW: u32 = 1 << 20;
 const OUTGOING_WINDOW: u32 = 1 << 20;
@@ -175,7 +214,7 @@ impl AmqpSession {
     pub fn sender(cfg: AmqpConfig, plan: AmqpSenderPlan) -> Self {
         let (_, max) = plan.size.bounds();
         let mut body = payload::template(max as usize);
-        payload::prepare(&mut body, plan.sender_id, plan.connection_id);
+        payload::prepare(&mut body, plan.run_id, plan.sender_id, plan.connection_id);
         let header = (cfg.durable || cfg.ttl_ms.is_some() || cfg.priority.is_some()).then(|| {
             HeaderSection {
                 durable: cfg.durable,
@@ -203,12 +242,17 @@ impl AmqpSession {
         Self::new(cfg, link)
     }
 
-    /// A receiver; `drain_idle` ends it after the senders finished.
-    pub fn receiver(cfg: AmqpConfig, drain_idle: Nanos) -> Self {
+    /// A receiver; `drain_idle` ends it after the senders finished. With `run`, it counts only
+    /// that run's messages (others are stale, and accepted all the same).
+    pub fn receiver(cfg: AmqpConfig, drain_idle: Nanos, run: Option<u32>) -> Self {
         let link = Link::Receiver(Receiver {
-            tracker: Tracker::new(),
-            got: 0,
-            drain: Drain::new(drain_idle),
+            load: ReceiverLoad::new(drain_idle, run),
+            taken: 0,
+            accepted: 0,
+            confirmed: 0,
+            grant_mark: None,
+            leave_mark: 0,
+            last_activity: 0,
             credit_left: 0,
             delivery_count: 0,
             to_settle: None,
@@ -234,7 +278,7 @@ impl AmqpSession {
             next_incoming_id: 0,
             failure: None,
             server: false,
-            close_sent: 0,
+            step_since: 0,
             linger_until: Nanos::MAX,
             drain_idle: 2_000_000_000,
         }
@@ -243,8 +287,8 @@ impl AmqpSession {
     /// The accepting end of a connection from an AMQP sender (Allegro's peer-to-peer receiver,
     /// or any client): offers SASL ANONYMOUS and PLAIN and accepts either, answers `open`,
     /// `begin` and `attach`, grants credit and receives like [`receiver`](Self::receiver).
-    pub fn server(cfg: AmqpConfig, drain_idle: Nanos) -> Self {
-        let mut s = Self::receiver(cfg, drain_idle);
+    pub fn server(cfg: AmqpConfig, drain_idle: Nanos, run: Option<u32>) -> Self {
+        let mut s = Self::receiver(cfg, drain_idle, run);
         s.server = true;
         s.state = State::SrvAwaitHeader;
         s
@@ -290,12 +334,23 @@ impl AmqpSession {
         encode_frame(0, &Performative::Attach(attach), &[], out);
     }
 
-    /// Grants a new window of credit (§2.7.4).
-    fn write_credit(&mut self, out: &mut Vec<u8>) {
+    /// Grants a new window of credit (§2.7.4), or with `stop` takes the credit back and asks
+    /// for the sender's link state (`echo`), which comes after every transfer it had sent.
+    fn write_credit(&mut self, stop: bool, now: Nanos, out: &mut Vec<u8>) {
         let Link::Receiver(r) = &mut self.link else {
             return;
         };
-        r.credit_left = self.cfg.credit;
+        r.last_activity = now;
+        if stop {
+            r.leave_mark = r.accepted;
+            r.credit_left = 0;
+        } else {
+            if r.grant_mark.is_none() {
+                let limit = r.delivery_count.wrapping_add(r.credit_left);
+                r.grant_mark = Some((limit, r.accepted));
+            }
+            r.credit_left = self.cfg.credit;
+        }
         let flow = Flow {
             next_incoming_id: Some(self.next_incoming_id),
             incoming_window: INCOMING_WINDOW,
@@ -303,21 +358,30 @@ impl AmqpSession {
             outgoing_window: OUTGOING_WINDOW,
             handle: Some(0),
             delivery_count: Some(r.delivery_count),
-            link_credit: Some(self.cfg.credit),
+            link_credit: Some(r.credit_left),
+            echo: stop,
             ..Flow::default()
         };
         encode_frame(0, &Performative::Flow(flow), &[], out);
     }
 
-    fn write_goodbye(&self, out: &mut Vec<u8>) {
+    fn write_detach(out: &mut Vec<u8>) {
         let detach = Detach {
             handle: 0,
             closed: true,
             error: None,
         };
         encode_frame(0, &Performative::Detach(detach), &[], out);
+    }
+
+    fn write_end_close(out: &mut Vec<u8>) {
         encode_frame(0, &Performative::End(End { error: None }), &[], out);
         encode_frame(0, &Performative::Close(Close { error: None }), &[], out);
+    }
+
+    fn write_goodbye(&self, out: &mut Vec<u8>) {
+        Self::write_detach(out);
+        Self::write_end_close(out);
     }
 
     /// Queues a close carrying `condition` and remembers `err` for when it is written.
@@ -504,7 +568,7 @@ impl AmqpSession {
                 if let Link::Receiver(r) = &mut self.link {
                     r.delivery_count = a.initial_delivery_count.unwrap_or(0);
                 }
-                self.write_credit(out);
+                self.write_credit(false, now, out);
                 self.state = State::Ready;
             }
             Performative::Attach(a) if self.state == State::AwaitAttach => {
@@ -520,7 +584,7 @@ impl AmqpSession {
                 match &mut self.link {
                     Link::Receiver(r) => {
                         r.delivery_count = a.initial_delivery_count.unwrap_or(0);
-                        self.write_credit(out);
+                        self.write_credit(false, now, out);
                     }
                     // Started before the handshake ended: run at once.
                     Link::Sender(s) if s.pacer.is_some() => self.state = State::Running,
@@ -528,6 +592,20 @@ impl AmqpSession {
                 }
             }
             Performative::Flow(f) => {
+                if let Link::Receiver(r) = &mut self.link {
+                    if f.available.is_some_and(|n| n > 0) && f.handle == Some(0) {
+                        r.load.drain.hint(now);
+                    }
+                    // §2.7.4: the sender's state after our stop; what it had sent is here. No
+                    // credit left confirms our accepts; RabbitMQ 3.10 answers with its old
+                    // credit and goes on sending: the detach then settles that.
+                    if self.state == State::StopCredit && f.handle == Some(0) {
+                        if f.link_credit == Some(0) {
+                            r.confirmed = r.confirmed.max(r.leave_mark);
+                        }
+                        self.state = State::SendDetach;
+                    }
+                }
                 if let Some(next_in) = f.next_incoming_id {
                     self.remote_incoming_window = next_in
                         .wrapping_add(f.incoming_window)
@@ -590,6 +668,25 @@ impl AmqpSession {
                     Performative::End(_) => "ended the session",
                     _ => "closed the connection",
                 };
+                if self.state == State::AwaitDetach {
+                    match p {
+                        // §2.6.5: the answer to our detach; it read every accept before it.
+                        Performative::Detach(_) => {
+                            if let Link::Receiver(r) = &mut self.link {
+                                r.confirmed = r.confirmed.max(r.leave_mark);
+                            }
+                            Self::write_end_close(out);
+                            self.state = State::AwaitClose;
+                            self.step_since = now;
+                        }
+                        Performative::Close(_) => {
+                            Self::write_end_close(out);
+                            self.state = State::Finished;
+                        }
+                        _ => {}
+                    }
+                    return Ok(());
+                }
                 if self.state == State::AwaitClose {
                     if matches!(p, Performative::Close(_)) {
                         self.state = State::Finished;
@@ -660,10 +757,17 @@ impl AmqpSession {
                 "transfer received on a sending link".into(),
             ));
         };
+        // Past our detach the link is going away: an unsettled delivery is the broker's to
+        // release (§2.6.12), so it is not taken; a settled one is ours.
+        let leaving = matches!(
+            self.state,
+            State::AwaitDetach | State::SendClose | State::AwaitClose | State::Finished
+        );
         let (id, settled) = match delivery_id {
             Some(id) => (id, settled_flag),
             None => (r.partial_id, r.partial_settled),
         };
+        let take = settled || !leaving;
         if more || !r.partial.is_empty() {
             if r.partial.is_empty() {
                 r.partial_id = id;
@@ -674,27 +778,40 @@ impl AmqpSession {
                 return Ok(());
             }
             let whole = std::mem::take(&mut r.partial);
-            r.on_message(&whole, now, stats)?;
+            let taken = if take {
+                r.on_message(&whole, now, stats)
+            } else {
+                Ok(())
+            };
             r.partial = whole;
             r.partial.clear();
-        } else {
+            taken?;
+        } else if take {
             r.on_message(payload, now, stats)?;
         }
         r.delivery_count = r.delivery_count.wrapping_add(1);
         r.credit_left = r.credit_left.saturating_sub(1);
-        r.drain.arrived(now);
-        if !settled {
+        r.last_activity = now;
+        if let Some((limit, accepted)) = r.grant_mark {
+            // A transfer past what the previous grant allowed: the peer read the new grant.
+            if r.delivery_count.wrapping_sub(limit) as i32 > 0 {
+                r.confirmed = r.confirmed.max(accepted);
+                r.grant_mark = None;
+            }
+        }
+        if !settled && take {
+            r.taken += 1;
             r.to_settle = match r.to_settle {
                 Some((first, last)) if last.wrapping_add(1) == id => Some((first, id)),
                 Some((first, last)) => {
-                    write_accept(first, last, out);
+                    r.write_accept(first, last, out);
                     Some((id, id))
                 }
                 None => Some((id, id)),
             };
         }
-        if r.credit_left <= self.cfg.credit / 2 {
-            self.write_credit(out);
+        if self.state == State::Ready && r.credit_left <= self.cfg.credit / 2 {
+            self.write_credit(false, now, out);
         }
         Ok(())
     }
@@ -781,15 +898,24 @@ impl AmqpSession {
     }
 }
 
-fn write_accept(first: u32, last: u32, out: &mut Vec<u8>) {
-    let mut d = Disposition::new(Role::Receiver, first);
-    d.last = (last != first).then_some(last);
-    d.settled = true;
-    d.state = Some(DeliveryState::Accepted);
-    encode_frame(0, &Performative::Disposition(d), &[], out);
-}
-
 impl Receiver {
+    /// Accepts and settles deliveries `first..=last` (§2.7.6).
+    fn write_accept(&mut self, first: u32, last: u32, out: &mut Vec<u8>) {
+        let mut d = Disposition::new(Role::Receiver, first);
+        d.last = (last != first).then_some(last);
+        d.settled = true;
+        d.state = Some(DeliveryState::Accepted);
+        encode_frame(0, &Performative::Disposition(d), &[], out);
+        self.accepted += u64::from(last.wrapping_sub(first)) + 1;
+    }
+
+    /// Writes the accepts still queued.
+    fn flush_accepts(&mut self, out: &mut Vec<u8>) {
+        if let Some((first, last)) = self.to_settle.take() {
+            self.write_accept(first, last, out);
+        }
+    }
+
     fn on_message(
         &mut self,
         bytes: &[u8],
@@ -806,8 +932,7 @@ impl Receiver {
                 _ => &[],
             },
         };
-        self.got += 1;
-        super::account_message(&mut self.tracker, body, now, stats);
+        self.load.on_body(body, now, stats);
         Ok(())
     }
 }
@@ -921,9 +1046,7 @@ impl Session for AmqpSession {
             }
         }
         if let Link::Receiver(r) = &mut self.link {
-            if let Some((first, last)) = r.to_settle.take() {
-                write_accept(first, last, &mut out);
-            }
+            r.flush_accepts(&mut out);
         }
         self.tx.ctrl = out;
         result.map(|()| used)
@@ -962,12 +1085,48 @@ impl Session for AmqpSession {
             }
             State::Ready => {
                 if let Link::Receiver(r) = &self.link {
-                    if r.drain.done(r.got, now) {
-                        self.state = State::SendClose;
+                    if !self.server
+                        && r.credit_left > 0
+                        && now - r.last_activity >= CREDIT_REFRESH
+                        && !r.load.done(now)
+                    {
+                        self.write_credit(false, now, &mut out);
+                    }
+                }
+                if let Link::Receiver(r) = &self.link {
+                    if r.load.done(now) {
+                        // Allegro's accepting end closes at once: its peer holds no queue.
+                        self.state = if self.server {
+                            State::SendClose
+                        } else if r.credit_left > 0 {
+                            self.write_credit(true, now, &mut out);
+                            self.step_since = now;
+                            State::StopCredit
+                        } else {
+                            State::SendDetach
+                        };
                     }
                 }
             }
             _ => {}
+        }
+        if self.state == State::StopCredit && now - self.step_since > LEAVE_WAIT {
+            self.state = State::SendDetach; // no echo: detach all the same
+        }
+        if self.state == State::SendDetach {
+            if let Link::Receiver(r) = &mut self.link {
+                r.flush_accepts(&mut out);
+                r.leave_mark = r.accepted;
+            }
+            Self::write_detach(&mut out);
+            self.state = State::AwaitDetach;
+            self.step_since = now;
+        }
+        if self.state == State::AwaitDetach && now - self.step_since > CLOSE_WAIT {
+            // No answer: the last accepts stay unconfirmed (`unsettled`).
+            Self::write_end_close(&mut out);
+            self.state = State::AwaitClose;
+            self.step_since = now;
         }
         if self.state == State::Lingering && now >= self.linger_until {
             self.state = State::SendClose;
@@ -975,9 +1134,9 @@ impl Session for AmqpSession {
         if self.state == State::SendClose && data_len == 0 {
             self.write_goodbye(&mut out);
             self.state = State::AwaitClose;
-            self.close_sent = now;
+            self.step_since = now;
         }
-        if self.state == State::AwaitClose && now - self.close_sent > CLOSE_WAIT {
+        if self.state == State::AwaitClose && now - self.step_since > CLOSE_WAIT {
             self.state = State::Finished; // the peer never answered: give up waiting
         }
         if !out.is_empty() || data_len > 0 {
@@ -1004,8 +1163,11 @@ impl Session for AmqpSession {
     fn next_timeout(&self, now: Nanos) -> Option<Nanos> {
         let heartbeat = self.heartbeat.map(|hb| self.last_tx + hb);
         let work = match (&self.link, self.state) {
-            (_, State::SendSaslHeader | State::SendClose | State::Failing) => Some(now),
-            (_, State::AwaitClose) => Some(self.close_sent + CLOSE_WAIT + 1),
+            (_, State::SendSaslHeader | State::SendClose | State::SendDetach | State::Failing) => {
+                Some(now)
+            }
+            (_, State::AwaitClose | State::AwaitDetach) => Some(self.step_since + CLOSE_WAIT + 1),
+            (_, State::StopCredit) => Some(self.step_since + LEAVE_WAIT + 1),
             (_, State::Lingering) => Some(self.linger_until),
             (Link::Sender(s), State::Running) => {
                 let blocked = s.credit == 0
@@ -1018,7 +1180,11 @@ impl Session for AmqpSession {
                     None => None,
                 }
             }
-            (Link::Receiver(r), State::Ready) => r.drain.deadline(r.got, now),
+            (Link::Receiver(r), State::Ready) => {
+                let refresh =
+                    (!self.server && r.credit_left > 0).then_some(r.last_activity + CREDIT_REFRESH);
+                super::earliest(r.load.deadline(now), refresh)
+            }
             _ => None,
         };
         super::earliest(heartbeat, work)
@@ -1037,7 +1203,7 @@ impl Session for AmqpSession {
 
     fn drain(&mut self, now: Nanos, expected: u64) {
         match &mut self.link {
-            Link::Receiver(r) => r.drain.set(now, expected),
+            Link::Receiver(r) => r.load.drain.set(now, expected),
             // Everything arrived: a lingering sender may go. Otherwise it waits at most as long
             // as the receivers may idle, twice over.
             Link::Sender(_) if expected == 0 => self.linger_until = now,
@@ -1063,6 +1229,9 @@ impl Session for AmqpSession {
                 _ => Phase::Ready,
             },
             State::Running
+            | State::StopCredit
+            | State::SendDetach
+            | State::AwaitDetach
             | State::Lingering
             | State::SendClose
             | State::AwaitClose
@@ -1073,9 +1242,19 @@ impl Session for AmqpSession {
     }
 
     fn close(&mut self) {
+        let client_receiver = matches!(self.link, Link::Receiver(_)) && !self.server;
         self.state = match self.state {
-            State::Ready | State::Running | State::Lingering => State::SendClose,
-            s @ (State::SendClose | State::AwaitClose | State::Failing | State::Finished) => s,
+            // A receiver still settles what it took (no drain: the run is being stopped).
+            State::Ready | State::StopCredit if client_receiver => State::SendDetach,
+            State::Ready | State::Running | State::Lingering | State::StopCredit => {
+                State::SendClose
+            }
+            s @ (State::SendDetach
+            | State::AwaitDetach
+            | State::SendClose
+            | State::AwaitClose
+            | State::Failing
+            | State::Finished) => s,
             // Before the AMQP `open` there is nothing to close politely.
             _ => State::Finished,
         };
@@ -1088,6 +1267,16 @@ impl Session for AmqpSession {
     fn max_frame(&self) -> usize {
         self.cfg.max_frame as usize
     }
+
+    /// Deliveries taken unsettled whose accept the peer is not known to have read: 0 once it
+    /// answered our drain or detach. Allegro's accepting end reports none (no broker keeps
+    /// its peer's messages).
+    fn unsettled(&self) -> u64 {
+        match &self.link {
+            Link::Receiver(r) if !self.server => r.taken - r.confirmed.min(r.taken),
+            _ => 0,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1097,6 +1286,9 @@ mod tests {
     use super::*;
     use crate::session::Session;
     use crate::stats::ShardStats;
+    use allegro_wire::amqp10::Frame;
+
+    const RUN: u32 = 0x5eed;
 
     fn cfg(name: &str, idle_ms: u32) -> AmqpConfig {
         AmqpConfig {
@@ -1151,6 +1343,7 @@ mod tests {
                 rate: 0,
                 duration: TestDuration::Count(count),
                 size: MessageSize::Fixed(size),
+                run_id: RUN,
                 sender_id: 1,
                 connection_id: 0,
             },
@@ -1161,7 +1354,7 @@ mod tests {
     fn unsettled_transfers_within_credit_and_window_then_close() {
         let mut st = ShardStats::new(i64::MIN);
         let mut c = sender(60_000, 25, 100);
-        let mut s = AmqpSession::server(cfg("server", 60_000), 1_000_000_000);
+        let mut s = AmqpSession::server(cfg("server", 60_000), 1_000_000_000, Some(RUN));
         pump(&mut c, &mut s, 1, &mut st);
         assert_eq!((c.phase(), s.phase()), (Phase::Ready, Phase::Ready));
         c.start(10);
@@ -1181,7 +1374,7 @@ mod tests {
     fn a_message_larger_than_the_frame_is_split_and_rebuilt() {
         let mut st = ShardStats::new(i64::MIN);
         let mut c = sender(60_000, 3, 10_000); // max frame 4096 on both ends
-        let mut s = AmqpSession::server(cfg("server", 60_000), 1_000_000_000);
+        let mut s = AmqpSession::server(cfg("server", 60_000), 1_000_000_000, Some(RUN));
         pump(&mut c, &mut s, 1, &mut st);
         c.start(2);
         pump(&mut c, &mut s, 2, &mut st);
@@ -1198,7 +1391,7 @@ mod tests {
         // The server asks for a frame at least every 100 ms (§2.4.5): the client sends empty
         // frames every 50 ms of silence.
         let mut c = sender(60_000, 1, 10);
-        let mut s = AmqpSession::server(cfg("server", 100), 1_000_000_000);
+        let mut s = AmqpSession::server(cfg("server", 100), 1_000_000_000, Some(RUN));
         pump(&mut c, &mut s, 1, &mut st);
         let ms = 1_000_000;
         assert_eq!(c.next_timeout(2), Some(1 + 50 * ms));
@@ -1217,7 +1410,7 @@ mod tests {
     fn garbage_gets_a_decode_error_close() {
         let mut st = ShardStats::new(i64::MIN);
         let mut c = sender(60_000, 1, 10);
-        let mut s = AmqpSession::server(cfg("server", 60_000), 1_000_000_000);
+        let mut s = AmqpSession::server(cfg("server", 60_000), 1_000_000_000, Some(RUN));
         pump(&mut c, &mut s, 1, &mut st);
         // A frame header that promises 12 bytes, then a body that is no performative.
         let garbage = [0, 0, 0, 12, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
@@ -1239,5 +1432,234 @@ mod tests {
             s.poll_transmit(3, &mut st),
             Err(SessionError::Decode(_))
         ));
+    }
+
+    // --- A client receiver against a scripted broker ----------------------------------------
+
+    /// What one frame the receiver wrote says, in a few words.
+    fn describe(frame: &Frame<'_>) -> String {
+        match &frame.body {
+            FrameBody::Amqp { performative, .. } => match performative {
+                Performative::Disposition(d) => format!(
+                    "accept {}..={} settled={}",
+                    d.first,
+                    d.last.unwrap_or(d.first),
+                    d.settled
+                ),
+                Performative::Flow(f) => {
+                    format!("flow credit={} echo={}", f.link_credit.unwrap_or(0), f.echo)
+                }
+                Performative::Detach(_) => "detach".into(),
+                Performative::End(_) => "end".into(),
+                Performative::Close(_) => "close".into(),
+                other => format!("{other:?}"),
+            },
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// Takes everything the receiver has to write at `now`, frame by frame.
+    fn written(r: &mut AmqpSession, now: Nanos, st: &mut ShardStats) -> Vec<String> {
+        let out = crate::session::written_bytes(r, now, st);
+        let mut at = 0;
+        let mut said = Vec::new();
+        while at < out.len() {
+            if out[at..].starts_with(b"AMQP") {
+                at += 8;
+                said.push("header".into());
+                continue;
+            }
+            let Ok(Decode::Complete(f, n)) = decode_frame(&out[at..], 1 << 20) else {
+                panic!("undecodable output {:?}", &out[at..]);
+            };
+            said.push(describe(&f));
+            at += n;
+        }
+        said
+    }
+
+    /// A receiver of the test's run, through SASL, open, begin and attach with credit 10.
+    fn attached_receiver(st: &mut ShardStats) -> AmqpSession {
+        let mut c = cfg("client", 60_000);
+        c.credit = 10;
+        let mut r = AmqpSession::receiver(c, 1_000_000_000, Some(RUN));
+        assert_eq!(written(&mut r, 1, st), ["header"]);
+        let mut b = SASL_HEADER.to_vec();
+        encode_sasl_frame(
+            &SaslFrame::Mechanisms(Symbols::List(&["ANONYMOUS"])),
+            &mut b,
+        );
+        r.handle_input(&b, 1, st).unwrap();
+        written(&mut r, 1, st); // sasl-init
+        let mut b = Vec::new();
+        encode_sasl_frame(
+            &SaslFrame::Outcome {
+                code: 0,
+                additional_data: None,
+            },
+            &mut b,
+        );
+        r.handle_input(&b, 1, st).unwrap();
+        written(&mut r, 1, st); // AMQP header, open, begin, attach
+        let mut b = AMQP_HEADER.to_vec();
+        encode_frame(0, &Performative::Open(Open::new("broker")), &[], &mut b);
+        let mut begin = Begin::new(0, 1 << 20, 1 << 20);
+        begin.remote_channel = Some(0);
+        encode_frame(0, &Performative::Begin(begin), &[], &mut b);
+        let mut attach = Attach::new("client-link", 0, Role::Sender);
+        attach.source = Some(Source::new("q"));
+        attach.target = Some(Target::new("client"));
+        attach.initial_delivery_count = Some(0);
+        encode_frame(0, &Performative::Attach(attach), &[], &mut b);
+        r.handle_input(&b, 1, st).unwrap();
+        assert_eq!(written(&mut r, 1, st), ["flow credit=10 echo=false"]);
+        assert_eq!(r.phase(), Phase::Ready);
+        r
+    }
+
+    /// Unsettled transfers with delivery ids `ids`, bodies of `run` numbered from `first_seq`.
+    fn transfers(ids: std::ops::Range<u32>, run: u32, first_seq: u64) -> Vec<u8> {
+        let layout = MessageLayout::new(None, None);
+        let mut b = Vec::new();
+        for (k, id) in ids.enumerate() {
+            let mut body = payload::template(64);
+            let ext = payload::Extension {
+                run,
+                sender: 3,
+                connection: 0,
+                sequence: first_seq + k as u64,
+                intended_ns: 5,
+            };
+            payload::write(&mut body, 5, &ext);
+            encode_transfer_head(
+                0,
+                0,
+                id,
+                &id.to_be_bytes(),
+                0,
+                false,
+                false,
+                layout.message_len(body.len()),
+                &mut b,
+            );
+            layout.encode(body.len(), &mut b);
+            b.extend_from_slice(&body);
+        }
+        b
+    }
+
+    fn frame(p: Performative<'_>) -> Vec<u8> {
+        let mut b = Vec::new();
+        encode_frame(0, &p, &[], &mut b);
+        b
+    }
+
+    #[test]
+    fn a_leaving_receiver_settles_everything_before_it_detaches() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut r = attached_receiver(&mut st);
+        r.handle_input(&transfers(0..4, RUN, 0), 2, &mut st)
+            .unwrap();
+        assert_eq!(written(&mut r, 2, &mut st), ["accept 0..=3 settled=true"]);
+        // Everything arrived: the receiver takes back the 6 credits it has left and asks for
+        // the sender's state, and says nothing else yet.
+        r.drain(3, 0);
+        assert_eq!(written(&mut r, 3, &mut st), ["flow credit=0 echo=true"]);
+        // Two more deliveries were on the way (stale ones, left by another run), then comes
+        // the sender's answer.
+        let mut b = transfers(4..6, RUN + 1, 900);
+        let mut flow = Flow {
+            handle: Some(0),
+            delivery_count: Some(10),
+            link_credit: Some(0),
+            ..Flow::default()
+        };
+        flow.next_incoming_id = Some(0);
+        b.extend_from_slice(&frame(Performative::Flow(flow)));
+        r.handle_input(&b, 4, &mut st).unwrap();
+        // Accepts first, then the detach alone: no end or close before the peer's detach.
+        assert_eq!(
+            written(&mut r, 4, &mut st),
+            ["accept 4..=5 settled=true", "detach"]
+        );
+        assert_eq!(written(&mut r, 5, &mut st), Vec::<String>::new());
+        assert_eq!(r.phase(), Phase::Running);
+        // A transfer the broker sent before it saw our detach: not taken, the broker keeps it.
+        r.handle_input(&transfers(6..7, RUN, 4), 6, &mut st)
+            .unwrap();
+        let detach = Detach {
+            handle: 0,
+            closed: true,
+            error: None,
+        };
+        r.handle_input(&frame(Performative::Detach(detach)), 6, &mut st)
+            .unwrap();
+        assert_eq!(written(&mut r, 6, &mut st), ["end", "close"]);
+        r.handle_input(
+            &frame(Performative::Close(Close { error: None })),
+            7,
+            &mut st,
+        )
+        .unwrap();
+        assert_eq!(r.phase(), Phase::Finished);
+        // This run's four counted, in order; the other run's two apart as stale.
+        let c = st.counters;
+        assert_eq!((c.received, c.stale, c.lost, c.duplicated), (4, 2, 0, 0));
+        assert_eq!(r.unsettled(), 0, "the detach confirmed every accept");
+    }
+
+    #[test]
+    fn a_receiver_whose_detach_goes_unanswered_reports_what_may_come_back() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut r = attached_receiver(&mut st);
+        r.handle_input(&transfers(0..3, RUN, 0), 2, &mut st)
+            .unwrap();
+        written(&mut r, 2, &mut st);
+        // The broker never answers the stop: after LEAVE_WAIT the receiver detaches anyway.
+        r.drain(3, 0);
+        assert_eq!(written(&mut r, 3, &mut st), ["flow credit=0 echo=true"]);
+        assert_eq!(r.next_timeout(3), Some(3 + LEAVE_WAIT + 1));
+        assert_eq!(written(&mut r, 4 + LEAVE_WAIT, &mut st), ["detach"]);
+        // ... nor the detach: end and close after CLOSE_WAIT, and the three accepts are
+        // reported as unsettled (the broker may deliver them again).
+        let t = 5 + LEAVE_WAIT + CLOSE_WAIT;
+        assert_eq!(written(&mut r, t, &mut st), ["end", "close"]);
+        assert_eq!(r.unsettled(), 3);
+        assert_eq!(st.counters.received, 3);
+    }
+
+    #[test]
+    fn stopping_a_receiver_accepts_then_detaches_at_once() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut r = attached_receiver(&mut st);
+        r.handle_input(&transfers(0..2, RUN, 0), 2, &mut st)
+            .unwrap();
+        r.close();
+        assert_eq!(
+            written(&mut r, 2, &mut st),
+            ["accept 0..=1 settled=true", "detach"]
+        );
+    }
+
+    #[test]
+    fn messages_of_another_run_are_stale_and_touch_no_stream() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut r = attached_receiver(&mut st);
+        // The previous run's last messages (high sequence numbers), then this run's from 0.
+        let mut b = transfers(0..3, RUN - 1, 99_997);
+        b.extend_from_slice(&transfers(3..8, RUN, 0));
+        r.handle_input(&b, 2, &mut st).unwrap();
+        let c = st.counters;
+        assert_eq!((c.received, c.stale), (5, 3));
+        assert_eq!((c.lost, c.duplicated, c.reordered), (0, 0, 0));
+        assert_eq!(c.bytes_received, 5 * 64);
+        // Stale deliveries are accepted all the same (they leave the queue), and count against
+        // the credit like any other.
+        assert_eq!(
+            written(&mut r, 2, &mut st),
+            ["flow credit=10 echo=false", "accept 0..=7 settled=true"]
+        );
+        // Latency was recorded for this run's messages only.
+        assert_eq!(st.interval.corrected.len(), 5);
     }
 }

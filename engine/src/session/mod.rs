@@ -104,20 +104,43 @@ pub trait Session {
 
     /// Largest frame the session expects to receive (sizes the receive buffer).
     fn max_frame(&self) -> usize;
+
+    /// Receivers: messages counted as received whose settlement the broker may not have taken
+    /// (an accept or PUBCOMP never confirmed because the connection ended first). Read when
+    /// the connection ends; 0 after a complete goodbye.
+    fn unsettled(&self) -> u64 {
+        0
+    }
 }
 
 /// When a receiver stops: once told the senders are done, after the `expected` messages or
-/// `idle` time without any.
+/// `idle` time without any. The broker saying it holds messages for the receiver (an AMQP
+/// sender's `available`, §2.7.4) also keeps it waiting, up to [`HINT_CAP`] idle times in all:
+/// RabbitMQ starves a consumer for seconds while its queue takes in a fast publisher's backlog.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Drain {
     idle: Nanos,
     /// How many to expect, and when the idle clock last restarted.
     state: Option<(u64, Nanos)>,
+    /// When the broker last said it held messages for this receiver.
+    hinted: Nanos,
 }
+
+/// How many idle times at most the broker's word that messages are coming keeps a receiver.
+const HINT_CAP: Nanos = 10;
 
 impl Drain {
     pub(crate) fn new(idle: Nanos) -> Self {
-        Drain { idle, state: None }
+        Drain {
+            idle,
+            state: None,
+            hinted: Nanos::MIN,
+        }
+    }
+
+    /// The broker says it holds messages for this receiver.
+    pub(crate) fn hint(&mut self, now: Nanos) {
+        self.hinted = now;
     }
 
     /// The senders are done (again, with a new expectation: the idle clock keeps running).
@@ -134,7 +157,7 @@ impl Drain {
     }
 
     pub(crate) fn done(&self, got: u64, now: Nanos) -> bool {
-        matches!(self.state, Some((expected, since)) if got >= expected || now - since >= self.idle)
+        self.deadline(got, now).is_some_and(|t| now >= t)
     }
 
     /// When [`done`](Self::done) turns true without another arrival.
@@ -143,7 +166,8 @@ impl Drain {
             if got >= expected {
                 now
             } else {
-                since + self.idle
+                let quiet = since.max(self.hinted).saturating_add(self.idle);
+                quiet.min(since.saturating_add(HINT_CAP * self.idle))
             }
         })
     }
@@ -189,23 +213,78 @@ pub(crate) fn earliest(a: Option<Nanos>, b: Option<Nanos>) -> Option<Nanos> {
     }
 }
 
+/// What every receiving session keeps: the sequence streams it follows, this run's messages
+/// counted so far, when to stop, and which run it counts.
+#[derive(Debug)]
+pub(crate) struct ReceiverLoad {
+    pub(crate) tracker: Tracker,
+    /// This run's messages received (what [`Drain`] compares with the expectation).
+    pub(crate) got: u64,
+    pub(crate) drain: Drain,
+    /// Count only messages of this run; `None`: every message is this run's.
+    run: Option<u32>,
+}
+
+impl ReceiverLoad {
+    pub(crate) fn new(drain_idle: Nanos, run: Option<u32>) -> Self {
+        ReceiverLoad {
+            tracker: Tracker::new(),
+            got: 0,
+            drain: Drain::new(drain_idle),
+            run,
+        }
+    }
+
+    /// Accounts one message body (see [`account_message`]); true when it was this run's.
+    #[inline]
+    pub(crate) fn on_body(&mut self, body: &[u8], now: Nanos, stats: &mut ShardStats) -> bool {
+        let ours = account_message(&mut self.tracker, self.run, body, now, stats);
+        if ours {
+            self.got += 1;
+        }
+        // Stale messages keep the receiver busy too: this run's may be queued behind them.
+        self.drain.arrived(now);
+        ours
+    }
+
+    pub(crate) fn done(&self, now: Nanos) -> bool {
+        self.drain.done(self.got, now)
+    }
+
+    pub(crate) fn deadline(&self, now: Nanos) -> Option<Nanos> {
+        self.drain.deadline(self.got, now)
+    }
+}
+
 /// Accounts one received message body: counters, loss/duplicate/reorder from its sequence block,
 /// and its latencies (from the actual and the intended send time) when past the warm-up.
+///
+/// A body whose sequence block names another run than `run` was left on the broker by another
+/// run: it counts as stale and nowhere else (not received, not timed, not in any stream).
+/// Returns false for such a body.
 #[inline]
 pub(crate) fn account_message(
     tracker: &mut Tracker,
+    run: Option<u32>,
     body: &[u8],
     now: Nanos,
     stats: &mut ShardStats,
-) {
+) -> bool {
+    let stamp = payload::read(body);
+    if let (Some(run), Some(ext)) = (run, stamp.and_then(|s| s.ext)) {
+        if ext.run != run {
+            stats.counters.stale += 1;
+            return false;
+        }
+    }
     let c = &mut stats.counters;
     c.received += 1;
     c.bytes_received += body.len() as u64;
     stats.first_received.get_or_insert(now);
     stats.last_received = Some(now);
-    let Some(stamp) = payload::read(body) else {
+    let Some(stamp) = stamp else {
         c.unstamped += 1;
-        return;
+        return true;
     };
     let sent = stamp.sent_us.saturating_mul(1_000);
     let intended = match stamp.ext {
@@ -227,6 +306,7 @@ pub(crate) fn account_message(
         record_ns(&mut stats.interval.service, now - sent);
         record_ns(&mut stats.interval.corrected, now - intended);
     }
+    true
 }
 
 /// Every protocol's session behind one type, so that a shard can hold any mix of them.
@@ -289,5 +369,46 @@ impl Session for AnySession {
     }
     fn max_frame(&self) -> usize {
         each!(self, s => s.max_frame())
+    }
+    fn unsettled(&self) -> u64 {
+        each!(self, s => s.unsettled())
+    }
+}
+
+/// Test support: everything `s` has to write at `now`, polled until it has nothing more.
+#[cfg(test)]
+pub(crate) fn written_bytes<S: Session>(s: &mut S, now: Nanos, st: &mut ShardStats) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let more = s.poll_transmit(now, st).unwrap().to_vec();
+        s.on_sent(more.len());
+        if more.is_empty() {
+            return out;
+        }
+        out.extend_from_slice(&more);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Drain;
+
+    #[test]
+    fn drain_ends_on_the_count_on_silence_or_at_the_hints_cap() {
+        let mut d = Drain::new(100);
+        assert!(!d.done(5, 1_000)); // not told the senders are done
+        d.set(1_000, 3);
+        assert!(d.done(3, 1_000));
+        assert_eq!(d.deadline(2, 1_000), Some(1_100));
+        d.arrived(1_050);
+        assert!(!d.done(2, 1_100));
+        assert!(d.done(2, 1_150));
+        // The broker says it holds messages: wait on, but not past ten idle times.
+        for t in (1_100..3_000).step_by(50) {
+            d.hint(t);
+        }
+        assert!(!d.done(2, 2_000));
+        assert_eq!(d.deadline(2, 2_000), Some(1_050 + 1_000));
+        assert!(d.done(2, 2_050));
     }
 }

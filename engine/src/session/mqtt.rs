@@ -4,15 +4,17 @@
 //! keeping at most `inflight` QoS 1/2 publishes unacknowledged (§4.3.2, §4.3.3), and disconnects
 //! (§3.14) once everything is sent and acknowledged. A receiver connects, subscribes to the topic
 //! (§3.8), acknowledges what QoS requires and accounts every message: latency from the body's
-//! timestamps and loss, duplicates and reordering from Allegro's sequence block.
+//! timestamps and loss, duplicates and reordering from Allegro's sequence block. A QoS 2
+//! receiver that is done waits (a bounded time) for the PUBREL of every PUBREC it sent and
+//! answers it with PUBCOMP before its DISCONNECT, so that each exchange it counted is complete
+//! (§4.3.3).
 
 use super::txbuf::TxBuf;
-use super::{Drain, Phase, Session, SessionError, Sizes, TX_BLOCK};
+use super::{Phase, ReceiverLoad, Session, SessionError, Sizes, TX_BLOCK};
 use crate::clock::{Nanos, NANOS_PER_SEC};
 use crate::pacing::Pacer;
 use crate::payload;
 use crate::plan::{MessageSize, TestDuration};
-use crate::seq::Tracker;
 use crate::stats::{record_ns, ShardStats};
 use allegro_wire::mqtt::{
     self, encode_publish_header, Connect, Decode, Disconnect, Packet, Properties, Protocol, PubAck,
@@ -41,7 +43,8 @@ pub struct SenderPlan {
     pub rate: u64,
     pub duration: TestDuration,
     pub size: MessageSize,
-    /// Goes into every body's sequence block.
+    /// Go into every body's sequence block (`payload`).
+    pub run_id: u32,
     pub sender_id: u32,
     pub connection_id: u32,
 }
@@ -62,9 +65,39 @@ struct Sender {
 
 #[derive(Debug)]
 struct Receiver {
-    tracker: Tracker,
-    got: u64,
-    drain: Drain,
+    load: ReceiverLoad,
+    /// QoS 2: packet ids whose PUBREC went out and whose PUBREL has not come yet (a bit each).
+    awaiting_rel: Vec<u64>,
+    pending_rel: u32,
+    /// When the receiver started waiting for the last PUBRELs before its DISCONNECT.
+    leaving_since: Option<Nanos>,
+}
+
+impl Receiver {
+    fn rel_bit(pkid: u16) -> (usize, u64) {
+        (usize::from(pkid / 64), 1 << (pkid % 64))
+    }
+
+    /// A QoS 2 PUBLISH was answered with PUBREC: its PUBREL is due.
+    fn await_rel(&mut self, pkid: u16) {
+        let (w, m) = Self::rel_bit(pkid);
+        if let Some(word) = self.awaiting_rel.get_mut(w) {
+            if *word & m == 0 {
+                *word |= m;
+                self.pending_rel += 1;
+            }
+        }
+    }
+
+    fn released(&mut self, pkid: u16) {
+        let (w, m) = Self::rel_bit(pkid);
+        if let Some(word) = self.awaiting_rel.get_mut(w) {
+            if *word & m != 0 {
+                *word &= !m;
+                self.pending_rel -= 1;
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -80,9 +113,14 @@ enum State {
     AwaitSubAck,
     Ready,
     Running,
+    /// A QoS 2 receiver that is done waits for the PUBRELs still due (at most [`CLOSE_WAIT`]).
+    AwaitRelease,
     SendDisconnect,
     Finished,
 }
+
+/// How long a receiver that is done waits for the last PUBRELs before it disconnects anyway.
+const CLOSE_WAIT: Nanos = 2_000_000_000;
 
 /// One MQTT connection's session.
 #[derive(Debug)]
@@ -102,7 +140,7 @@ impl MqttSession {
     pub fn sender(cfg: MqttConfig, plan: SenderPlan) -> Self {
         let (_, max) = plan.size.bounds();
         let mut body = payload::template(max as usize);
-        payload::prepare(&mut body, plan.sender_id, plan.connection_id);
+        payload::prepare(&mut body, plan.run_id, plan.sender_id, plan.connection_id);
         let slots = if cfg.qos == QoS::AtMostOnce {
             Vec::new()
         } else {
@@ -134,12 +172,15 @@ impl MqttSession {
     }
 
     /// A receiver that subscribes to the topic; `drain_idle` ends it after the senders finished.
-    pub fn receiver(cfg: MqttConfig, drain_idle: Nanos) -> Self {
+    /// With `run`, it counts only that run's messages (others are stale).
+    pub fn receiver(cfg: MqttConfig, drain_idle: Nanos, run: Option<u32>) -> Self {
+        let words = if cfg.qos == QoS::ExactlyOnce { 1024 } else { 0 };
         MqttSession {
             role: Role::Receiver(Receiver {
-                tracker: Tracker::new(),
-                got: 0,
-                drain: Drain::new(drain_idle),
+                load: ReceiverLoad::new(drain_idle, run),
+                awaiting_rel: vec![0; words],
+                pending_rel: 0,
+                leaving_since: None,
             }),
             cfg,
             state: State::SendConnect,
@@ -321,14 +362,19 @@ impl MqttSession {
                     d.reason
                 )))
             }
-            (State::Ready | State::Running | State::SendDisconnect, Packet::Publish(p)) => {
+            (
+                State::Ready | State::Running | State::AwaitRelease | State::SendDisconnect,
+                Packet::Publish(p),
+            ) => {
                 let Role::Receiver(r) = &mut self.role else {
                     return Err(SessionError::Protocol(
                         "PUBLISH received on a sender connection".into(),
                     ));
                 };
-                r.on_publish(p.payload, now, stats);
-                r.drain.arrived(now);
+                r.load.on_body(p.payload, now, stats);
+                if p.qos == QoS::ExactlyOnce {
+                    r.await_rel(p.pkid);
+                }
                 match p.qos {
                     QoS::AtMostOnce => {}
                     QoS::AtLeastOnce => Packet::PubAck(PubAck {
@@ -346,6 +392,9 @@ impl MqttSession {
                 }
             }
             (_, Packet::PubRel(rel)) => {
+                if let Role::Receiver(r) = &mut self.role {
+                    r.released(rel.pkid);
+                }
                 Packet::PubComp(PubComp {
                     pkid: rel.pkid,
                     reason: 0,
@@ -473,14 +522,6 @@ impl FrameTemplate {
     }
 }
 
-impl Receiver {
-    #[inline]
-    fn on_publish(&mut self, body: &[u8], now: Nanos, stats: &mut ShardStats) {
-        self.got += 1;
-        super::account_message(&mut self.tracker, body, now, stats);
-    }
-}
-
 impl Session for MqttSession {
     fn handle_input(
         &mut self,
@@ -496,7 +537,7 @@ impl Session for MqttSession {
         let fast = self.cfg.protocol == Protocol::V311
             && matches!(
                 self.state,
-                State::Ready | State::Running | State::SendDisconnect
+                State::Ready | State::Running | State::AwaitRelease | State::SendDisconnect
             );
         while used < input.len() {
             if let (true, Role::Receiver(r)) = (fast, &mut self.role) {
@@ -505,8 +546,7 @@ impl Session for MqttSession {
                     mqtt::fast::peek_publish(&input[used..], topic, self.cfg.max_packet)
                 {
                     used += n;
-                    r.on_publish(body, now, stats);
-                    r.drain.arrived(now);
+                    r.load.on_body(body, now, stats);
                     continue;
                 }
             }
@@ -555,12 +595,23 @@ impl Session for MqttSession {
             }
             State::Ready => {
                 if let Role::Receiver(r) = &self.role {
-                    if r.drain.done(r.got, now) {
-                        self.state = State::SendDisconnect;
+                    if r.load.done(now) {
+                        self.state = State::AwaitRelease;
                     }
                 }
             }
             _ => {}
+        }
+        if self.state == State::AwaitRelease {
+            // §4.3.3: complete every exchange that was counted before saying goodbye.
+            if let Role::Receiver(r) = &mut self.role {
+                let since = *r.leaving_since.get_or_insert(now);
+                if r.pending_rel == 0 || now - since > CLOSE_WAIT {
+                    self.state = State::SendDisconnect;
+                }
+            } else {
+                self.state = State::SendDisconnect;
+            }
         }
         if self.state == State::SendDisconnect && data_len == 0 {
             Packet::Disconnect(Disconnect {
@@ -613,7 +664,11 @@ impl Session for MqttSession {
                     None => None,
                 }
             }
-            (Role::Receiver(r), State::Ready) => r.drain.deadline(r.got, now),
+            (Role::Receiver(r), State::Ready) => r.load.deadline(now),
+            (Role::Receiver(r), State::AwaitRelease) => match r.leaving_since {
+                Some(t) => Some(t + CLOSE_WAIT + 1),
+                None => Some(now),
+            },
             _ => None,
         };
         super::earliest(ping, work)
@@ -632,7 +687,7 @@ impl Session for MqttSession {
 
     fn drain(&mut self, now: Nanos, expected: u64) {
         if let Role::Receiver(r) = &mut self.role {
-            r.drain.set(now, expected);
+            r.load.drain.set(now, expected);
         }
     }
 
@@ -644,17 +699,25 @@ impl Session for MqttSession {
                 Role::Sender(s) if s.pacer.is_some() => Phase::Running,
                 _ => Phase::Ready,
             },
-            State::Running | State::SendDisconnect => Phase::Running,
+            State::Running | State::AwaitRelease | State::SendDisconnect => Phase::Running,
             State::Finished => Phase::Finished,
         }
     }
 
     fn close(&mut self) {
-        self.state = match self.state {
-            State::SendConnect | State::AwaitConnAck => State::Finished,
-            State::Finished => State::Finished,
+        self.state = match (self.state, &self.role) {
+            (State::SendConnect | State::AwaitConnAck, _) => State::Finished,
+            (State::Finished, _) => State::Finished,
+            (State::Ready | State::AwaitRelease, Role::Receiver(_)) => State::AwaitRelease,
             _ => State::SendDisconnect,
         };
+    }
+
+    fn unsettled(&self) -> u64 {
+        match &self.role {
+            Role::Receiver(r) => u64::from(r.pending_rel),
+            Role::Sender(_) => 0,
+        }
     }
 
     fn is_sender(&self) -> bool {
@@ -702,5 +765,173 @@ fn connack_reason(protocol: Protocol, code: u8) -> &'static str {
         (Protocol::V5, 0x89) => "server busy",
         (Protocol::V5, 0x8A) => "banned",
         _ => "refused",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A receiver against a scripted broker, in memory under a virtual clock.
+
+    use super::*;
+    use allegro_wire::mqtt::{ConnAck, Publish, SubAck};
+
+    const RUN: u32 = 0xabc;
+    const MS: Nanos = 1_000_000;
+
+    fn cfg(qos: QoS) -> MqttConfig {
+        MqttConfig {
+            protocol: Protocol::V311,
+            qos,
+            keep_alive_secs: 0,
+            client_id: "r".into(),
+            username: None,
+            password: None,
+            topic: "t".into(),
+            inflight: 10,
+            max_packet: 4096,
+        }
+    }
+
+    fn packet(p: Packet<'_>) -> Vec<u8> {
+        let mut b = Vec::new();
+        p.encode(Protocol::V311, &mut b);
+        b
+    }
+
+    /// Everything the session has to write at `now`, as packet names (with packet ids).
+    fn written(s: &mut MqttSession, now: Nanos, st: &mut ShardStats) -> Vec<String> {
+        let out = crate::session::written_bytes(s, now, st);
+        let mut at = 0;
+        let mut said = Vec::new();
+        while at < out.len() {
+            let Ok(Decode::Complete(p, n)) = mqtt::decode(&out[at..], Protocol::V311, 1 << 20)
+            else {
+                panic!("undecodable {:?}", &out[at..]);
+            };
+            said.push(match p {
+                Packet::PubAck(a) => format!("PUBACK {}", a.pkid),
+                Packet::PubRec(a) => format!("PUBREC {}", a.pkid),
+                Packet::PubComp(a) => format!("PUBCOMP {}", a.pkid),
+                p => packet_name(&p).to_string(),
+            });
+            at += n;
+        }
+        said
+    }
+
+    fn subscribed(qos: QoS, st: &mut ShardStats) -> MqttSession {
+        let mut s = MqttSession::receiver(cfg(qos), 100 * MS, Some(RUN));
+        assert_eq!(written(&mut s, 0, st), ["CONNECT"]);
+        let ack = packet(Packet::ConnAck(ConnAck {
+            session_present: false,
+            code: 0,
+            properties: Properties::EMPTY,
+        }));
+        s.handle_input(&ack, 1, st).unwrap();
+        assert_eq!(written(&mut s, 1, st), ["SUBSCRIBE"]);
+        let codes = [qos as u8];
+        let suback = packet(Packet::SubAck(SubAck {
+            pkid: SUBSCRIBE_PKID,
+            properties: Properties::EMPTY,
+            codes: &codes,
+        }));
+        s.handle_input(&suback, 2, st).unwrap();
+        assert_eq!(s.phase(), Phase::Ready);
+        s
+    }
+
+    fn publish(qos: QoS, pkid: u16, run: u32, seq: u64) -> Vec<u8> {
+        let mut body = payload::template(64);
+        let ext = payload::Extension {
+            run,
+            sender: 1,
+            connection: 0,
+            sequence: seq,
+            intended_ns: 3,
+        };
+        payload::write(&mut body, 3, &ext);
+        packet(Packet::Publish(Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: "t",
+            pkid,
+            properties: Properties::EMPTY,
+            payload: &body,
+        }))
+    }
+
+    #[test]
+    fn a_qos2_receiver_completes_every_exchange_before_it_disconnects() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut s = subscribed(QoS::ExactlyOnce, &mut st);
+        let mut b = publish(QoS::ExactlyOnce, 7, RUN, 0);
+        b.extend_from_slice(&publish(QoS::ExactlyOnce, 8, RUN, 1));
+        s.handle_input(&b, 10, &mut st).unwrap();
+        assert_eq!(written(&mut s, 10, &mut st), ["PUBREC 7", "PUBREC 8"]);
+        // Everything arrived, but two PUBRELs are still due: no DISCONNECT yet.
+        s.drain(11, 0);
+        assert_eq!(written(&mut s, 11, &mut st), Vec::<String>::new());
+        assert_eq!(s.unsettled(), 2);
+        let rel = |pkid| {
+            packet(Packet::PubRel(PubRel {
+                pkid,
+                reason: 0,
+                properties: Properties::EMPTY,
+            }))
+        };
+        s.handle_input(&rel(7), 12, &mut st).unwrap();
+        assert_eq!(written(&mut s, 12, &mut st), ["PUBCOMP 7"]);
+        s.handle_input(&rel(8), 13, &mut st).unwrap();
+        assert_eq!(written(&mut s, 13, &mut st), ["PUBCOMP 8", "DISCONNECT"]);
+        assert_eq!(s.phase(), Phase::Finished);
+        assert_eq!(s.unsettled(), 0);
+        assert_eq!(st.counters.received, 2);
+    }
+
+    #[test]
+    fn a_missing_pubrel_holds_the_goodbye_a_bounded_time_and_is_reported() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut s = subscribed(QoS::ExactlyOnce, &mut st);
+        s.handle_input(&publish(QoS::ExactlyOnce, 3, RUN, 0), 10, &mut st)
+            .unwrap();
+        written(&mut s, 10, &mut st);
+        s.close(); // the run is being stopped
+        assert_eq!(written(&mut s, 20, &mut st), Vec::<String>::new());
+        assert_eq!(s.next_timeout(21), Some(20 + CLOSE_WAIT + 1));
+        assert_eq!(written(&mut s, 21 + CLOSE_WAIT, &mut st), ["DISCONNECT"]);
+        assert_eq!(s.unsettled(), 1);
+    }
+
+    #[test]
+    fn qos1_acks_go_out_ahead_of_the_disconnect() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut s = subscribed(QoS::AtLeastOnce, &mut st);
+        s.handle_input(&publish(QoS::AtLeastOnce, 5, RUN, 0), 10, &mut st)
+            .unwrap();
+        s.drain(10, 0);
+        assert_eq!(written(&mut s, 10, &mut st), ["PUBACK 5", "DISCONNECT"]);
+        assert_eq!(s.unsettled(), 0);
+    }
+
+    #[test]
+    fn stale_messages_count_apart_and_keep_the_receiver_waiting() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut s = subscribed(QoS::AtMostOnce, &mut st);
+        s.drain(10, 3); // three of this run's are expected
+                        // Another run's leftovers arrive first, with sequence numbers far along.
+        for (i, t) in [(500, 20), (501, 90 * MS)] {
+            s.handle_input(&publish(QoS::AtMostOnce, 0, RUN + 1, i), t, &mut st)
+                .unwrap();
+        }
+        // They restart the idle clock: not done 100 ms after the drain began.
+        assert!(s.next_timeout(100 * MS).unwrap() > 100 * MS);
+        for i in 0..3 {
+            s.handle_input(&publish(QoS::AtMostOnce, 0, RUN, i), 120 * MS, &mut st)
+                .unwrap();
+        }
+        let c = st.counters;
+        assert_eq!((c.received, c.stale, c.lost, c.reordered), (3, 2, 0, 0));
+        assert_eq!(written(&mut s, 120 * MS, &mut st), ["DISCONNECT"]);
     }
 }
