@@ -125,14 +125,9 @@ fn publish(host_port: &str, topic: &str, payload: &[u8]) {
 
 fn vector(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/maestro-vectors")
+        .join("../maestro/tests/vectors")
         .join(name);
-    std::fs::read(&p).unwrap_or_else(|e| {
-        panic!(
-            "{} ({e}): shared/ must sit beside the checkout",
-            p.display()
-        )
-    })
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{} ({e})", p.display()))
 }
 
 #[test]
@@ -207,11 +202,11 @@ fn a_restarted_maestro_broker_brings_the_workers_back() {
     let name = unique("wr");
     let _w = Worker::start(&maestro, &name);
     let before = wait_for(&maestro, &[&name], Duration::from_secs(10));
-    use allegro_control::maestro::ask;
-    use allegro_control::note::{Request, Response, Role};
+    use allegro_maestro::cluster::ask;
+    use allegro_maestro::note::{Request, Response, Role};
     let addr = format!("127.0.0.1:{port}");
     let by_id = format!("/mpt/peer/by-id/{}", before[0]);
-    let ok = |r: Vec<(allegro_control::note::PeerInfo, Response)>| {
+    let ok = |r: Vec<(allegro_maestro::note::PeerInfo, Response)>| {
         r.iter().any(|(_, r)| *r == Response::Ok)
     };
     let wait = Duration::from_secs(1);
@@ -247,21 +242,21 @@ fn a_restarted_maestro_broker_brings_the_workers_back() {
 
 /// A Maestro client made of Allegro's own link: sends requests, collects what comes back.
 struct Client {
-    driver: allegro_control::link::Driver,
-    got: Vec<allegro_control::note::Note>,
+    driver: allegro_maestro::link::Driver,
+    got: Vec<allegro_maestro::note::Note>,
 }
 
 impl Client {
     fn new(addr: &str) -> Self {
-        use allegro_control::link::{uuid4, Link};
-        use allegro_control::note::topics;
+        use allegro_maestro::link::{uuid4, Link};
+        use allegro_maestro::note::topics;
         let mut link = Link::new(topics::peer_id(&uuid4()), 30);
         for (t, q) in topics::CLIENT_SUBSCRIPTIONS {
             link.subscribe(t, q);
         }
         link.subscribe(topics::LOGS, allegro_wire::mqtt::QoS::AtLeastOnce);
         let mut c = Client {
-            driver: allegro_control::link::Driver::new(addr.into(), link),
+            driver: allegro_maestro::link::Driver::new(addr.into(), link),
             got: Vec::new(),
         };
         c.run_until(Duration::from_secs(10), |c| c.driver.link.is_up());
@@ -274,8 +269,8 @@ impl Client {
             assert!(Instant::now() < deadline, "timed out; got {:#?}", self.got);
             let mut got = Vec::new();
             self.driver.turn(&mut |e, _| {
-                if let allegro_control::link::Event::Message { payload, .. } = e {
-                    if let Ok(n) = allegro_control::note::decode(payload) {
+                if let allegro_maestro::link::Event::Message { payload, .. } = e {
+                    if let Ok(n) = allegro_maestro::note::decode(payload) {
                         got.push(n);
                     }
                 }
@@ -284,11 +279,11 @@ impl Client {
         }
     }
 
-    fn request(&mut self, topic: &str, req: allegro_control::note::Request) {
-        use allegro_control::link::uuid4;
-        let note = allegro_control::note::Note::request(uuid4(), uuid4(), req);
+    fn request(&mut self, topic: &str, req: allegro_maestro::note::Request) {
+        use allegro_maestro::link::uuid4;
+        let note = allegro_maestro::note::Note::request(uuid4(), uuid4(), req);
         let mut buf = Vec::new();
-        allegro_control::note::encode(&note, &mut buf);
+        allegro_maestro::note::encode(&note, &mut buf);
         assert!(self
             .driver
             .link
@@ -306,9 +301,9 @@ type TestRun = (
     Vec<String>,
     Worker,
     Worker,
-    allegro_control::note::Test,
-    Option<Result<allegro_control::note::Test, String>>,
-    Option<Result<allegro_control::note::Test, String>>,
+    allegro_maestro::note::Test,
+    Option<Result<allegro_maestro::note::Test, String>>,
+    Option<Result<allegro_maestro::note::Test, String>>,
 );
 
 /// Two workers on the Maestro broker at `ep` run one Maestro test over an MQTT SUT on the
@@ -322,7 +317,7 @@ fn maestro_test_on(
     rate: &str,
     fcl: &str,
 ) -> TestRun {
-    use allegro_control::note::{
+    use allegro_maestro::note::{
         Body, Notification, Request, Role, SetOption, Test, TestExecutionInfo,
     };
     let maestro = format!("mqtt://{ep}");
@@ -409,7 +404,7 @@ fn maestro_test_on(
 
 #[test]
 fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
-    use allegro_control::note::{Body, Notification, Request};
+    use allegro_maestro::note::{Body, Notification, Request};
     let (mut c, ids, ws, wr, test, sender, receiver) = maestro_test("500", "100", "1000", "0");
     let by_id = |i: usize| format!("/mpt/peer/by-id/{}", ids[i]);
     let outcome = |_: &Client, id: &str| {
@@ -504,15 +499,15 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
     // LOG: the receiver streams its last test directory, every file whole and hashed (§8.5).
     c.request(
         &by_id(1),
-        Request::Log(allegro_control::note::LogLocation::Last),
+        Request::Log(allegro_maestro::note::LogLocation::Last),
     );
-    let chunks = |c: &Client| -> Vec<allegro_control::note::LogChunk> {
+    let chunks = |c: &Client| -> Vec<allegro_maestro::note::LogChunk> {
         c.got
             .iter()
             .filter_map(|n| match &n.body {
                 Body::Data {
                     peer,
-                    data: allegro_control::note::Data::Log(l),
+                    data: allegro_maestro::note::Data::Log(l),
                 } if peer.id == ids[1] => Some(l.clone()),
                 _ => None,
             })
@@ -528,10 +523,7 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
         let on_disk = std::fs::read(wr.1.join("last").join(&l.file_name)).unwrap();
         assert_eq!((l.chunk_index, l.chunk_total), (0, 1));
         assert_eq!(l.data, on_disk, "{}", l.file_name);
-        assert_eq!(
-            l.file_hash,
-            allegro_control::maestro_files::sha1_hex(&on_disk)
-        );
+        assert_eq!(l.file_hash, allegro_maestro::files::sha1_hex(&on_disk));
         assert_eq!(l.info.file_count as usize, files.len());
     }
 }
@@ -732,7 +724,7 @@ fn the_client_names_a_worker_that_vanished_mid_test_and_exits_1() {
 
 #[test]
 fn drain_empties_a_queue_and_says_how_many() {
-    use allegro_control::note::{Body, Notification, Request};
+    use allegro_maestro::note::{Body, Notification, Request};
     let rabbit = endpoint("RABBITMQ_AMQP");
     let queue = format!(
         "amqp://guest:guest@{rabbit}/queue/{}",

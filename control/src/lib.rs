@@ -3,15 +3,11 @@
 //! `main` only parses options and calls [`main_with_args`]; tests call the same functions.
 
 pub mod cli;
-pub mod client;
-pub mod link;
-pub mod maestro;
-pub mod maestro_files;
-pub mod note;
 pub mod output;
 pub mod results;
 pub mod run;
 
+use allegro_maestro::{client, cluster as maestro, worker};
 use std::ffi::OsString;
 
 /// Exit status: the run completed.
@@ -110,13 +106,14 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 Some(c) => allegro_engine::placement::Policy::Cores(c.0),
                 None => allegro_engine::placement::Policy::AllCores,
             };
-            match maestro::worker(
+            match worker::worker(
                 &addr,
                 &a.name,
                 &host,
                 &a.results,
                 &policy,
                 &run::interrupted,
+                std::sync::Arc::new(run::write_worker_summary),
             ) {
                 Ok(()) => EXIT_OK,
                 Err(e) => {

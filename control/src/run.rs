@@ -334,3 +334,26 @@ pub fn run(cfg: &RunConfig) -> i32 {
         Status::Interrupted => crate::EXIT_INTERRUPTED,
     }
 }
+
+/// The worker's summary hook: Allegro's `summary.json` for a run a Maestro worker made, in its
+/// test directory.
+pub fn write_worker_summary(plan: &Plan, placement: &Placement, o: &Outcome, dir: &Path) {
+    let cfg = RunConfig {
+        plan: plan.clone(),
+        placement: placement.clone(),
+        backend: None,
+        results: dir.to_path_buf(),
+        output: Output::Json,
+        quiet: true,
+    };
+    let summary = output::summary(&cfg, o, Some(dir));
+    if let Err(e) = std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary).unwrap_or_default(),
+    ) {
+        eprintln!(
+            "allegro worker: cannot write summary.json in {}: {e}",
+            dir.display()
+        );
+    }
+}

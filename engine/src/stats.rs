@@ -52,7 +52,7 @@ impl Counters {
     }
 }
 
-/// The three latency views of `benchmarks.md`.
+/// The three latency views: service, corrected for coordinated omission, send delay.
 #[derive(Debug, Clone)]
 pub struct Histograms {
     /// Receive time minus actual send time.

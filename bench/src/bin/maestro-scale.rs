@@ -7,8 +7,8 @@
 //! to MOSQUITTO_MQTT from .brokers.env; Mosquitto's default limits take 500 connections).
 
 use allegro_bench::{arg, broker_endpoint, context, stats, write_record};
-use allegro_control::maestro;
 use allegro_engine::placement::Policy;
+use allegro_maestro::{cluster as maestro, worker};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -45,13 +45,14 @@ fn main() {
                 .stack_size(256 * 1024)
                 .spawn(move || {
                     let name = format!("scale-{}-{i}", std::process::id());
-                    let _ = maestro::worker(
+                    let _ = worker::worker(
                         &addr,
                         &name,
                         "scale-host",
                         &results,
                         &Policy::AllCores,
                         &|| STOP.load(Ordering::Relaxed),
+                        std::sync::Arc::new(|_, _, _, _| {}),
                     );
                 })
                 .expect("spawn a worker thread")

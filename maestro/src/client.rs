@@ -1,0 +1,614 @@
+//! `allegro test fixed-rate`: the Maestro client for one fixed-rate run (`maestro-protocol.md`
+//! §6.1 balanced distribution, §6.2 client sequence).
+//!
+//! Discovers workers by PING, assigns RECEIVER and SENDER alternately (by-id topics, so each
+//! worker gets its own parameters), SETs the options, STARTs the test and the workers (receivers
+//! first), shows merged progress from STATS once a second, waits for one verdict per worker,
+//! pulls every worker's result files with LOG, merges the receivers' latency logs, and
+//! unassigns the roles. A worker that stops answering is named and fails the run.
+
+use crate::files::sha1_hex;
+use crate::link::{uuid4, Driver, Event, Link};
+use crate::note::{
+    self, topics, Body, Data, LogChunk, LogLocation, Note, Notification, PeerInfo, Request,
+    Response, Role, SetOption, Test, TestExecutionInfo,
+};
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What a fixed-rate test needs (Maestro's environment variables or flags).
+#[derive(Debug, Clone)]
+pub struct FixedRate {
+    pub maestro: String,
+    pub send_url: String,
+    pub receive_url: String,
+    pub size: String,
+    pub duration: String,
+    pub rate: String,
+    pub parallel: String,
+    /// Maximum latency in ms (the workers' FCL), `0` for none.
+    pub max_latency: String,
+    pub results: PathBuf,
+}
+
+/// How the test ended.
+#[derive(Debug)]
+pub struct Verdict {
+    pub success: bool,
+    pub reasons: Vec<String>,
+    pub dir: PathBuf,
+    pub latency: Option<Histogram<u64>>,
+}
+
+struct Session {
+    driver: Driver,
+    got: Vec<Note>,
+}
+
+impl Session {
+    fn turn(&mut self) {
+        let mut got = Vec::new();
+        self.driver.turn(&mut |e, _| {
+            if let Event::Message { topic, payload } = e {
+                match note::decode(payload) {
+                    Ok(n) => got.push(n),
+                    Err(e) => eprintln!("allegro: dropped a malformed note on {topic}: {e}"),
+                }
+            }
+        });
+        self.got.extend(got);
+    }
+
+    fn until(&mut self, limit: Duration, mut done: impl FnMut(&[Note]) -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        while !done(&self.got) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            self.turn();
+        }
+        true
+    }
+
+    fn send(&mut self, topic: &str, req: Request) -> String {
+        let correlation = uuid4();
+        let note = Note::request(correlation.clone(), uuid4(), req);
+        let mut buf = Vec::new();
+        note::encode(&note, &mut buf);
+        self.driver
+            .link
+            .publish(topic, &buf, topics::publish_qos(&note));
+        correlation
+    }
+
+    /// Sends and waits for the replies of `peers` (OK or an error), up to `limit`.
+    fn ask(
+        &mut self,
+        topic: &str,
+        req: Request,
+        from: usize,
+        limit: Duration,
+    ) -> Vec<(PeerInfo, Response)> {
+        let c = self.send(topic, req);
+        let replies = |got: &[Note]| -> Vec<(PeerInfo, Response)> {
+            got.iter()
+                .filter_map(|n| match &n.body {
+                    Body::Response { peer, response } if n.correlation_id == c => {
+                        Some((peer.clone(), response.clone()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        self.until(limit, |got| replies(got).len() >= from);
+        replies(&self.got)
+    }
+}
+
+/// How long to wait for the verdicts (§6.2 step 5).
+fn verdict_timeout(duration: &str, rate: &str) -> Duration {
+    match allegro_engine::plan::parse_duration(duration) {
+        Ok(allegro_engine::plan::TestDuration::Time(ns)) => {
+            Duration::from_nanos(ns as u64) * 2 + Duration::from_secs(30)
+        }
+        Ok(allegro_engine::plan::TestDuration::Count(n)) => match rate.trim().parse::<u64>() {
+            Ok(r) if r > 0 => Duration::from_secs(90 + n / r),
+            _ => Duration::from_secs(630),
+        },
+        Err(_) => Duration::from_secs(630),
+    }
+}
+
+/// Runs the test; `Err` is a failure to run it at all (no workers, no broker).
+pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
+    let addr = crate::cluster::broker_addr(&t.maestro)?;
+    let mut link = Link::new(topics::peer_id(&uuid4()), 30);
+    for (topic, q) in topics::CLIENT_SUBSCRIPTIONS {
+        link.subscribe(topic, q);
+    }
+    link.subscribe(topics::LOGS, allegro_wire::mqtt::QoS::AtLeastOnce);
+    let mut s = Session {
+        driver: Driver::new(addr.clone(), link),
+        got: Vec::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.driver.link.is_ready() {
+        if Instant::now() > deadline {
+            return Err(s
+                .driver
+                .last_error
+                .clone()
+                .unwrap_or_else(|| format!("cannot reach the Maestro broker at {addr}")));
+        }
+        s.turn();
+    }
+
+    // Discovery and balanced assignment (§6.1).
+    let pongs = s.ask(
+        topics::ALL_PEERS,
+        crate::cluster::ping_request(),
+        usize::MAX,
+        Duration::from_secs(2),
+    );
+    let seen: Vec<String> = pongs
+        .iter()
+        .map(|(p, _)| format!("{}@{} ({})", p.name, p.host, p.role.name()))
+        .collect();
+    let mut workers: Vec<PeerInfo> = pongs
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| matches!(p.role, Role::Other))
+        .collect();
+    workers.sort_by(|a, b| a.id.cmp(&b.id));
+    workers.dedup_by(|a, b| a.id == b.id);
+    if workers.len() < 2 {
+        return Err(format!(
+            "not enough available workers: {} answered without a role, 2 are needed (answers: {})",
+            workers.len(),
+            if seen.is_empty() {
+                "none".to_string()
+            } else {
+                seen.join(", ")
+            }
+        ));
+    }
+    let roles: Vec<(PeerInfo, Role)> = workers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            (
+                p.clone(),
+                if i % 2 == 0 {
+                    Role::Receiver
+                } else {
+                    Role::Sender
+                },
+            )
+        })
+        .collect();
+    let mut reasons = Vec::new();
+    for (p, role) in &roles {
+        for (_, r) in s.ask(
+            &topics::by_id(&p.id),
+            Request::RoleAssign { role: *role },
+            1,
+            Duration::from_secs(5),
+        ) {
+            if let Response::InternalError { message, .. } = r {
+                reasons.push(format!("{}@{}: {message}", p.name, p.host));
+            }
+        }
+    }
+    // Parameters, per worker (§6.2 step 2).
+    for (p, role) in &roles {
+        let url = if *role == Role::Sender {
+            &t.send_url
+        } else {
+            &t.receive_url
+        };
+        for (option, value) in [
+            (SetOption::Broker, url.clone()),
+            (SetOption::Rate, t.rate.clone()),
+            (SetOption::DurationType, t.duration.clone()),
+            (SetOption::ParallelCount, t.parallel.clone()),
+            (SetOption::Fcl, t.max_latency.clone()),
+            (SetOption::MessageSize, t.size.clone()),
+        ] {
+            for (_, r) in s.ask(
+                &topics::by_id(&p.id),
+                Request::Set { option, value },
+                1,
+                Duration::from_secs(5),
+            ) {
+                if let Response::InternalError { message, .. } = r {
+                    reasons.push(format!("{}@{}: {message}", p.name, p.host));
+                }
+            }
+        }
+    }
+    let test = Test {
+        number: 0,
+        iteration: 0,
+        name: "fixed-rate".into(),
+        script_name: "allegro".into(),
+        ..Test::default()
+    };
+    s.ask(
+        topics::ALL_PEERS,
+        Request::StartTest(TestExecutionInfo {
+            test: test.clone(),
+            sut: None,
+        }),
+        roles.len(),
+        Duration::from_secs(5),
+    );
+    for want in [Role::Receiver, Role::Sender] {
+        for (p, role) in roles.iter().filter(|(_, r)| *r == want) {
+            let name = if *role == Role::Sender {
+                "JmsSender"
+            } else {
+                "JmsReceiver"
+            };
+            for (_, r) in s.ask(
+                &topics::by_id(&p.id),
+                Request::StartWorker {
+                    worker_name: name.into(),
+                },
+                1,
+                Duration::from_secs(15),
+            ) {
+                if let Response::InternalError { message, .. } = r {
+                    reasons.push(format!("{}@{}: {message}", p.name, p.host));
+                }
+            }
+        }
+    }
+
+    // Verdicts, with merged progress and a watch on vanished workers.
+    let verdicts = |got: &[Note]| -> HashMap<String, Result<(), String>> {
+        got.iter()
+            .filter_map(|n| match &n.body {
+                Body::Notification {
+                    peer,
+                    notification: Notification::TestSuccessful { .. },
+                } => Some((peer.id.clone(), Ok(()))),
+                Body::Notification {
+                    peer,
+                    notification: Notification::TestFailed { message, .. },
+                } => Some((peer.id.clone(), Err(message.clone()))),
+                _ => None,
+            })
+            .collect()
+    };
+    let limit = verdict_timeout(&t.duration, &t.rate) + Duration::from_secs(120);
+    let start = Instant::now();
+    let mut last_seen: HashMap<String, Instant> = roles
+        .iter()
+        .map(|(p, _)| (p.id.clone(), Instant::now()))
+        .collect();
+    let mut vanished = Vec::new();
+    let mut next_stats = Instant::now();
+    while reasons.is_empty() && verdicts(&s.got).len() < roles.len() && start.elapsed() < limit {
+        // Once a second: ask for STATS (progress, and proof of life), then listen.
+        let until = next_stats;
+        s.until(Duration::from_secs(2), |got| {
+            Instant::now() >= until || verdicts(got).len() >= roles.len()
+        });
+        next_stats = Instant::now() + Duration::from_secs(1);
+        let stats = s.ask(
+            topics::WORKERS,
+            Request::Stats,
+            roles.len(),
+            Duration::from_millis(900),
+        );
+        for (p, _) in &stats {
+            last_seen.insert(p.id.clone(), Instant::now());
+        }
+        let done = verdicts(&s.got);
+        vanished = roles
+            .iter()
+            .filter(|(p, _)| {
+                !done.contains_key(&p.id) && last_seen[&p.id].elapsed() > Duration::from_secs(5)
+            })
+            .map(|(p, _)| {
+                format!(
+                    "worker {}@{} ({}) vanished: no answer for 5 s",
+                    p.name, p.host, p.id
+                )
+            })
+            .collect();
+        if !vanished.is_empty() {
+            break;
+        }
+        if !quiet {
+            let line: Vec<String> = stats
+                .iter()
+                .filter_map(|(p, r)| match r {
+                    Response::Stats(st) => Some(format!("{}@{} {} msgs", p.name, p.host, st.count)),
+                    _ => None,
+                })
+                .collect();
+            eprintln!("[{:>4}s] {}", start.elapsed().as_secs(), line.join(" | "));
+        }
+    }
+    reasons.extend(vanished);
+    let done = verdicts(&s.got);
+    for (p, _) in &roles {
+        match done.get(&p.id) {
+            Some(Ok(())) => {}
+            Some(Err(why)) => reasons.push(format!("{}@{}: {why}", p.name, p.host)),
+            None if reasons.is_empty() => reasons.push(format!(
+                "{}@{}: no verdict within {}s",
+                p.name,
+                p.host,
+                limit.as_secs()
+            )),
+            None => {}
+        }
+    }
+    if !reasons.is_empty() {
+        // Force stop (§6.2 step 6): senders first, then receivers.
+        for want in [Role::Sender, Role::Receiver] {
+            for (p, _) in roles.iter().filter(|(_, r)| *r == want) {
+                s.send(&topics::by_id(&p.id), Request::StopWorker);
+            }
+        }
+    }
+
+    // Result files of every worker that still answers, then the merged latency.
+    let dir = crate::files::next_test_dir(&t.results)
+        .map_err(|e| format!("cannot create a results directory: {e}"))?;
+    let mut latency: Option<Histogram<u64>> = None;
+    for (p, _) in &roles {
+        if !done.contains_key(&p.id) {
+            continue;
+        }
+        let into = dir.join(format!("{}@{}", p.name, p.host));
+        match pull_logs(&mut s, p, &into) {
+            Ok(files) => {
+                if let Some(h) = files
+                    .iter()
+                    .find(|f| f.ends_with("receiverd-latency.hdr"))
+                    .and_then(|f| read_latency(f).ok())
+                {
+                    match &mut latency {
+                        Some(all) => {
+                            let _ = all.add(&h);
+                        }
+                        None => latency = Some(h),
+                    }
+                }
+            }
+            Err(e) => reasons.push(format!("{}@{}: result files: {e}", p.name, p.host)),
+        }
+    }
+    for (p, _) in &roles {
+        s.send(&topics::by_id(&p.id), Request::RoleUnassign);
+    }
+    let linger = Instant::now() + Duration::from_millis(300);
+    s.until(Duration::from_secs(1), |_| Instant::now() >= linger);
+    let success = reasons.is_empty();
+    let _ = crate::files::link_result(&t.results, &dir, success);
+    Ok(Verdict {
+        success,
+        reasons,
+        dir,
+        latency,
+    })
+}
+
+/// LOG(last) from one worker, reassembled and checked against each file's SHA-1.
+fn pull_logs(s: &mut Session, p: &PeerInfo, into: &Path) -> Result<Vec<PathBuf>, String> {
+    let c = s.send(&topics::by_id(&p.id), Request::Log(LogLocation::Last));
+    let chunks = |got: &[Note]| -> Vec<LogChunk> {
+        got.iter()
+            .filter_map(|n| match &n.body {
+                Body::Data {
+                    peer,
+                    data: Data::Log(l),
+                } if peer.id == p.id && n.correlation_id == c => Some(l.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let complete = |got: &[Note]| {
+        let ch = chunks(got);
+        ch.first().is_some_and(|f| {
+            let files = f.info.file_count as usize;
+            let mut per_file: HashMap<&str, usize> = HashMap::new();
+            for l in &ch {
+                *per_file.entry(l.file_name.as_str()).or_default() += 1;
+            }
+            per_file.len() == files
+                && ch
+                    .iter()
+                    .all(|l| per_file[l.file_name.as_str()] == l.chunk_total as usize)
+        })
+    };
+    if !s.until(Duration::from_secs(30), complete) {
+        return Err("the worker did not send every file".into());
+    }
+    std::fs::create_dir_all(into).map_err(|e| e.to_string())?;
+    let mut by_file: HashMap<String, Vec<LogChunk>> = HashMap::new();
+    for l in chunks(&s.got) {
+        by_file.entry(l.file_name.clone()).or_default().push(l);
+    }
+    let mut out = Vec::new();
+    for (name, mut parts) in by_file {
+        if name.contains('/') || name == ".." {
+            return Err(format!("refusing the file name '{name}'"));
+        }
+        parts.sort_by_key(|l| l.chunk_index);
+        let bytes: Vec<u8> = parts.iter().flat_map(|l| l.data.iter().copied()).collect();
+        if sha1_hex(&bytes) != parts[0].file_hash {
+            return Err(format!("{name}: SHA-1 mismatch"));
+        }
+        let path = into.join(&name);
+        std::fs::write(&path, &bytes).map_err(|e| e.to_string())?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// Sums the interval histograms of a `receiverd-latency.hdr` (§8.4).
+pub fn read_latency(path: &Path) -> Result<Histogram<u64>, String> {
+    let text = std::fs::read(path).map_err(|e| e.to_string())?;
+    let mut total: Option<Histogram<u64>> = None;
+    let mut de = Deserializer::new();
+    for entry in IntervalLogIterator::new(&text) {
+        let LogEntry::Interval(i) = entry.map_err(|e| format!("{e:?}"))? else {
+            continue;
+        };
+        let raw = decode_base64(i.encoded_histogram()).ok_or("bad base64 in the latency log")?;
+        let h: Histogram<u64> = de
+            .deserialize(&mut &raw[..])
+            .map_err(|e| format!("{e:?}"))?;
+        match &mut total {
+            Some(t) => {
+                let _ = t.add(&h);
+            }
+            None => total = Some(h),
+        }
+    }
+    total.ok_or_else(|| "no interval in the latency log".into())
+}
+
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let b = s.trim().trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(b.len() * 3 / 4);
+    for chunk in b.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+/// The rate and parallel-count schedule of an incremental test (§5.5).
+#[derive(Debug, Clone, Copy)]
+pub struct Steps {
+    pub initial_rate: u64,
+    pub ceiling_rate: u64,
+    pub rate_increment: u64,
+    pub initial_parallel: u32,
+    pub ceiling_parallel: u32,
+    pub parallel_increment: u32,
+}
+
+impl Steps {
+    /// Fair incremental (§5.5): per-connection rates from combined rates, scaled down for
+    /// larger messages by `1 - log10(size)/10`.
+    pub fn fair(
+        combined_initial: u64,
+        combined_ceiling: u64,
+        steps: u32,
+        size: u32,
+        parallel: (u32, u32, u32),
+    ) -> Self {
+        let scale = 1.0 - (f64::from(size.max(1))).log10() / 10.0;
+        let per = |combined: u64| (combined as f64 / f64::from(parallel.0.max(1)) * scale).max(1.0);
+        let (initial, ceiling) = (per(combined_initial), per(combined_ceiling));
+        Steps {
+            initial_rate: initial.round() as u64,
+            ceiling_rate: ceiling.round() as u64,
+            rate_increment: (((ceiling - initial) / f64::from(steps.max(1))).round() as u64).max(1),
+            initial_parallel: parallel.0,
+            ceiling_parallel: parallel.1,
+            parallel_increment: parallel.2,
+        }
+    }
+}
+
+/// One step of an incremental test.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub rate: u64,
+    pub parallel: u32,
+    pub success: bool,
+    pub reasons: Vec<String>,
+}
+
+/// Runs fixed-rate steps until one fails or the ceilings are passed (§5.5 Incremental);
+/// returns every step in order.
+pub fn incremental(base: &FixedRate, steps: &Steps, quiet: bool) -> Result<Vec<Step>, String> {
+    let mut out = Vec::new();
+    let (mut rate, mut parallel) = (steps.initial_rate, steps.initial_parallel);
+    loop {
+        let t = FixedRate {
+            rate: rate.to_string(),
+            parallel: parallel.to_string(),
+            ..base.clone()
+        };
+        if !quiet {
+            eprintln!("step: {rate} msg/s per connection, {parallel} connection(s) per worker");
+        }
+        let v = fixed_rate(&t, quiet)?;
+        out.push(Step {
+            rate,
+            parallel,
+            success: v.success,
+            reasons: v.reasons,
+        });
+        if !v.success {
+            return Ok(out);
+        }
+        rate += steps.rate_increment.max(1);
+        if rate > steps.ceiling_rate {
+            if parallel >= steps.ceiling_parallel {
+                return Ok(out);
+            }
+            parallel += steps.parallel_increment.max(1);
+            rate = steps.initial_rate;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fair_steps_scale_with_the_size() {
+        // 100-byte messages: scale 1 - 2/10 = 0.8; 2 connections share the combined rates.
+        let s = Steps::fair(10_000, 20_000, 4, 100, (2, 4, 2));
+        assert_eq!(
+            (s.initial_rate, s.ceiling_rate, s.rate_increment),
+            (4_000, 8_000, 1_000)
+        );
+        assert_eq!(
+            (s.initial_parallel, s.ceiling_parallel, s.parallel_increment),
+            (2, 4, 2)
+        );
+    }
+
+    #[test]
+    fn verdict_timeouts_follow_maestro() {
+        assert_eq!(verdict_timeout("30s", "0"), Duration::from_secs(90));
+        assert_eq!(verdict_timeout("1000", "10"), Duration::from_secs(190));
+        assert_eq!(verdict_timeout("1000", "0"), Duration::from_secs(630));
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        assert_eq!(decode_base64("SElTVEZBQQ=="), Some(b"HISTFAA".to_vec()));
+        assert_eq!(decode_base64("Zm9v"), Some(b"foo".to_vec()));
+        assert_eq!(decode_base64("!!"), None);
+    }
+}

@@ -1,0 +1,156 @@
+//! One-shot cluster commands over the Maestro broker: `ping`, `stats` and `halt`
+//! (`docs/maestro-protocol.md`), and the request/answer exchange they share.
+
+use crate::link::{uuid4, Driver, Event, Link};
+use crate::note::{self, topics, Body, Note, PeerInfo, Request, Response, Stats};
+use allegro_engine::url::Url;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// `host:port` of a Maestro broker URL (`mqtt://host:port`, `tcp://host:port`).
+pub fn broker_addr(url: &str) -> Result<String, String> {
+    let url = url.replacen("tcp://", "mqtt://", 1);
+    let u: Url = url
+        .parse()
+        .map_err(|e| format!("bad Maestro broker URL '{url}': {e}"))?;
+    Ok(u.authority())
+}
+
+pub(crate) fn epoch_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn send(link: &mut Link, topic: &str, note: &Note) {
+    let mut buf = Vec::new();
+    note::encode(note, &mut buf);
+    link.publish(topic, &buf, topics::publish_qos(note));
+}
+
+/// One peer's answer to a PING.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pong {
+    pub peer: PeerInfo,
+    pub elapsed_ms: i64,
+}
+
+/// Publishes one request made by `make` (called once connected) to `topic` and collects, for
+/// `wait`, every response that carries its correlation id.
+pub fn ask(
+    addr: &str,
+    topic: &str,
+    make: impl Fn() -> Request,
+    wait: Duration,
+) -> Result<Vec<(PeerInfo, Response)>, String> {
+    ask_until(addr, topic, make, wait, usize::MAX).map(|(answers, _)| answers)
+}
+
+/// [`ask`], returning as soon as `enough` answers arrived; also says how long after the
+/// request the last answer came.
+pub fn ask_until(
+    addr: &str,
+    topic: &str,
+    make: impl Fn() -> Request,
+    wait: Duration,
+    enough: usize,
+) -> Result<(Vec<(PeerInfo, Response)>, Duration), String> {
+    let id = topics::peer_id(&uuid4());
+    let mut link = Link::new(id, 30);
+    for (t, q) in topics::CLIENT_SUBSCRIPTIONS {
+        link.subscribe(t, q);
+    }
+    let mut driver = Driver::new(addr.to_owned(), link);
+    let correlation = uuid4();
+    let start = Instant::now();
+    let mut asked: Option<Instant> = None;
+    let mut answers = Vec::new();
+    let mut last_answer = Duration::ZERO;
+    while answers.len() < enough
+        && asked.map_or(start.elapsed() < wait.max(Duration::from_secs(5)), |t| {
+            t.elapsed() < wait
+        })
+    {
+        // Ask once every subscription is in place, so that no answer is missed.
+        if asked.is_none() && driver.link.is_ready() {
+            send(
+                &mut driver.link,
+                topic,
+                &Note::request(correlation.clone(), uuid4(), make()),
+            );
+            asked = Some(Instant::now());
+        }
+        driver.turn(&mut |event, _| match event {
+            Event::Up => {}
+            Event::Message { topic, payload } => match note::decode(payload) {
+                Ok(Note {
+                    correlation_id,
+                    body: Body::Response { peer, response },
+                    ..
+                }) if correlation_id == correlation => {
+                    answers.push((peer, response));
+                    last_answer = asked.map_or(Duration::ZERO, |t| t.elapsed());
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("allegro: dropped a malformed note on {topic}: {e}"),
+            },
+        });
+    }
+    if asked.is_none() {
+        return Err(driver
+            .last_error
+            .unwrap_or_else(|| format!("no answer from the Maestro broker at {addr}")));
+    }
+    // A request nobody answers (HALT) still needs a moment on the wire.
+    let linger = Instant::now() + Duration::from_millis(100);
+    while Instant::now() < linger {
+        driver.turn(&mut |_, _| {});
+    }
+    Ok((answers, last_answer))
+}
+
+/// A PING request stamped with the current time, as the Java client sends it (§3.5).
+pub fn ping_request() -> Request {
+    let us = epoch_us();
+    Request::Ping {
+        sec: us / 1_000_000,
+        usec: us % 1_000_000,
+    }
+}
+
+/// Publishes a PING to every peer and collects the answers for `wait`.
+pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, String> {
+    let req = ping_request;
+    Ok(ask(addr, topics::ALL_PEERS, req, wait)?
+        .into_iter()
+        .filter_map(|(peer, r)| match r {
+            Response::Ping { elapsed } => Some(Pong {
+                peer,
+                elapsed_ms: elapsed,
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Asks every worker for its STATS (§7.6).
+pub fn stats(addr: &str, wait: Duration) -> Result<Vec<(PeerInfo, Stats)>, String> {
+    Ok(ask(addr, topics::WORKERS, || Request::Stats, wait)?
+        .into_iter()
+        .filter_map(|(peer, r)| match r {
+            Response::Stats(s) => Some((peer, s)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Tells every peer to HALT (they do not answer, §6.3).
+pub fn halt(addr: &str) -> Result<(), String> {
+    ask(
+        addr,
+        topics::ALL_PEERS,
+        || Request::Halt,
+        Duration::from_millis(200),
+    )
+    .map(|_| ())
+}
