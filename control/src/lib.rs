@@ -106,7 +106,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 Some(c) => allegro_engine::placement::Policy::Cores(c.0),
                 None => allegro_engine::placement::Policy::AllCores,
             };
-            match worker::worker(
+            match worker::run(
                 &addr,
                 &a.name,
                 &host,

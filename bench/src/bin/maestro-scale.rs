@@ -45,7 +45,7 @@ fn main() {
                 .stack_size(256 * 1024)
                 .spawn(move || {
                     let name = format!("scale-{}-{i}", std::process::id());
-                    let _ = worker::worker(
+                    let _ = worker::run(
                         &addr,
                         &name,
                         "scale-host",

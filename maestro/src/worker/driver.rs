@@ -1,0 +1,360 @@
+//! The worker's driver: carries out what [`Worker`] decides over a real link to the Maestro
+//! broker, the engine (a thread per run) and the file system (test directories, Maestro's
+//! result files, Allegro's summary through a hook), and feeds back what came of it.
+
+use super::{Action, Input, TestOrder, Worker};
+use crate::cluster::{epoch_us, send};
+use crate::files::{self, LatencyLog, RateFile};
+use crate::link::{uuid4, Driver, Event, Link};
+use crate::note::{topics, PeerInfo, Role};
+use allegro_engine::clock::Clock;
+use allegro_engine::placement::{self, Placement, Policy};
+use allegro_engine::plan::Plan;
+use allegro_engine::run::{self, Observer, Outcome, Status, Totals};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Writes Allegro's own summary of a finished run into its test directory. The control plane
+/// supplies it, so that this crate never builds the command line's configuration.
+pub type SummaryHook = Arc<dyn Fn(&Plan, &Placement, &Outcome, &Path) + Send + Sync>;
+
+/// A test the engine is running.
+struct Running {
+    dir: PathBuf,
+    fcl_breach: Arc<Mutex<Option<String>>>,
+    stop: Arc<AtomicBool>,
+    count: Arc<AtomicU64>,
+    reported: u64,
+    thread: JoinHandle<Result<Outcome, String>>,
+}
+
+/// Everything the driver owns besides the link.
+struct Engine<'a> {
+    results: &'a Path,
+    placement: Placement,
+    summary: SummaryHook,
+    running: Option<Running>,
+    draining: Option<JoinHandle<Result<Outcome, String>>>,
+    halted: bool,
+}
+
+/// Runs the worker daemon named `name` on `host` against the Maestro broker at `addr` until
+/// HALT or `stop()`.
+pub fn run(
+    addr: &str,
+    name: &str,
+    host: &str,
+    results: &Path,
+    cores: &Policy,
+    stop: &dyn Fn() -> bool,
+    summary: SummaryHook,
+) -> Result<(), String> {
+    let id = topics::peer_id(&uuid4());
+    let mut link = Link::new(id.clone(), 30);
+    for (t, q) in topics::worker_subscriptions(&id) {
+        link.subscribe(&t, q);
+    }
+    let peer = PeerInfo {
+        id,
+        member_name: String::new(),
+        group_name: "all".into(),
+        role: Role::Other,
+        name: name.into(),
+        host: host.into(),
+    };
+    let mut worker = Worker::new(peer, results.to_path_buf(), Box::new(uuid4));
+    let mut engine = Engine {
+        results,
+        placement: placement::resolve(cores, Path::new("/")).map_err(|e| e.to_string())?,
+        summary,
+        running: None,
+        draining: None,
+        halted: false,
+    };
+    let mut driver = Driver::new(addr.to_owned(), link);
+    let mut reported: Option<String> = None;
+    while !engine.halted && !stop() {
+        let mut actions = Vec::new();
+        driver.turn(&mut |event, _| match event {
+            Event::Up => eprintln!(
+                "allegro worker {}: connected to the Maestro broker at {addr}",
+                worker.peer().id
+            ),
+            Event::Message { topic, payload } => {
+                actions.extend(worker.handle(epoch_us(), Input::Note { topic, payload }));
+            }
+        });
+        for input in engine.poll() {
+            actions.extend(worker.handle(epoch_us(), input));
+        }
+        engine.carry_out(actions, &mut worker, &mut driver.link);
+        if driver.last_error != reported {
+            if let Some(e) = &driver.last_error {
+                eprintln!("allegro worker: {e}; reconnecting");
+            }
+            reported = driver.last_error.clone();
+        }
+    }
+    if let Some(r) = engine.running.take() {
+        r.stop.store(true, Ordering::Relaxed);
+        let _ = r.thread.join();
+    }
+    // Let the last replies go out.
+    let deadline = Instant::now() + Duration::from_millis(200);
+    while Instant::now() < deadline && driver.link.is_up() {
+        driver.turn(&mut |_, _| {});
+    }
+    Ok(())
+}
+
+impl Engine<'_> {
+    /// Carries out `actions`, and those that what comes of them leads to.
+    fn carry_out(&mut self, mut actions: Vec<Action>, worker: &mut Worker, link: &mut Link) {
+        while !actions.is_empty() {
+            let mut next = Vec::new();
+            for action in actions {
+                if let Some(input) = self.act(action, link) {
+                    next.extend(worker.handle(epoch_us(), input));
+                }
+            }
+            actions = next;
+        }
+    }
+
+    /// Does one action; some answer at once.
+    fn act(&mut self, action: Action, link: &mut Link) -> Option<Input<'static>> {
+        match action {
+            Action::Publish { topic, note } => send(link, &topic, &note),
+            Action::Subscribe { topic, qos } => link.subscribe(&topic, qos),
+            Action::Unsubscribe { topic } => link.unsubscribe(&topic),
+            Action::StartTest(order) => return Some(Input::Started(self.start(*order))),
+            Action::StopTest => {
+                if let Some(r) = &self.running {
+                    r.stop.store(true, Ordering::Relaxed);
+                }
+            }
+            Action::StartDrain(plan) => {
+                let pl = self.placement.clone();
+                self.draining = Some(std::thread::spawn(move || {
+                    let stop = AtomicBool::new(false);
+                    run::execute(
+                        Arc::new(*plan),
+                        &pl,
+                        None,
+                        Clock::new(),
+                        &stop,
+                        &mut run::Quiet,
+                    )
+                    .map_err(|e| e.to_string())
+                }));
+            }
+            Action::ReadLogs {
+                request,
+                location,
+                dir,
+            } => {
+                return Some(Input::Logs {
+                    request,
+                    location,
+                    files: read_test_files(&dir),
+                })
+            }
+            Action::Warn(w) => eprintln!("allegro worker: {w}"),
+            Action::Halt => self.halted = true,
+        }
+        None
+    }
+
+    /// Makes the test directory, writes `test.properties` and starts the engine.
+    fn start(&mut self, order: TestOrder) -> Result<(), String> {
+        let dir = files::next_test_dir(self.results).map_err(|e| {
+            format!(
+                "cannot create a test directory under {}: {e}",
+                self.results.display()
+            )
+        })?;
+        if let Err(e) = files::write_properties(&dir.join("test.properties"), &order.properties) {
+            eprintln!("allegro worker: cannot write test.properties: {e}");
+        }
+        let clock = Clock::new();
+        let sender = order.sender;
+        let rate_name = if sender { "sender.dat" } else { "receiver.dat" };
+        let obs = WorkerObserver {
+            count: Arc::new(AtomicU64::new(0)),
+            sender,
+            fcl_us: (order.fcl_ms > 0).then_some(order.fcl_ms * 1_000),
+            fcl_breach: Arc::new(Mutex::new(None)),
+            rate: RateFile::create(&dir.join(rate_name)).ok(),
+            latency: if sender {
+                None
+            } else {
+                LatencyLog::create(&dir.join("receiverd-latency.hdr"), clock.now()).ok()
+            },
+            prev: 0,
+            prev_at: clock.now(),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, fcl_breach) = (obs.count.clone(), obs.fcl_breach.clone());
+        let (s2, pl, d2, hook) = (
+            stop.clone(),
+            self.placement.clone(),
+            dir.clone(),
+            self.summary.clone(),
+        );
+        let plan = Arc::new(order.plan);
+        let thread = std::thread::spawn(move || {
+            let mut obs = obs;
+            let out = run::execute(plan.clone(), &pl, None, clock, &s2, &mut obs)
+                .map_err(|e| e.to_string());
+            if let Ok(o) = &out {
+                hook(&plan, &pl, o, &d2);
+            }
+            out
+        });
+        self.running = Some(Running {
+            dir,
+            fcl_breach,
+            stop,
+            count,
+            reported: 0,
+            thread,
+        });
+        Ok(())
+    }
+
+    /// What came of the engine since the last look: progress, a test or a drain that ended.
+    fn poll(&mut self) -> Vec<Input<'static>> {
+        let mut inputs = Vec::new();
+        if let Some(r) = &mut self.running {
+            let n = r.count.load(Ordering::Relaxed);
+            if n != r.reported {
+                r.reported = n;
+                inputs.push(Input::Progress(n));
+            }
+        }
+        if self.draining.as_ref().is_some_and(|d| d.is_finished()) {
+            let outcome = self
+                .draining
+                .take()
+                .expect("checked above")
+                .join()
+                .unwrap_or_else(|_| Err("the engine panicked".into()));
+            inputs.push(Input::Drained(match outcome {
+                Ok(o) if o.status != Status::Failed => Ok(o.totals.counters().received),
+                Ok(o) => Err(o
+                    .totals
+                    .errors
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "Drain completed with warnings".into())),
+                Err(e) => Err(e),
+            }));
+        }
+        if self
+            .running
+            .as_ref()
+            .is_some_and(|r| r.thread.is_finished())
+        {
+            let r = self.running.take().expect("checked above");
+            let outcome = r
+                .thread
+                .join()
+                .unwrap_or_else(|_| Err("the engine panicked".into()));
+            let breach = r
+                .fcl_breach
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let result = match (outcome, breach) {
+                (Ok(_), Some(why)) => Err(why),
+                (Ok(o), None) if o.status != Status::Failed => Ok(()),
+                (Ok(o), None) => Err(o
+                    .totals
+                    .errors
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "the test failed".into())),
+                (Err(e), _) => Err(e),
+            };
+            if let Err(e) = files::link_result(self.results, &r.dir, result.is_ok()) {
+                eprintln!("allegro worker: cannot update the result links: {e}");
+            }
+            inputs.push(Input::Ended(result));
+        }
+        inputs
+    }
+}
+
+/// The files of a test directory, by name, for a LOG.
+fn read_test_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let list =
+        files::test_files(dir).map_err(|e| format!("no log directory {}: {e}", dir.display()))?;
+    list.iter()
+        .map(|path| {
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok((name, bytes))
+        })
+        .collect()
+}
+
+/// Feeds the live message count to STATS and writes Maestro's per-second files (§8.3, §8.4).
+struct WorkerObserver {
+    count: Arc<AtomicU64>,
+    sender: bool,
+    /// Receivers: the fail condition on latency (§7.5, soft policy: the interval's 90th
+    /// percentile), in microseconds, and the first breach.
+    fcl_us: Option<u64>,
+    fcl_breach: Arc<Mutex<Option<String>>>,
+    rate: Option<RateFile>,
+    latency: Option<LatencyLog>,
+    prev: u64,
+    prev_at: i64,
+}
+
+impl Observer for WorkerObserver {
+    fn interval(
+        &mut self,
+        now: i64,
+        totals: &Totals,
+        interval: &allegro_engine::stats::Histograms,
+    ) {
+        let c = totals.counters();
+        let n = if self.sender { c.sent } else { c.received };
+        self.count.store(n, Ordering::Relaxed);
+        if let (Some(limit), false) = (self.fcl_us, self.sender || interval.service.is_empty()) {
+            let p90 = interval.service.value_at_quantile(0.9);
+            if p90 > limit {
+                let mut breach = self.fcl_breach.lock().unwrap_or_else(|e| e.into_inner());
+                breach.get_or_insert_with(|| {
+                    format!(
+                        "latency {p90} µs at the 90th percentile is over the fail condition of {} ms",
+                        limit / 1_000
+                    )
+                });
+            }
+        }
+        if let Some(r) = &mut self.rate {
+            if let Err(e) = r.record(n - self.prev.min(n), now) {
+                eprintln!("allegro worker: cannot write the rate file: {e}");
+                self.rate = None;
+            }
+        }
+        if let Some(l) = &mut self.latency {
+            // Maestro's receivers measure from the actual send time.
+            if let Err(e) = l.interval(self.prev_at, now, &interval.service) {
+                eprintln!("allegro worker: cannot write the latency log: {e}");
+                self.latency = None;
+            }
+        }
+        self.prev = n;
+        self.prev_at = now;
+    }
+}
