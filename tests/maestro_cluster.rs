@@ -440,7 +440,7 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
         .count();
     assert_eq!(started, 2, "both announced the test");
 
-    // Maestro's result files (§8), beside Allegro's summary.
+    // Maestro's result files (§10), beside Allegro's summary.
     for (w, role) in [(&ws, "sender"), (&wr, "receiver")] {
         let dir = w.1.join("lastSuccessful");
         assert_eq!(
@@ -496,7 +496,7 @@ fn a_fixed_count_test_between_a_sender_worker_and_a_receiver_worker() {
         "{hdr}"
     );
 
-    // LOG: the receiver streams its last test directory, every file whole and hashed (§8.5).
+    // LOG: the receiver streams its last test directory, every file whole and hashed (§8.7).
     c.request(
         &by_id(1),
         Request::Log(allegro_maestro::note::LogLocation::Last),

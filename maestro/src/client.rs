@@ -1,5 +1,5 @@
-//! `allegro test fixed-rate`: the Maestro client for one fixed-rate run (`maestro-protocol.md`
-//! §6.1 balanced distribution, §6.2 client sequence).
+//! `allegro test fixed-rate`: the Maestro client for one fixed-rate run (`docs/maestro-protocol.md`
+//! §8.2 balanced distribution, §8.3 client sequence).
 //!
 //! Discovers workers by PING, assigns RECEIVER and SENDER alternately (by-id topics, so each
 //! worker gets its own parameters), SETs the options, STARTs the test and the workers (receivers
@@ -109,7 +109,7 @@ impl Session {
     }
 }
 
-/// How long to wait for the verdicts (§6.2 step 5).
+/// How long to wait for the verdicts (§8.3 step 5).
 fn verdict_timeout(duration: &str, rate: &str) -> Duration {
     match allegro_engine::plan::parse_duration(duration) {
         Ok(allegro_engine::plan::TestDuration::Time(ns)) => {
@@ -147,7 +147,7 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
         s.turn();
     }
 
-    // Discovery and balanced assignment (§6.1).
+    // Discovery and balanced assignment (§8.2).
     let pongs = s.ask(
         topics::ALL_PEERS,
         crate::cluster::ping_request(),
@@ -203,7 +203,7 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
             }
         }
     }
-    // Parameters, per worker (§6.2 step 2).
+    // Parameters, per worker (§8.3 step 2).
     for (p, role) in &roles {
         let url = if *role == Role::Sender {
             &t.send_url
@@ -351,7 +351,7 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
         }
     }
     if !reasons.is_empty() {
-        // Force stop (§6.2 step 6): senders first, then receivers.
+        // Force stop (§8.3 step 6): senders first, then receivers.
         for want in [Role::Sender, Role::Receiver] {
             for (p, _) in roles.iter().filter(|(_, r)| *r == want) {
                 s.send(&topics::by_id(&p.id), Request::StopWorker);
@@ -454,7 +454,7 @@ fn pull_logs(s: &mut Session, p: &PeerInfo, into: &Path) -> Result<Vec<PathBuf>,
     Ok(out)
 }
 
-/// Sums the interval histograms of a `receiverd-latency.hdr` (§8.4).
+/// Sums the interval histograms of a `receiverd-latency.hdr` (§10.4).
 pub fn read_latency(path: &Path) -> Result<Histogram<u64>, String> {
     let text = std::fs::read(path).map_err(|e| e.to_string())?;
     let mut total: Option<Histogram<u64>> = None;
@@ -501,7 +501,7 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The rate and parallel-count schedule of an incremental test (§5.5).
+/// The rate and parallel-count schedule of an incremental test (§8.4).
 #[derive(Debug, Clone, Copy)]
 pub struct Steps {
     pub initial_rate: u64,
@@ -513,7 +513,7 @@ pub struct Steps {
 }
 
 impl Steps {
-    /// Fair incremental (§5.5): per-connection rates from combined rates, scaled down for
+    /// Fair incremental (§8.4): per-connection rates from combined rates, scaled down for
     /// larger messages by `1 - log10(size)/10`.
     pub fn fair(
         combined_initial: u64,
@@ -545,7 +545,7 @@ pub struct Step {
     pub reasons: Vec<String>,
 }
 
-/// Runs fixed-rate steps until one fails or the ceilings are passed (§5.5 Incremental);
+/// Runs fixed-rate steps until one fails or the ceilings are passed (§8.4 Incremental);
 /// returns every step in order.
 pub fn incremental(base: &FixedRate, steps: &Steps, quiet: bool) -> Result<Vec<Step>, String> {
     let mut out = Vec::new();

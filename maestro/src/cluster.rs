@@ -109,7 +109,7 @@ pub fn ask_until(
     Ok((answers, last_answer))
 }
 
-/// A PING request stamped with the current time, as the Java client sends it (§3.5).
+/// A PING request stamped with the current time, as the Java client sends it (§6).
 pub fn ping_request() -> Request {
     let us = epoch_us();
     Request::Ping {
@@ -133,7 +133,7 @@ pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, String> {
         .collect())
 }
 
-/// Asks every worker for its STATS (§7.6).
+/// Asks every worker for its STATS (§8.5).
 pub fn stats(addr: &str, wait: Duration) -> Result<Vec<(PeerInfo, Stats)>, String> {
     Ok(ask(addr, topics::WORKERS, || Request::Stats, wait)?
         .into_iter()
@@ -144,7 +144,7 @@ pub fn stats(addr: &str, wait: Duration) -> Result<Vec<(PeerInfo, Stats)>, Strin
         .collect())
 }
 
-/// Tells every peer to HALT (they do not answer, §6.3).
+/// Tells every peer to HALT (they do not answer, §8.5).
 pub fn halt(addr: &str) -> Result<(), String> {
     ask(
         addr,

@@ -1,4 +1,4 @@
-//! Result files in Maestro's formats (`maestro-protocol.md` §8), so that Maestro's reports
+//! Result files in Maestro's formats (`docs/maestro-protocol.md` §10), so that Maestro's reports
 //! server and tools read what an Allegro worker measured: per test a numbered directory with
 //! `test.properties`, `sender.dat` or `receiver.dat` (one record a second) and, for receivers,
 //! `receiverd-latency.hdr`; `last`, `lastSuccessful` and `lastFailed` links.
@@ -10,10 +10,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// `"1.5.5"` → 155, the version number Maestro writes in rate files (§8.3).
+/// `"1.5.5"` → 155, the version number Maestro writes in rate files (§10.3).
 pub const MAESTRO_VERSION: i32 = 155;
 
-/// Escapes a value as `java.util.Properties.store` does (§8.2).
+/// Escapes a value as `java.util.Properties.store` does (§10.2).
 pub fn escape(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
@@ -48,7 +48,7 @@ fn chrono_like_now() -> String {
     format!("{secs} (seconds since the epoch)")
 }
 
-/// The next test directory: the first integer from 0 that does not exist yet (§8.1).
+/// The next test directory: the first integer from 0 that does not exist yet (§10.1).
 pub fn next_test_dir(root: &Path) -> io::Result<PathBuf> {
     std::fs::create_dir_all(root)?;
     for n in 0.. {
@@ -81,7 +81,7 @@ pub fn link_result(root: &Path, dir: &Path, success: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// A binary rate file (§8.3): a 20-byte header, then one 20-byte record a second.
+/// A binary rate file (§10.3): a 20-byte header, then one 20-byte record a second.
 #[derive(Debug)]
 pub struct RateFile {
     out: BufWriter<File>,
@@ -89,7 +89,7 @@ pub struct RateFile {
 }
 
 impl RateFile {
-    /// Java writes role 1 in both files (§8.3); so does this, for readers that compare.
+    /// Java writes role 1 in both files (§10.3); so does this, for readers that compare.
     pub fn create(path: &Path) -> io::Result<Self> {
         let mut out = BufWriter::new(OpenOptions::new().create_new(true).write(true).open(path)?);
         out.write_all(b" maestro")?;
@@ -107,7 +107,7 @@ impl RateFile {
         let us = at / 1_000;
         let second = us / 1_000_000;
         if second <= self.last_second {
-            return Ok(()); // a second slot holds one record (§8.3)
+            return Ok(()); // a second slot holds one record (§10.3)
         }
         self.last_second = second;
         self.out.write_all(&0i32.to_be_bytes())?;
@@ -117,7 +117,7 @@ impl RateFile {
     }
 }
 
-/// `receiverd-latency.hdr` (§8.4): an HdrHistogram log of microsecond intervals with absolute
+/// `receiverd-latency.hdr` (§10.4): an HdrHistogram log of microsecond intervals with absolute
 /// start times.
 #[derive(Debug)]
 pub struct LatencyLog {
@@ -222,7 +222,7 @@ mod tests {
     }
 }
 
-/// SHA-1 of `data` as lower-case hex (FIPS 180-4), the `fileHash` of LOG chunks (§8.5).
+/// SHA-1 of `data` as lower-case hex (FIPS 180-4), the `fileHash` of LOG chunks (§8.7).
 pub fn sha1_hex(data: &[u8]) -> String {
     let mut h: [u32; 5] = [
         0x6745_2301,
@@ -273,7 +273,7 @@ pub fn sha1_hex(data: &[u8]) -> String {
     h.iter().map(|x| format!("{x:08x}")).collect()
 }
 
-/// Largest LOG chunk (§8.5).
+/// Largest LOG chunk (§8.7).
 pub const LOG_CHUNK: usize = 10_000_000;
 
 /// The regular files of a test directory, by name.

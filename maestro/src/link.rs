@@ -1,4 +1,4 @@
-//! The link to the Maestro broker: an MQTT 3.1.1 client (`maestro-protocol.md` §2.1) built on
+//! The link to the Maestro broker: an MQTT 3.1.1 client (`docs/maestro-protocol.md` §2.1) built on
 //! `allegro-wire`'s codec.
 //!
 //! [`Link`] is sans-IO: it takes bytes and `now`, hands back bytes to write and the messages that

@@ -365,12 +365,12 @@ fn spec_peer(out: &mut Vec<u8>, p: &PeerInfo) {
     msgpack::write_str(out, &p.host);
 }
 
-/// The bytes §3.2 and §3.5 prescribe for the two vectors the Java classes
+/// The bytes §3.2 and §6 prescribe for the two vectors the Java classes
 /// cannot re-serialise after decoding (their `.json` says so under `roundtrip`).
 fn spec_bytes(name: &str, note: &Note) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     match (name, &note.body) {
-        // PROTOCOL_ERROR: header, peer block, no payload (§3.5). Java's
+        // PROTOCOL_ERROR: header, peer block, no payload (§6). Java's
         // decoder reads nothing after the command, so Java never checks this.
         ("response-protocol-error", Body::Response { peer, .. }) => {
             spec_header(&mut out, 1, 12, &note.correlation_id, &note.message_id);
@@ -378,7 +378,7 @@ fn spec_bytes(name: &str, note: &Note) -> Option<Vec<u8>> {
         }
         // LOG data: locationType, LocationTypeInfo (fileCount, index),
         // fileName, chunkIndex, chunkTotal, fileSize, fileHash, data as bin
-        // (§3.5 "DATA"). A decoded Java LogResponse has no file to re-read.
+        // (§6 "DATA"). A decoded Java LogResponse has no file to re-read.
         (
             "data-log",
             Body::Data {
@@ -432,7 +432,7 @@ fn every_vector_encodes_byte_for_byte_and_decodes_to_its_fields() {
             let spec = spec_bytes(&name, &note).unwrap_or_else(|| {
                 panic!("{name}: not re-serialised by Java ({roundtrip}) and no spec layout here")
             });
-            assert_eq!(hex(&ours), hex(&spec), "{name}: encode vs spec §3.5");
+            assert_eq!(hex(&ours), hex(&spec), "{name}: encode vs spec §6");
             not_reserialised.insert(name.clone());
         }
         assert_eq!(hex(&ours), hex(&bytes), "{name}: encode vs Java bytes");

@@ -1,4 +1,4 @@
-//! [`encode`] and [`decode`]: the note layouts of §3.2–§3.5.
+//! [`encode`] and [`decode`]: the note layouts of §3.2–§6.
 
 use super::codes::{Command, ErrorCode, GetOption, LocationType, NoteType, Role, SetOption};
 use super::model::*;
@@ -8,7 +8,7 @@ use super::NoteError;
 /// Appends `note` to `out` exactly as Java serialises it: smallest integer
 /// forms, strings never `nil`, optional trailing fields (AGENT_SOURCE branch,
 /// USER_COMMAND_1 payload, LOG request name) written only when present
-/// (§3.1, §3.5).
+/// (§3.1, §6).
 pub fn encode(note: &Note, out: &mut Vec<u8>) {
     write_int(out, note.note_type().code());
     write_int(out, note.command().code());
@@ -189,7 +189,7 @@ fn encode_log_chunk(chunk: &LogChunk, out: &mut Vec<u8>) {
 /// Decodes one note payload, leniently (§3.1): any integer width, `str` or
 /// `bin` for strings, values after the last field ignored, optional trailing
 /// fields may be missing (or `nil`). A note type or (type, command) pair Java
-/// does not accept (§3.3) is an error, as is a missing required field, a
+/// does not accept (§4) is an error, as is a missing required field, a
 /// value of the wrong type, an integer outside the field's Java type or a
 /// string that is not UTF-8. Never panics.
 ///

@@ -1,5 +1,5 @@
-//! The numeric codes of the protocol: note types (§3.2), commands (§3.3),
-//! roles (§1.1) and the option, location and error enumerations (§3.4, §3.6).
+//! The numeric codes of the protocol: note types (§3.2), commands (§4),
+//! roles (§1.1) and the option, location and error enumerations (§5, §7).
 
 use core::fmt;
 
@@ -61,7 +61,7 @@ impl fmt::Display for NoteType {
     }
 }
 
-/// The second value of every note (§3.3). Codes the protocol does not
+/// The second value of every note (§4). Codes the protocol does not
 /// assign come out as [`Command::Unknown`]; [`super::decode`] rejects them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Command {
@@ -235,7 +235,7 @@ impl Command {
     }
 
     /// Whether Java accepts this command in a note of type `note_type`
-    /// (the combinations listed under §3.3).
+    /// (the combinations listed under §4).
     pub const fn allowed_in(self, note_type: NoteType) -> bool {
         use Command as C;
         match note_type {
@@ -387,18 +387,18 @@ impl fmt::Display for Role {
     }
 }
 
-/// The option a SET request changes (§3.6). Values are always strings.
+/// The option a SET request changes (§7). Values are always strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SetOption {
-    /// 0: SUT URL (§9).
+    /// 0: SUT URL (§7).
     Broker,
-    /// 1: duration spec (§5.2).
+    /// 1: duration spec (§7).
     DurationType,
     /// 2: log level (deprecated; answered OK, ignored).
     LogLevel,
     /// 3: connections per worker, decimal.
     ParallelCount,
-    /// 4: message size spec (§5.3).
+    /// 4: message size spec (§7).
     MessageSize,
     /// 5: throttle (deprecated; answered OK, ignored).
     Throttle,
@@ -447,7 +447,7 @@ impl From<i64> for SetOption {
     }
 }
 
-/// What a GET asks for (§3.4).
+/// What a GET asks for (§5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GetOption {
     /// 0 `MAESTRO_NOTE_OPT_GET_DS`: the (deprecated) data server address.
@@ -475,7 +475,7 @@ impl From<i64> for GetOption {
     }
 }
 
-/// Which test directory a LOG note is about (§3.4).
+/// Which test directory a LOG note is about (§5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LocationType {
     /// 0: a named directory (the request carries the name).
@@ -515,7 +515,7 @@ impl From<i64> for LocationType {
     }
 }
 
-/// The code of an INTERNAL_ERROR response (§3.4).
+/// The code of an INTERNAL_ERROR response (§5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ErrorCode {
     /// 0: a generic error.
@@ -535,7 +535,7 @@ impl ErrorCode {
     }
 
     /// The code for a wire value; unknown values are
-    /// [`ErrorCode::Unspecified`], as in Java (§3.4).
+    /// [`ErrorCode::Unspecified`], as in Java (§5).
     pub const fn from_code(code: i64) -> ErrorCode {
         match code {
             10 => ErrorCode::TryAgain,

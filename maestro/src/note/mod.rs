@@ -69,7 +69,7 @@ pub enum NoteError {
     },
     /// A note type other than 0–3 (§3.2).
     UnknownNoteType(i64),
-    /// A command Java does not accept for this note type (§3.3).
+    /// A command Java does not accept for this note type (§4).
     UnknownCommand {
         /// The note type.
         note_type: NoteType,

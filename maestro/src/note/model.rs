@@ -1,5 +1,5 @@
 //! The typed note: header (§3.2), peer block (§1.2) and one body per
-//! (type, command) pair Java accepts (§3.3, §3.5).
+//! (type, command) pair Java accepts (§4, §6).
 
 use super::codes::{Command, ErrorCode, GetOption, LocationType, NoteType, Role, SetOption};
 
@@ -62,7 +62,7 @@ pub struct PeerInfo {
     pub host: String,
 }
 
-/// A test's identity, echoed unchanged in notifications (§3.4).
+/// A test's identity, echoed unchanged in notifications (§5).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Test {
     /// `testNumber`: [`Test::NEXT`], [`Test::LAST`] or an explicit id.
@@ -84,7 +84,7 @@ impl Test {
     pub const LAST: i32 = -2;
 }
 
-/// `TestDetails` (§3.4).
+/// `TestDetails` (§5).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TestDetails {
     /// `testDescription`, default `""`.
@@ -93,7 +93,7 @@ pub struct TestDetails {
     pub comments: String,
 }
 
-/// `SutDetails` (§3.4).
+/// `SutDetails` (§5).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SutDetails {
     /// `sutId`, −1 = unspecified.
@@ -114,7 +114,7 @@ pub struct SutDetails {
     pub test_tags: String,
 }
 
-/// `TestExecutionInfo`, the START_TEST payload (§3.4).
+/// `TestExecutionInfo`, the START_TEST payload (§5).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TestExecutionInfo {
     /// The test.
@@ -123,7 +123,7 @@ pub struct TestExecutionInfo {
     pub sut: Option<SutDetails>,
 }
 
-/// Which directory a LOG request asks for (§3.4, §3.5).
+/// Which directory a LOG request asks for (§5, §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogLocation {
     /// 0 ANY, followed by the directory name (`typeName`).
@@ -151,7 +151,7 @@ impl LogLocation {
     }
 }
 
-/// Request payloads (§3.5, "REQUESTS").
+/// Request payloads (§6, "REQUESTS").
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     /// 0: start the load; `"JmsSender"` or `"JmsReceiver"`.
@@ -172,7 +172,7 @@ pub enum Request {
     },
     /// 5.
     StopInspector,
-    /// 7 (§3.6).
+    /// 7 (§7).
     Set {
         /// Which option.
         option: SetOption,
@@ -213,7 +213,7 @@ pub enum Request {
         /// `payload`, on the wire only when present.
         payload: Option<String>,
     },
-    /// 40: ask for the files of a test directory (§8.5).
+    /// 40: ask for the files of a test directory (§8.7).
     Log(LogLocation),
     /// 41.
     Drain {
@@ -273,7 +273,7 @@ impl Request {
     }
 }
 
-/// STATS response payload (§3.5, §7.6).
+/// STATS response payload (§6, §8.5).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Stats {
     /// `childCount`: connections of the worker.
@@ -292,7 +292,7 @@ pub struct Stats {
     pub latency: f64,
 }
 
-/// Response payloads (§3.5, "RESPONSES").
+/// Response payloads (§6, "RESPONSES").
 #[derive(Debug, Clone, PartialEq)]
 pub enum Response {
     /// 11.
@@ -342,7 +342,7 @@ impl Response {
     }
 }
 
-/// Notification payloads (§3.5, "NOTIFICATIONS").
+/// Notification payloads (§6, "NOTIFICATIONS").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notification {
     /// 70 NOTIFY_TEST_STARTED; Java sends `message = ""`.
@@ -393,7 +393,7 @@ impl Notification {
     }
 }
 
-/// `LocationTypeInfo` (§3.4): this file's place among the directory's files.
+/// `LocationTypeInfo` (§5): this file's place among the directory's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LocationTypeInfo {
     /// Files in the directory.
@@ -402,7 +402,7 @@ pub struct LocationTypeInfo {
     pub index: i32,
 }
 
-/// One chunk of a result file (§3.5 "DATA", §8.5).
+/// One chunk of a result file (§6 "DATA", §8.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogChunk {
     /// Echo of the request's location type.
@@ -423,7 +423,7 @@ pub struct LogChunk {
     pub data: Vec<u8>,
 }
 
-/// Data payloads (§3.5, "DATA").
+/// Data payloads (§6, "DATA").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Data {
     /// 40: a result-file chunk.
@@ -473,7 +473,7 @@ impl Note {
         }
     }
 
-    /// The command (§3.3).
+    /// The command (§4).
     pub fn command(&self) -> Command {
         match &self.body {
             Body::Request(r) => r.command(),

@@ -305,11 +305,11 @@ fn read_test_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
         .collect()
 }
 
-/// Feeds the live message count to STATS and writes Maestro's per-second files (§8.3, §8.4).
+/// Feeds the live message count to STATS and writes Maestro's per-second files (§10.3, §10.4).
 struct WorkerObserver {
     count: Arc<AtomicU64>,
     sender: bool,
-    /// Receivers: the fail condition on latency (§7.5, soft policy: the interval's 90th
+    /// Receivers: the fail condition on latency (§8.6, soft policy: the interval's 90th
     /// percentile), in microseconds, and the first breach.
     fcl_us: Option<u64>,
     fcl_breach: Arc<Mutex<Option<String>>>,

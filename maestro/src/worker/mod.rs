@@ -585,7 +585,7 @@ fn refusal(message: String) -> Response {
     }
 }
 
-/// Options a client SETs, kept as strings until START_WORKER as the Java worker does (§3.6, §6.3).
+/// Options a client SETs, kept as strings until START_WORKER as the Java worker does (§7, §8.5).
 #[derive(Debug, Clone, Default)]
 struct Options {
     broker: Option<String>,
@@ -613,7 +613,7 @@ impl Options {
     }
 }
 
-/// `test.properties` (§8.2) for the stored options.
+/// `test.properties` (§10.2) for the stored options.
 fn test_properties(o: &Options) -> Vec<(&'static str, String)> {
     let url: Option<Url> = o.broker.as_deref().and_then(|u| u.parse().ok());
     let opt = |k: &str| {
