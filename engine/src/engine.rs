@@ -84,10 +84,10 @@ fn accept_loop(
 pub fn choose_backend(asked: Option<Backend>) -> Result<(Backend, Option<String>), EngineError> {
     match asked {
         Some(Backend::Epoll) => Ok((Backend::Epoll, None)),
-        Some(Backend::Uring) => runtime::uring_available()
+        Some(Backend::Uring) => crate::sys::uring_available()
             .map(|()| (Backend::Uring, None))
             .map_err(EngineError::Uring),
-        None => Ok(match runtime::uring_available() {
+        None => Ok(match crate::sys::uring_available() {
             Ok(()) => (Backend::Uring, None),
             Err(why) => (Backend::Epoll, Some(why)),
         }),

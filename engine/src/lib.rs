@@ -19,4 +19,5 @@ pub mod seq;
 pub mod session;
 pub mod shard;
 pub mod stats;
+pub mod sys;
 pub mod url;

@@ -37,14 +37,14 @@ pub trait Transport {
     /// the kernel would send late when the reader only reads on ticks.
     fn ack_now(&mut self) {
         if let Some(fd) = self.socket() {
-            crate::runtime::quickack(fd, 2);
+            crate::sys::quickack(fd, 2);
         }
     }
     /// Delayed ACKs on (`true`: no ACK for each segment that lands, the coalescing receiver
     /// sends one per tick with `ack_now`) or back to the kernel's usual behaviour.
     fn delay_acks(&mut self, on: bool) {
         if let Some(fd) = self.socket() {
-            crate::runtime::quickack(fd, if on { 0 } else { 1 });
+            crate::sys::quickack(fd, if on { 0 } else { 1 });
         }
     }
     /// Reads what is there without asking to be woken when more arrives: a coalescing receiver
@@ -135,7 +135,7 @@ impl Coalesce {
             self.since = now;
         }
         let was_follow_up = std::mem::take(&mut self.follow_up);
-        self.rest_until = (self.busy && !full).then(|| crate::shard::next_tick(now, self.window));
+        self.rest_until = (self.busy && !full).then(|| crate::clock::next_tick(now, self.window));
         self.follow_up = self.rest_until.is_some() && !was_follow_up;
         self.found = self.follow_up;
     }

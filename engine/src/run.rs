@@ -209,7 +209,7 @@ pub fn execute(
                 // Far enough ahead that every shard has the command before `t0` (an idle
                 // epoll shard looks at its commands every 20 ms), on a whole millisecond: paced
                 // sends then fall on the shards' coalescing ticks, one wake-up for both.
-                let start = crate::shard::next_tick(clock.now() + 50_000_000, 1_000_000);
+                let start = crate::clock::next_tick(clock.now() + 50_000_000, 1_000_000);
                 engine.broadcast(Command::Start { t0: start });
                 t0 = Some(start);
             }

@@ -2,13 +2,10 @@
 //! connections. Used where io_uring is unavailable, or when asked for.
 
 use super::{ShardExit, ShardThread};
-use crate::pump::{nonblocking, Pump, Transport};
-use crate::session::AnySession;
-use crate::session::Session;
-use crate::shard::{
-    handshake_expired, make_session, next_tick, rx_window, Command, ConnSpec, ConnState, Core,
-    ShardPlan, MAX_IDLE,
-};
+use crate::clock::next_tick;
+use crate::pump::{nonblocking, Transport};
+use crate::shard::conn::{self, Conn, MAX_IDLE};
+use crate::shard::{Command, ConnSpec, ConnState, Core, ShardPlan};
 use crate::stats::Snapshot;
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpStream;
@@ -98,22 +95,15 @@ impl Alarm {
     }
 }
 
-struct Conn {
+/// A connection and what epoll said of its socket.
+struct Watched {
     stream: TcpStream,
-    pump: Pump<AnySession>,
-    state: ConnState,
-    created: i64,
+    conn: Conn,
     connected: bool,
     readable: bool,
     writable: bool,
-    /// `step` ran out of budget: call again without waiting.
+    /// `step` ran out of budget, or a command reached the session: step again without waiting.
     busy: bool,
-    started: bool,
-    drained: Option<u64>,
-    /// Still counted among the senders that are sending.
-    sending: bool,
-    /// When the run's stop reached this connection.
-    closing_since: Option<i64>,
 }
 
 struct Io<'a> {
@@ -174,12 +164,11 @@ fn shard_main(
             return ShardExit::Finished;
         }
     };
-    let mut conns: Vec<Option<Conn>> = Vec::with_capacity(sp.conns.len());
+    let mut conns: Vec<Option<Watched>> = Vec::with_capacity(sp.conns.len());
     // Peer to peer: accept slots wait for the acceptor's streams (index in `conns`, spec).
     let mut waiting: Vec<(usize, ConnSpec)> = Vec::new();
     let accept_deadline = clock.now() + 2 * plan.connect_timeout;
     for (i, &spec) in sp.conns.iter().enumerate() {
-        let mut state = ConnState::Connecting;
         if let ConnSpec::Accept(_) = spec {
             waiting.push((i, spec));
             conns.push(None);
@@ -191,27 +180,17 @@ fn shard_main(
             Ok(s)
         });
         match conn {
-            Ok(stream) => conns.push(Some(Conn {
+            Ok(stream) => conns.push(Some(Watched {
                 stream,
-                pump: Pump::new(make_session(plan, spec)).with_coalescing(rx_window(plan, spec)),
-                state,
-                created: clock.now(),
+                conn: Conn::new(&sp, spec, clock.now()),
                 connected: false,
                 readable: false,
                 writable: false,
                 busy: false,
-                started: false,
-                drained: None,
-                sending: spec.is_sender(),
-                closing_since: None,
             })),
             Err(e) => {
-                core.stats.on_error(super::connect_error(
-                    sp.addr,
-                    &e.to_string(),
-                    plan.connect_timeout,
-                ));
-                core.transition(&mut state, ConnState::Failed, spec.is_sender());
+                let e = e.to_string();
+                conn::connect_failed(&mut core, spec, sp.addr, &e, plan.connect_timeout);
                 conns.push(None);
             }
         }
@@ -236,20 +215,13 @@ fn shard_main(
                     core.transition(&mut st, ConnState::Failed, false);
                     continue;
                 }
-                conns[i] = Some(Conn {
+                conns[i] = Some(Watched {
                     stream,
-                    pump: Pump::new(make_session(plan, spec))
-                        .with_coalescing(rx_window(plan, spec)),
-                    state: ConnState::Connecting,
-                    created: clock.now(),
+                    conn: Conn::new(&sp, spec, clock.now()),
                     connected: true,
                     readable: true,
                     writable: true,
                     busy: true,
-                    started: false,
-                    drained: None,
-                    sending: false,
-                    closing_since: None,
                 });
             }
         }
@@ -261,30 +233,23 @@ fn shard_main(
         let mut wake = next_tick(now, MAX_IDLE);
         for slot in conns.iter_mut() {
             let Some(c) = slot else { continue };
-            let end = service(c, &mut core, &sp);
-            match end {
-                Some(result) => {
-                    let _ = poll.registry().deregister(&mut c.stream);
-                    let _ = c.stream.shutdown(std::net::Shutdown::Both);
-                    let sending = c.sending;
-                    super::end_connection(
-                        &mut core,
-                        &mut c.state,
-                        sending,
-                        &c.pump.session,
-                        result,
-                    );
-                    *slot = None;
+            match service(c, &mut core, &sp) {
+                Some(end) => {
+                    if let Some(mut c) = slot.take() {
+                        let _ = poll.registry().deregister(&mut c.stream);
+                        let _ = c.stream.shutdown(std::net::Shutdown::Both);
+                        c.conn.finish(&mut core, end);
+                    }
                 }
                 None => {
                     if c.busy {
                         wake = now;
                     } else if c.connected {
-                        if let Some(t) = c.pump.next_timeout(clock.now()) {
+                        if let Some(t) = c.conn.pump.next_timeout(clock.now()) {
                             wake = wake.min(t);
                         }
                     } else {
-                        wake = wake.min(c.created + plan.connect_timeout + 1);
+                        wake = wake.min(c.conn.created() + plan.connect_timeout + 1);
                     }
                 }
             }
@@ -325,26 +290,17 @@ fn shard_main(
 }
 
 /// Runs one connection as far as it can go now; `Some` when it ended.
-fn service(c: &mut Conn, core: &mut Core, sp: &ShardPlan) -> Option<Result<(), String>> {
+fn service(c: &mut Watched, core: &mut Core, sp: &ShardPlan) -> Option<conn::End> {
     let clock = sp.clock;
     let plan = &sp.plan;
     let now = clock.now();
-    if core.stop {
-        // Say goodbye, and give the peer a moment to hear it.
-        match c.closing_since {
-            None if c.connected => {
-                c.pump.session.close();
-                c.closing_since = Some(now);
-                c.busy = true;
-            }
-            Some(t) if now - t <= super::CLOSE_GRACE => {}
-            _ => return Some(Ok(())),
-        }
+    if let Some(end) = c.conn.on_stop(core, now, c.connected) {
+        return Some(end);
     }
     if !c.connected {
         if !c.writable && !c.readable {
-            if now - c.created > plan.connect_timeout {
-                return Some(Err(super::connect_error(
+            if now - c.conn.created() > plan.connect_timeout {
+                return Some(Err(conn::connect_error(
                     sp.addr,
                     "timed out",
                     plan.connect_timeout,
@@ -353,7 +309,7 @@ fn service(c: &mut Conn, core: &mut Core, sp: &ShardPlan) -> Option<Result<(), S
             return None;
         }
         if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
-            return Some(Err(super::connect_error(
+            return Some(Err(conn::connect_error(
                 sp.addr,
                 &e.to_string(),
                 plan.connect_timeout,
@@ -368,47 +324,23 @@ fn service(c: &mut Conn, core: &mut Core, sp: &ShardPlan) -> Option<Result<(), S
         let _ = c.stream.set_nodelay(true);
         c.connected = true;
     }
-    if let (Some(t0), false) = (core.t0, c.started) {
-        c.pump.session.start(t0);
-        c.started = true;
-    }
-    if core.drain.is_some() && core.drain != c.drained {
-        c.pump.session.drain(now, core.drain.unwrap_or(0));
-        c.drained = core.drain;
+    c.conn.apply_commands(core, now);
+    if c.conn.take_poke() {
         c.busy = true;
     }
-    let due = c.pump.next_timeout(now).is_some_and(|t| t <= now);
-    if c.busy || c.readable || (c.writable && c.pump.tx_pending()) || due {
+    let due = c.conn.pump.next_timeout(now).is_some_and(|t| t <= now);
+    if c.busy || c.readable || (c.writable && c.conn.pump.tx_pending()) || due {
         let mut io = Io {
             stream: &mut c.stream,
             readable: &mut c.readable,
             writable: &mut c.writable,
         };
-        match c.pump.step(&mut io, &clock, &mut core.stats) {
+        match c.conn.pump.step(&mut io, &clock, &mut core.stats) {
             Ok(busy) => c.busy = busy,
-            Err(e) => return Some(Err(super::describe(&c.pump, e, sp.addr))),
+            Err(e) => return Some(Err(c.conn.io_failed(e))),
         }
     }
-    let to = Core::state_of(c.pump.session.phase());
-    if to != ConnState::Done {
-        core.transition(&mut c.state, to, c.sending);
-    }
-    if c.sending && c.pump.session.sending_done() {
-        core.sender_finished();
-        c.sending = false;
-    }
-    if c.pump.done() {
-        return Some(Ok(()));
-    }
-    if handshake_expired(
-        &c.pump.session,
-        c.created,
-        clock.now(),
-        plan.connect_timeout,
-    ) {
-        return Some(Err(super::handshake_error(sp.addr, plan.connect_timeout)));
-    }
-    None
+    c.conn.end_turn(core, clock.now())
 }
 
 fn fail_all(core: &mut Core, specs: &[ConnSpec]) {

@@ -4,12 +4,10 @@
 //! block, so a busy sender makes one `send` per 64 KiB and no ring round trip.
 
 use super::{ShardExit, ShardThread};
-use crate::pump::{nonblocking, Pump, Transport};
-use crate::session::Session;
-use crate::shard::{
-    handshake_expired, make_session, next_tick, rx_window, Command, ConnSpec, ConnState, Core,
-    ShardPlan, MAX_IDLE,
-};
+use crate::clock::next_tick;
+use crate::pump::{nonblocking, Transport};
+use crate::shard::conn::{self, Conn};
+use crate::shard::{Command, ConnSpec, Core, ShardPlan};
 use crate::stats::Snapshot;
 use crossbeam_channel::{Receiver, Sender};
 use futures_lite::io::{AsyncRead, AsyncWrite};
@@ -119,13 +117,7 @@ impl Transport for Io<'_, '_> {
     fn recv_quiet(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
         // Straight to the socket: glommio's `poll_read` does not try it while a readiness poll
         // it armed after a short read is in flight, and arms one after each short read.
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&*self.stream);
-        // SAFETY: `buf` is valid for writes of its length; `fd` is this stream's open socket.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-        if n >= 0 {
-            return Ok(Some(n as usize));
-        }
-        nonblocking(Err(std::io::Error::last_os_error()))
+        crate::sys::recv_dontwait(std::os::fd::AsRawFd::as_raw_fd(&*self.stream), buf)
     }
 }
 
@@ -137,10 +129,8 @@ async fn conn_task(
     adopted: Option<std::net::TcpStream>,
 ) {
     let clock = sp.clock;
-    let plan = &sp.plan;
+    let timeout = Duration::from_nanos(sp.plan.connect_timeout as u64);
     let created = clock.now();
-    let mut state = ConnState::Connecting;
-    let timeout = Duration::from_nanos(plan.connect_timeout as u64);
     let connected = match adopted {
         // SAFETY: the descriptor comes from an owned std stream and is handed over whole.
         Some(s) => Ok(unsafe { TcpStream::from_raw_fd(s.into_raw_fd()) }),
@@ -150,63 +140,28 @@ async fn conn_task(
         Ok(s) => s,
         Err(e) => {
             let mut c = core.borrow_mut();
-            c.stats.on_error(super::connect_error(
-                sp.addr,
-                &e.to_string(),
-                plan.connect_timeout,
-            ));
-            c.transition(&mut state, ConnState::Failed, spec.is_sender());
-            return;
+            let e = e.to_string();
+            return conn::connect_failed(&mut c, spec, sp.addr, &e, sp.plan.connect_timeout);
         }
     };
     let _ = stream.set_nodelay(true);
-    let mut pump = Pump::new(make_session(plan, spec)).with_coalescing(rx_window(plan, spec));
-    let mut started = false;
-    let mut closing_since: Option<i64> = None;
-    let mut drained: Option<u64> = None;
-    // Still counted among the senders that are sending.
-    let mut sending = spec.is_sender();
-    let result: Result<(), String> = loop {
+    let mut conn = Conn::new(&sp, spec, created);
+    let end: conn::End = loop {
         let now = clock.now();
         {
             let mut c = core.borrow_mut();
-            if c.stop {
-                // Say goodbye, and give the peer a moment to hear it.
-                match closing_since {
-                    None => {
-                        pump.session.close();
-                        closing_since = Some(now);
-                    }
-                    Some(t) if now - t > super::CLOSE_GRACE => break Ok(()),
-                    Some(_) => {}
-                }
+            if let Some(end) = conn.on_stop(&c, now, true) {
+                break end;
             }
-            if let (Some(t0), false) = (c.t0, started) {
-                pump.session.start(t0);
-                started = true;
-            }
-            if c.drain.is_some() && c.drain != drained {
-                pump.session.drain(now, c.drain.unwrap_or(0));
-                drained = c.drain;
-            }
-            let to = Core::state_of(pump.session.phase());
-            if to != ConnState::Done {
-                c.transition(&mut state, to, sending);
-            }
-            if sending && pump.session.sending_done() {
-                c.sender_finished();
-                sending = false;
+            conn.apply_commands(&c, now);
+            conn.take_poke();
+            if let Some(end) = conn.end_turn(&mut c, now) {
+                break end;
             }
         }
-        if pump.done() {
-            break Ok(());
-        }
-        if handshake_expired(&pump.session, created, now, plan.connect_timeout) {
-            break Err(super::handshake_error(sp.addr, plan.connect_timeout));
-        }
-        let idle = next_tick(now, MAX_IDLE);
-        let wait = (pump.next_timeout(now).map_or(idle, |t| t.min(idle)) - now).max(0);
+        let wait = (conn.wake_at(now) - now).max(0);
         let mut timer = Timer::new(Duration::from_nanos(wait as u64));
+        let pump = &mut conn.pump;
         let r = poll_fn(|cx: &mut Context<'_>| {
             let r = {
                 let mut io = Io {
@@ -228,11 +183,10 @@ async fn conn_task(
         })
         .await;
         if let Err(e) = r {
-            break Err(super::describe(&pump, e, sp.addr));
+            break Err(conn.io_failed(e));
         }
         glommio::yield_if_needed().await;
     };
     let _ = stream.shutdown(std::net::Shutdown::Both).await;
-    let mut c = core.borrow_mut();
-    super::end_connection(&mut c, &mut state, sending, &pump.session, result);
+    conn.finish(&mut core.borrow_mut(), end);
 }

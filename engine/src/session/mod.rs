@@ -3,6 +3,7 @@
 //! the shard's runtime (io_uring or epoll) only moves bytes and wakes them at [`Session::next_timeout`].
 
 pub mod amqp;
+pub mod build;
 pub mod mqtt;
 pub mod txbuf;
 

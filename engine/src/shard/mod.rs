@@ -1,15 +1,12 @@
 //! What every shard has, whatever its runtime: the connections it was given, its statistics, the
 //! commands from the control thread and the snapshots it sends back.
 
+pub mod conn;
+
 use crate::clock::{Clock, Nanos, NANOS_PER_SEC};
 use crate::plan::Plan;
-use crate::session::amqp::{AmqpConfig, AmqpSenderPlan, AmqpSession};
-use crate::session::mqtt::{MqttConfig, MqttSession, SenderPlan};
-use crate::session::AnySession;
-use crate::session::{Phase, Session};
+use crate::session::Phase;
 use crate::stats::{ConnCounts, ShardStats, Snapshot};
-use crate::url::Scheme;
-use allegro_wire::mqtt::{Protocol, QoS};
 use crossbeam_channel::{Receiver, Sender};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -205,120 +202,4 @@ impl Core {
         };
         let _ = self.snapshots.send(snap);
     }
-}
-
-/// Builds the session for one connection of the plan.
-/// The receive coalescing window of a connection: the plan's for receivers, none for senders
-/// (whose reads are acknowledgements that refill their window).
-pub fn rx_window(plan: &Plan, spec: ConnSpec) -> Nanos {
-    if spec.is_sender() {
-        0
-    } else {
-        plan.rx_coalesce
-    }
-}
-
-pub fn make_session(plan: &Plan, spec: ConnSpec) -> AnySession {
-    let (kind, id) = match spec {
-        ConnSpec::Sender(i) => ('s', i),
-        ConnSpec::Receiver(i) | ConnSpec::Accept(i) => ('r', i),
-    };
-    let client_id = format!("allegro-{:08x}-{kind}{id}", plan.run.sender);
-    match plan.url.scheme {
-        Scheme::Mqtt => AnySession::Mqtt(make_mqtt(plan, spec, client_id)),
-        Scheme::Amqp => AnySession::Amqp(make_amqp(plan, spec, client_id)),
-    }
-}
-
-fn make_mqtt(plan: &Plan, spec: ConnSpec, client_id: String) -> MqttSession {
-    let m = &plan.mqtt;
-    let base = plan.url.path.trim_start_matches('/');
-    let topic = if base.is_empty() { "allegro" } else { base };
-    let (_, max_size) = plan.shape.size.bounds();
-    let cfg = MqttConfig {
-        protocol: if m.version == 5 {
-            Protocol::V5
-        } else {
-            Protocol::V311
-        },
-        qos: QoS::try_from(m.qos).unwrap_or(QoS::AtMostOnce),
-        keep_alive_secs: m.keep_alive_secs,
-        client_id,
-        username: plan.url.username.clone(),
-        password: plan.url.password.clone(),
-        topic: topic.to_owned(),
-        inflight: m.inflight,
-        // Body plus topic, header and properties, with room to spare.
-        max_packet: max_size as usize + topic.len() + 1024,
-    };
-    match spec {
-        ConnSpec::Sender(i) => MqttSession::sender(
-            cfg,
-            SenderPlan {
-                rate: plan.shape.rate,
-                duration: plan.shape.duration,
-                size: plan.shape.size,
-                run_id: plan.run.run,
-                sender_id: plan.run.sender,
-                connection_id: i,
-            },
-        ),
-        ConnSpec::Receiver(_) | ConnSpec::Accept(_) => {
-            MqttSession::receiver(cfg, plan.drain_idle, plan.run.only())
-        }
-    }
-}
-
-fn make_amqp(plan: &Plan, spec: ConnSpec, container_id: String) -> AmqpSession {
-    let a = &plan.amqp;
-    let address = crate::plan::amqp_address(&plan.url.path);
-    let cfg = AmqpConfig {
-        container_id,
-        hostname: plan.url.host.clone(),
-        address: if address.is_empty() {
-            "allegro".into()
-        } else {
-            address
-        },
-        username: plan.url.username.clone(),
-        password: plan.url.password.clone(),
-        presettled: a.presettled,
-        credit: a.credit,
-        inflight: u32::from(plan.mqtt.inflight),
-        max_frame: 1 << 20,
-        idle_timeout_ms: 30_000,
-        durable: a.durable,
-        ttl_ms: a.ttl_ms,
-        priority: a.priority,
-    };
-    match spec {
-        ConnSpec::Sender(i) => AmqpSession::sender(
-            cfg,
-            AmqpSenderPlan {
-                rate: plan.shape.rate,
-                duration: plan.shape.duration,
-                size: plan.shape.size,
-                run_id: plan.run.run,
-                sender_id: plan.run.sender,
-                connection_id: i,
-            },
-        ),
-        ConnSpec::Receiver(_) => AmqpSession::receiver(cfg, plan.drain_idle, plan.run.only()),
-        ConnSpec::Accept(_) => AmqpSession::server(cfg, plan.drain_idle, plan.run.only()),
-    }
-}
-
-/// The wake-up cap: a connection with nothing due still looks at its shard's commands this often.
-pub const MAX_IDLE: Nanos = 20_000_000;
-
-/// The first multiple of `period` after `now`. Periodic wake-ups of a shard are put on such
-/// ticks so that its connections' timers fall together and the shard sleeps once for all of
-/// them (each sleep and wake-up costs tens of microseconds of CPU on a virtual machine).
-pub fn next_tick(now: Nanos, period: Nanos) -> Nanos {
-    (now.div_euclid(period) + 1) * period
-}
-
-/// Is this session's handshake past the connect timeout?
-pub fn handshake_expired<S: Session>(s: &S, created: Nanos, now: Nanos, timeout: Nanos) -> bool {
-    s.phase() == Phase::Handshake && now - created > timeout
 }

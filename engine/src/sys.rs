@@ -1,0 +1,49 @@
+//! What the engine asks of the kernel beyond sockets' reads and writes: whether io_uring may be
+//! used, TCP acknowledgement control, and a receive that never arms a wake-up.
+
+/// Checks that this process may create an io_uring: `Err` says why not, in a few words.
+pub fn uring_available() -> Result<(), String> {
+    if let Ok(v) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled") {
+        if v.trim() == "2" {
+            return Err("io_uring is disabled (kernel.io_uring_disabled = 2)".into());
+        }
+    }
+    let mut params = [0u8; 120]; // struct io_uring_params, zeroed
+                                 // SAFETY: io_uring_setup(2) reads and writes `params` (120 bytes, the kernel's struct size)
+                                 // and returns a new fd or -1; the fd is closed right away.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr()) };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!("io_uring_setup failed: {e}"));
+    }
+    // SAFETY: `fd` was just returned by the kernel and is owned here.
+    unsafe { libc::close(fd as i32) };
+    Ok(())
+}
+
+/// `TCP_QUICKACK`: 0 delays ACKs; 1 sends a pending ACK now and goes back to quick ACKs; 2
+/// sends a pending ACK now and keeps delaying (tcp(7); `__tcp_sock_set_quickack`). See
+/// `Transport::ack_now` and `Transport::delay_acks`.
+pub fn quickack(fd: std::os::fd::RawFd, value: libc::c_int) {
+    // SAFETY: a valid socket descriptor and a c_int option of the right size; a failure (not a
+    // TCP socket) only means there was nothing to change.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// `recv(2)` with `MSG_DONTWAIT` on `fd`: `Ok(None)` when nothing is there.
+pub fn recv_dontwait(fd: std::os::fd::RawFd, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+    // SAFETY: `buf` is valid for writes of its length; a bad `fd` only makes the call fail.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n >= 0 {
+        return Ok(Some(n as usize));
+    }
+    crate::pump::nonblocking(Err(std::io::Error::last_os_error()))
+}
