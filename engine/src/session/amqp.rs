@@ -17,13 +17,13 @@
 //! A broker may act on a `close` before the accepts ahead of it (RabbitMQ requeued up to a few
 //! hundred of them), so the answering `detach` is the proof that every accept was taken.
 
+use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
 use super::txbuf::TxBuf;
-use super::{Phase, ReceiverLoad, Session, SessionError, Sizes, TX_BLOCK};
+use super::{Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::Nanos;
-use crate::pacing::Pacer;
 use crate::payload;
-use crate::plan::{MessageSize, TestDuration};
-use crate::stats::{record_ns, ShardStats};
+
+use crate::stats::ShardStats;
 use allegro_wire::amqp10::{
     condition, decode_frame, encode_empty_frame, encode_frame, encode_sasl_frame,
     encode_transfer_head, peek_transfer, plain_response, single_data_body, AmqpError, Attach,
@@ -57,18 +57,6 @@ pub struct AmqpConfig {
     pub durable: bool,
     pub ttl_ms: Option<u32>,
     pub priority: Option<u8>,
-}
-
-/// What a sender sends.
-#[derive(Debug, Clone, Copy)]
-pub struct AmqpSenderPlan {
-    pub rate: u64,
-    pub duration: TestDuration,
-    pub size: MessageSize,
-    /// Go into every body's sequence block (`payload`).
-    pub run_id: u32,
-    pub sender_id: u32,
-    pub connection_id: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,10 +102,7 @@ enum State {
 
 #[derive(Debug)]
 struct Sender {
-    plan: AmqpSenderPlan,
-    pacer: Option<Pacer>,
-    body: Vec<u8>,
-    sizes: Sizes,
+    load: SenderLoad,
     layout: MessageLayout,
     /// Link credit left (§2.6.7).
     credit: u32,
@@ -211,10 +196,7 @@ const OUTGOING_WINDOW: u32 = 1 << 20;
 
 impl AmqpSession {
     /// A sender that transfers `plan` once started.
-    pub fn sender(cfg: AmqpConfig, plan: AmqpSenderPlan) -> Self {
-        let (_, max) = plan.size.bounds();
-        let mut body = payload::template(max as usize);
-        payload::prepare(&mut body, plan.run_id, plan.sender_id, plan.connection_id);
+    pub fn sender(cfg: AmqpConfig, plan: SenderPlan) -> Self {
         let header = (cfg.durable || cfg.ttl_ms.is_some() || cfg.priority.is_some()).then(|| {
             HeaderSection {
                 durable: cfg.durable,
@@ -230,10 +212,7 @@ impl AmqpSession {
         };
         let link = Link::Sender(Sender {
             layout: MessageLayout::new(header.as_ref(), None),
-            body,
-            sizes: Sizes::new(plan.size, plan.connection_id),
-            plan,
-            pacer: None,
+            load: SenderLoad::new(plan),
             credit: 0,
             delivery_count: 0,
             outstanding: 0,
@@ -587,7 +566,7 @@ impl AmqpSession {
                         self.write_credit(false, now, out);
                     }
                     // Started before the handshake ended: run at once.
-                    Link::Sender(s) if s.pacer.is_some() => self.state = State::Running,
+                    Link::Sender(s) if s.load.started() => self.state = State::Running,
                     Link::Sender(_) => {}
                 }
             }
@@ -828,7 +807,7 @@ impl AmqpSession {
             ..
         } = self;
         let Link::Sender(s) = link else { return 0 };
-        let Some(pacer) = s.pacer.as_mut() else {
+        let Some(pacer) = s.load.pacer.as_mut() else {
             return 0;
         };
         let block = &mut tx.data;
@@ -843,22 +822,22 @@ impl AmqpSession {
             let Some((seq, intended)) = pacer.take(now) else {
                 break;
             };
-            let len = s.sizes.next();
+            let len = s.load.sizes.next();
             let id = *next_outgoing_id;
             let tag = id.to_be_bytes();
             let message_len = s.layout.message_len(len);
-            payload::stamp(&mut s.body[..len], now, seq, intended);
+            payload::stamp(&mut s.load.body[..len], now, seq, intended);
             // Frame header (8) + transfer performative (at most ~40 bytes with a 4-byte tag).
             if message_len + 64 <= max_frame {
                 encode_transfer_head(0, 0, id, &tag, 0, cfg.presettled, false, message_len, block);
                 s.layout.encode(len, block);
-                block.extend_from_slice(&s.body[..len]);
+                block.extend_from_slice(&s.load.body[..len]);
                 *remote_incoming_window -= 1;
             } else {
                 // §2.6.14: split the message over frames of at most the peer's size.
                 let mut message = Vec::with_capacity(message_len);
                 s.layout.encode(len, &mut message);
-                message.extend_from_slice(&s.body[..len]);
+                message.extend_from_slice(&s.load.body[..len]);
                 let chunk = max_frame - 64;
                 let mut parts = message.chunks(chunk).peekable();
                 let mut first = true;
@@ -889,9 +868,7 @@ impl AmqpSession {
             }
             sent += 1;
             bytes += len as u64;
-            if s.plan.rate > 0 && intended >= stats.record_from {
-                record_ns(&mut stats.interval.send_delay, now - intended);
-            }
+            load::record_send_delay(s.load.plan.rate, stats, now, intended);
         }
         stats.on_sent(sent, bytes, now);
         block.len()
@@ -1077,7 +1054,7 @@ impl Session for AmqpSession {
             State::Running => {
                 data_len = self.fill_block(now, stats);
                 if let Link::Sender(s) = &self.link {
-                    if s.pacer.as_ref().is_some_and(|p| p.finished(now)) && s.outstanding == 0 {
+                    if s.load.finished(now) && s.outstanding == 0 {
                         self.state = State::Lingering;
                         self.linger_until = now + LINGER_MAX;
                     }
@@ -1173,7 +1150,7 @@ impl Session for AmqpSession {
                 let blocked = s.credit == 0
                     || self.remote_incoming_window == 0
                     || (!self.cfg.presettled && s.outstanding as usize >= s.unsettled.len());
-                match s.pacer.as_ref().and_then(|p| p.next_due(now)) {
+                match s.load.next_due(now) {
                     Some(_) if blocked => None,
                     Some(t) => Some(t),
                     None if s.outstanding == 0 => Some(now),
@@ -1192,11 +1169,8 @@ impl Session for AmqpSession {
 
     fn start(&mut self, t0: Nanos) {
         if let Link::Sender(s) = &mut self.link {
-            if s.pacer.is_none() {
-                s.pacer = Some(Pacer::new(t0, s.plan.rate, s.plan.duration));
-                if self.state == State::Ready {
-                    self.state = State::Running;
-                }
+            if s.load.start(t0) && self.state == State::Ready {
+                self.state = State::Running;
             }
         }
     }
@@ -1225,7 +1199,7 @@ impl Session for AmqpSession {
     fn phase(&self) -> Phase {
         match self.state {
             State::Ready => match &self.link {
-                Link::Sender(s) if s.pacer.is_some() => Phase::Running,
+                Link::Sender(s) if s.load.started() => Phase::Running,
                 _ => Phase::Ready,
             },
             State::Running
@@ -1284,6 +1258,7 @@ mod tests {
     //! A client and Allegro's accepting end joined in memory under a virtual clock.
 
     use super::*;
+    use crate::plan::{MessageSize, TestDuration};
     use crate::session::Session;
     use crate::stats::ShardStats;
     use allegro_wire::amqp10::Frame;
@@ -1339,7 +1314,7 @@ mod tests {
     fn sender(idle_ms: u32, count: u64, size: u32) -> AmqpSession {
         AmqpSession::sender(
             cfg("client", idle_ms),
-            AmqpSenderPlan {
+            SenderPlan {
                 rate: 0,
                 duration: TestDuration::Count(count),
                 size: MessageSize::Fixed(size),

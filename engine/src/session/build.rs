@@ -3,8 +3,9 @@
 
 use crate::clock::Nanos;
 use crate::plan::Plan;
-use crate::session::amqp::{AmqpConfig, AmqpSenderPlan, AmqpSession};
-use crate::session::mqtt::{MqttConfig, MqttSession, SenderPlan};
+use crate::session::amqp::{AmqpConfig, AmqpSession};
+use crate::session::load::SenderPlan;
+use crate::session::mqtt::{MqttConfig, MqttSession};
 use crate::session::AnySession;
 use crate::shard::ConnSpec;
 use crate::url::Scheme;
@@ -97,7 +98,7 @@ fn make_amqp(plan: &Plan, spec: ConnSpec, container_id: String) -> AmqpSession {
     match spec {
         ConnSpec::Sender(i) => AmqpSession::sender(
             cfg,
-            AmqpSenderPlan {
+            SenderPlan {
                 rate: plan.shape.rate,
                 duration: plan.shape.duration,
                 size: plan.shape.size,

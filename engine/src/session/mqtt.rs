@@ -9,13 +9,13 @@
 //! answers it with PUBCOMP before its DISCONNECT, so that each exchange it counted is complete
 //! (§4.3.3).
 
+use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
 use super::txbuf::TxBuf;
-use super::{Phase, ReceiverLoad, Session, SessionError, Sizes, TX_BLOCK};
+use super::{Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::{Nanos, NANOS_PER_SEC};
-use crate::pacing::Pacer;
 use crate::payload;
-use crate::plan::{MessageSize, TestDuration};
-use crate::stats::{record_ns, ShardStats};
+use crate::plan::MessageSize;
+use crate::stats::ShardStats;
 use allegro_wire::mqtt::{
     self, encode_publish_header, Connect, Decode, Disconnect, Packet, Properties, Protocol, PubAck,
     PubComp, PubRec, PubRel, QoS, Subscribe, SubscribeOptions,
@@ -37,26 +37,10 @@ pub struct MqttConfig {
     pub max_packet: usize,
 }
 
-/// What a sender sends.
-#[derive(Debug, Clone, Copy)]
-pub struct SenderPlan {
-    pub rate: u64,
-    pub duration: TestDuration,
-    pub size: MessageSize,
-    /// Go into every body's sequence block (`payload`).
-    pub run_id: u32,
-    pub sender_id: u32,
-    pub connection_id: u32,
-}
-
 #[derive(Debug)]
 struct Sender {
-    plan: SenderPlan,
-    pacer: Option<Pacer>,
-    /// Template body of the largest size.
-    body: Vec<u8>,
+    load: SenderLoad,
     tpl: FrameTemplate,
-    sizes: Sizes,
     /// State per packet id: 0 free, 1 awaiting PUBACK/PUBREC, 2 awaiting PUBCOMP.
     slots: Vec<u8>,
     in_flight: u32,
@@ -138,9 +122,6 @@ const SUBSCRIBE_PKID: u16 = 1;
 impl MqttSession {
     /// A sender that publishes `plan` once started.
     pub fn sender(cfg: MqttConfig, plan: SenderPlan) -> Self {
-        let (_, max) = plan.size.bounds();
-        let mut body = payload::template(max as usize);
-        payload::prepare(&mut body, plan.run_id, plan.sender_id, plan.connection_id);
         let slots = if cfg.qos == QoS::AtMostOnce {
             Vec::new()
         } else {
@@ -148,7 +129,7 @@ impl MqttSession {
         };
         MqttSession {
             role: Role::Sender(Sender {
-                body,
+                load: SenderLoad::new(plan),
                 tpl: FrameTemplate {
                     frame: Vec::new(),
                     body_len: usize::MAX,
@@ -156,9 +137,6 @@ impl MqttSession {
                     pkid_off: 0,
                     block_frames: 0,
                 },
-                plan,
-                pacer: None,
-                sizes: Sizes::new(plan.size, plan.connection_id),
                 slots,
                 in_flight: 0,
                 next_pkid: 1,
@@ -231,14 +209,14 @@ impl MqttSession {
         let (protocol, qos) = (cfg.protocol, cfg.qos);
         let window = u32::from(cfg.inflight.max(1));
         let Role::Sender(s) = role else { return 0 };
-        let Some(pacer) = s.pacer.as_mut() else {
+        let Some(pacer) = s.load.pacer.as_mut() else {
             return 0;
         };
         let block = &mut tx.data;
-        let fixed = matches!(s.plan.size, MessageSize::Fixed(_));
+        let fixed = matches!(s.load.plan.size, MessageSize::Fixed(_));
         if fixed {
-            if s.tpl.body_len != s.body.len() {
-                s.tpl.build(protocol, qos, &cfg.topic, &s.body);
+            if s.tpl.body_len != s.load.body.len() {
+                s.tpl.build(protocol, qos, &cfg.topic, &s.load.body);
             }
             s.tpl.lay(block);
         } else {
@@ -271,9 +249,9 @@ impl MqttSession {
                 break;
             };
             if !fixed {
-                let len = s.sizes.next();
+                let len = s.load.sizes.next();
                 if len != s.tpl.body_len {
-                    s.tpl.build(protocol, qos, &cfg.topic, &s.body[..len]);
+                    s.tpl.build(protocol, qos, &cfg.topic, &s.load.body[..len]);
                 }
                 block.extend_from_slice(&s.tpl.frame);
             }
@@ -296,9 +274,7 @@ impl MqttSession {
             sent += 1;
             bytes += s.tpl.body_len as u64;
             // Unbounded senders have no schedule to be late against.
-            if s.plan.rate > 0 && intended >= stats.record_from {
-                record_ns(&mut stats.interval.send_delay, now - intended);
-            }
+            load::record_send_delay(s.load.plan.rate, stats, now, intended);
         }
         stats.on_sent(sent, bytes, now);
         at
@@ -324,7 +300,7 @@ impl MqttSession {
                 match &self.role {
                     Role::Sender(s) => {
                         // Started before the handshake ended: run at once.
-                        self.state = if s.pacer.is_some() {
+                        self.state = if s.load.started() {
                             State::Running
                         } else {
                             State::Ready
@@ -588,7 +564,7 @@ impl Session for MqttSession {
             State::Running => {
                 data_len = self.fill_block(now, stats);
                 if let Role::Sender(s) = &self.role {
-                    if s.pacer.as_ref().is_some_and(|p| p.finished(now)) && s.in_flight == 0 {
+                    if s.load.finished(now) && s.in_flight == 0 {
                         self.state = State::SendDisconnect;
                     }
                 }
@@ -656,7 +632,7 @@ impl Session for MqttSession {
             (_, State::SendConnect | State::SendDisconnect) => Some(now),
             (Role::Sender(s), State::Running) => {
                 let window = u32::from(self.cfg.inflight.max(1));
-                match s.pacer.as_ref().and_then(|p| p.next_due(now)) {
+                match s.load.next_due(now) {
                     Some(_) if self.cfg.qos != QoS::AtMostOnce && s.in_flight >= window => None,
                     Some(t) => Some(t),
                     // Schedule done: finish once the last acknowledgement arrives (input wakes us).
@@ -676,11 +652,8 @@ impl Session for MqttSession {
 
     fn start(&mut self, t0: Nanos) {
         if let Role::Sender(s) = &mut self.role {
-            if s.pacer.is_none() {
-                s.pacer = Some(Pacer::new(t0, s.plan.rate, s.plan.duration));
-                if self.state == State::Ready {
-                    self.state = State::Running;
-                }
+            if s.load.start(t0) && self.state == State::Ready {
+                self.state = State::Running;
             }
         }
     }
@@ -696,7 +669,7 @@ impl Session for MqttSession {
             State::SendConnect | State::AwaitConnAck | State::AwaitSubAck => Phase::Handshake,
             State::Ready => match &self.role {
                 // A sender that was started before its handshake ended runs now.
-                Role::Sender(s) if s.pacer.is_some() => Phase::Running,
+                Role::Sender(s) if s.load.started() => Phase::Running,
                 _ => Phase::Ready,
             },
             State::Running | State::AwaitRelease | State::SendDisconnect => Phase::Running,
