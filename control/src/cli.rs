@@ -4,6 +4,7 @@
 use allegro_engine::plan::{self, MessageSize, TestDuration};
 use allegro_engine::runtime::Backend;
 use allegro_engine::url::Url;
+use allegro_wire::mqtt::{Protocol, QoS};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -233,12 +234,12 @@ pub struct RunArgs {
     pub warmup: i64,
 
     /// MQTT quality of service: 0, 1 or 2.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
-    pub qos: u8,
+    #[arg(long, default_value = "0", value_parser = parse_qos)]
+    pub qos: QoS,
 
     /// MQTT protocol version: 3 (3.1.1) or 5.
-    #[arg(long = "mqtt-version", default_value_t = 3, value_parser = parse_mqtt_version)]
-    pub mqtt_version: u8,
+    #[arg(long = "mqtt-version", default_value = "3", value_parser = parse_mqtt_version)]
+    pub mqtt_version: Protocol,
 
     /// MQTT keep-alive in seconds (0 disables it).
     #[arg(long = "keep-alive", default_value_t = 30)]
@@ -332,12 +333,18 @@ fn parse_positive_time(s: &str) -> Result<i64, String> {
     }
 }
 
-fn parse_mqtt_version(s: &str) -> Result<u8, String> {
+fn parse_mqtt_version(s: &str) -> Result<Protocol, String> {
     match s {
-        "3" | "3.1.1" | "4" => Ok(4),
-        "5" | "5.0" => Ok(5),
+        "3" | "3.1.1" | "4" => Ok(Protocol::V311),
+        "5" | "5.0" => Ok(Protocol::V5),
         _ => Err(format!("unknown MQTT version '{s}' (expected 3 or 5)")),
     }
+}
+
+fn parse_qos(s: &str) -> Result<QoS, String> {
+    let bad = || format!("'{s}' is not an MQTT QoS (expected 0, 1 or 2)");
+    let n: u8 = s.trim().parse().map_err(|_| bad())?;
+    QoS::try_from(n).map_err(|_| bad())
 }
 
 /// A CPU list as given on the command line.

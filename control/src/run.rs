@@ -6,11 +6,14 @@ use crate::results::{self, ResultsDir};
 use allegro_engine::clock::{Clock, Nanos};
 use allegro_engine::engine::Engine;
 use allegro_engine::placement::{self, Placement, Policy};
-use allegro_engine::plan::{self, AmqpOptions, LoadShape, MqttOptions, Plan, RunIdentity};
+use allegro_engine::plan::{
+    self, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan, RunIdentity,
+};
 use allegro_engine::run::{self, Observer, Outcome, Status, Totals};
 use allegro_engine::runtime::Backend;
 use allegro_engine::stats::{Counters, Histograms};
 use allegro_engine::url::Scheme;
+use allegro_wire::mqtt::Protocol;
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -52,17 +55,26 @@ impl RunConfig {
                     .into(),
             );
         }
-        let amqp = match url.scheme {
-            Scheme::Amqp if peer => AmqpOptions {
+        let protocol = match url.scheme {
+            Scheme::Amqp if peer => ProtocolPlan::Amqp(AmqpOptions {
                 credit: plan::PEER_CREDIT,
+                inflight: u32::from(a.inflight),
                 ..AmqpOptions::default()
-            },
-            Scheme::Amqp => AmqpOptions::from_options(&url.options).map_err(|e| e.to_string())?,
+            }),
+            Scheme::Amqp => ProtocolPlan::Amqp(AmqpOptions {
+                inflight: u32::from(a.inflight),
+                ..AmqpOptions::from_options(&url.options).map_err(|e| e.to_string())?
+            }),
             Scheme::Mqtt => {
                 if let Some((k, _)) = url.options.first() {
                     return Err(format!("unknown URL option '{k}' (MQTT URLs take none)"));
                 }
-                AmqpOptions::default()
+                ProtocolPlan::Mqtt(MqttOptions {
+                    protocol: a.mqtt_version,
+                    qos: a.qos,
+                    keep_alive_secs: a.keep_alive,
+                    inflight: a.inflight,
+                })
             }
         };
         let plan = Plan {
@@ -75,13 +87,7 @@ impl RunConfig {
                 duration: a.duration,
                 warmup: a.warmup,
             },
-            mqtt: MqttOptions {
-                version: a.mqtt_version,
-                qos: a.qos,
-                keep_alive_secs: a.keep_alive,
-                inflight: a.inflight,
-            },
-            amqp,
+            protocol,
             peer,
             run: {
                 let instance = run_id();
@@ -111,19 +117,21 @@ impl RunConfig {
     pub fn to_json(&self, o: &Outcome) -> Value {
         let p = &self.plan;
         let s = &p.shape;
+        // The summary's MQTT fields keep their defaults on an AMQP run.
+        let mqtt = p.protocol.mqtt().copied().unwrap_or_default();
         json!({
             "mode": if p.peer { "peer" } else { "broker" },
             "url": if p.peer { format!("amqp://{}/allegro", o.addr) } else { p.url.to_string() },
             "protocol": p.url.scheme.as_str(),
-            "mqtt_version": if p.mqtt.version == 5 { "5.0" } else { "3.1.1" },
-            "qos": p.mqtt.qos,
+            "mqtt_version": if mqtt.protocol == Protocol::V5 { "5.0" } else { "3.1.1" },
+            "qos": mqtt.qos as u8,
             "rate": s.rate,
             "parallel": s.parallel,
             "receivers": s.receivers,
             "size": s.size.to_string(),
             "duration": s.duration.to_string(),
             "warmup_ms": s.warmup / 1_000_000,
-            "inflight": p.mqtt.inflight,
+            "inflight": p.protocol.inflight(),
             "rx_coalesce_us": p.rx_coalesce / 1_000,
             "cores": self.placement.cpus,
             "numa_nodes": self.placement.nodes,
@@ -144,23 +152,27 @@ impl RunConfig {
         } else {
             format!("{}/s per connection", output::count(s.rate))
         };
-        let protocol = match p.url.scheme {
-            Scheme::Mqtt => format!(
+        let protocol = match &p.protocol {
+            ProtocolPlan::Mqtt(m) => format!(
                 "mqtt      {} QoS {}, keep-alive {}s, inflight {}",
-                if p.mqtt.version == 5 { "5.0" } else { "3.1.1" },
-                p.mqtt.qos,
-                p.mqtt.keep_alive_secs,
-                p.mqtt.inflight
+                if m.protocol == Protocol::V5 {
+                    "5.0"
+                } else {
+                    "3.1.1"
+                },
+                m.qos as u8,
+                m.keep_alive_secs,
+                m.inflight
             ),
-            Scheme::Amqp => format!(
+            ProtocolPlan::Amqp(a) => format!(
                 "amqp      1.0 address {}, {}, receiver credit {}",
                 plan::amqp_address(&p.url.path),
-                if p.amqp.presettled {
+                if a.presettled {
                     "pre-settled".to_string()
                 } else {
-                    format!("unsettled (at most {} in flight)", p.mqtt.inflight)
+                    format!("unsettled (at most {} in flight)", a.inflight)
                 },
-                p.amqp.credit
+                a.credit
             ),
         };
         format!(

@@ -4,6 +4,7 @@
 
 use crate::clock::{Nanos, NANOS_PER_SEC};
 use crate::url::Url;
+use allegro_wire::mqtt::{Protocol, QoS};
 use std::fmt;
 
 /// How long each sender connection runs.
@@ -224,11 +225,10 @@ pub struct LoadShape {
 }
 
 /// MQTT specifics of a plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MqttOptions {
-    /// 4 (3.1.1) or 5.
-    pub version: u8,
-    pub qos: u8,
+    pub protocol: Protocol,
+    pub qos: QoS,
     pub keep_alive_secs: u16,
     /// Unacknowledged QoS 1/2 publishes a sender keeps in flight.
     pub inflight: u16,
@@ -237,8 +237,8 @@ pub struct MqttOptions {
 impl Default for MqttOptions {
     fn default() -> Self {
         MqttOptions {
-            version: 4,
-            qos: 0,
+            protocol: Protocol::V311,
+            qos: QoS::AtMostOnce,
             keep_alive_secs: 30,
             inflight: 1000,
         }
@@ -263,7 +263,7 @@ impl Plan {
 }
 
 /// AMQP 1.0 specifics of a plan, from the URL's options.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AmqpOptions {
     /// `settle=presettled` (default, at most once) or `settle=unsettled` (acknowledged).
     pub presettled: bool,
@@ -276,6 +276,8 @@ pub struct AmqpOptions {
     pub ttl_ms: Option<u32>,
     /// Maestro's `priority=0..9`.
     pub priority: Option<u8>,
+    /// Senders: unsettled deliveries outstanding at most (`--inflight`).
+    pub inflight: u32,
 }
 
 /// Credit window of the peer-to-peer receiver: large enough that a sender on another core does
@@ -290,6 +292,7 @@ impl Default for AmqpOptions {
             durable: false,
             ttl_ms: None,
             priority: None,
+            inflight: 1000,
         }
     }
 }
@@ -360,6 +363,39 @@ pub fn amqp_address(path: &str) -> String {
     }
 }
 
+/// How a plan speaks to its broker: the settings of one scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolPlan {
+    Mqtt(MqttOptions),
+    Amqp(AmqpOptions),
+}
+
+impl ProtocolPlan {
+    /// The MQTT settings, when the plan speaks MQTT.
+    pub fn mqtt(&self) -> Option<&MqttOptions> {
+        match self {
+            ProtocolPlan::Mqtt(m) => Some(m),
+            ProtocolPlan::Amqp(_) => None,
+        }
+    }
+
+    /// The AMQP 1.0 settings, when the plan speaks AMQP 1.0.
+    pub fn amqp(&self) -> Option<&AmqpOptions> {
+        match self {
+            ProtocolPlan::Amqp(a) => Some(a),
+            ProtocolPlan::Mqtt(_) => None,
+        }
+    }
+
+    /// Unacknowledged messages a sender keeps outstanding at most.
+    pub fn inflight(&self) -> u32 {
+        match self {
+            ProtocolPlan::Mqtt(m) => u32::from(m.inflight),
+            ProtocolPlan::Amqp(a) => a.inflight,
+        }
+    }
+}
+
 /// Who a run is: every body its senders send carries `run` and `sender` (`payload`), and its
 /// receivers tell its messages from those other runs left on the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -386,8 +422,8 @@ impl RunIdentity {
 pub struct Plan {
     pub url: Url,
     pub shape: LoadShape,
-    pub mqtt: MqttOptions,
-    pub amqp: AmqpOptions,
+    /// The settings of the URL's scheme.
+    pub protocol: ProtocolPlan,
     /// Peer to peer: no broker; Allegro listens on loopback and each sender's connection is
     /// received by an accepting receiver of its own.
     pub peer: bool,
@@ -469,7 +505,8 @@ mod tests {
                 credit: 50,
                 durable: true,
                 ttl_ms: Some(5000),
-                priority: Some(7)
+                priority: Some(7),
+                inflight: 1000,
             }
         );
         assert_eq!(

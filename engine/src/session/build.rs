@@ -2,14 +2,12 @@
 //! client id) and its receive coalescing window.
 
 use crate::clock::Nanos;
-use crate::plan::Plan;
+use crate::plan::{AmqpOptions, MqttOptions, Plan, ProtocolPlan};
 use crate::session::amqp::{AmqpConfig, AmqpSession};
 use crate::session::load::SenderPlan;
 use crate::session::mqtt::{MqttConfig, MqttSession};
 use crate::session::AnySession;
 use crate::shard::ConnSpec;
-use crate::url::Scheme;
-use allegro_wire::mqtt::{Protocol, QoS};
 
 /// The receive coalescing window of a connection: the plan's for receivers, none for senders
 /// (whose reads are acknowledgements that refill their window).
@@ -28,24 +26,31 @@ pub fn session_for(plan: &Plan, spec: ConnSpec) -> AnySession {
         ConnSpec::Receiver(i) | ConnSpec::Accept(i) => ('r', i),
     };
     let client_id = format!("allegro-{:08x}-{kind}{id}", plan.run.sender);
-    match plan.url.scheme {
-        Scheme::Mqtt => AnySession::Mqtt(make_mqtt(plan, spec, client_id)),
-        Scheme::Amqp => AnySession::Amqp(make_amqp(plan, spec, client_id)),
+    match &plan.protocol {
+        ProtocolPlan::Mqtt(m) => AnySession::Mqtt(make_mqtt(plan, m, spec, client_id)),
+        ProtocolPlan::Amqp(a) => AnySession::Amqp(make_amqp(plan, a, spec, client_id)),
     }
 }
 
-fn make_mqtt(plan: &Plan, spec: ConnSpec, client_id: String) -> MqttSession {
-    let m = &plan.mqtt;
+/// What a sender connection `i` of the plan sends.
+fn sender_plan(plan: &Plan, i: u32) -> SenderPlan {
+    SenderPlan {
+        rate: plan.shape.rate,
+        duration: plan.shape.duration,
+        size: plan.shape.size,
+        run_id: plan.run.run,
+        sender_id: plan.run.sender,
+        connection_id: i,
+    }
+}
+
+fn make_mqtt(plan: &Plan, m: &MqttOptions, spec: ConnSpec, client_id: String) -> MqttSession {
     let base = plan.url.path.trim_start_matches('/');
     let topic = if base.is_empty() { "allegro" } else { base };
     let (_, max_size) = plan.shape.size.bounds();
     let cfg = MqttConfig {
-        protocol: if m.version == 5 {
-            Protocol::V5
-        } else {
-            Protocol::V311
-        },
-        qos: QoS::try_from(m.qos).unwrap_or(QoS::AtMostOnce),
+        protocol: m.protocol,
+        qos: m.qos,
         keep_alive_secs: m.keep_alive_secs,
         client_id,
         username: plan.url.username.clone(),
@@ -56,25 +61,14 @@ fn make_mqtt(plan: &Plan, spec: ConnSpec, client_id: String) -> MqttSession {
         max_packet: max_size as usize + topic.len() + 1024,
     };
     match spec {
-        ConnSpec::Sender(i) => MqttSession::sender(
-            cfg,
-            SenderPlan {
-                rate: plan.shape.rate,
-                duration: plan.shape.duration,
-                size: plan.shape.size,
-                run_id: plan.run.run,
-                sender_id: plan.run.sender,
-                connection_id: i,
-            },
-        ),
+        ConnSpec::Sender(i) => MqttSession::sender(cfg, sender_plan(plan, i)),
         ConnSpec::Receiver(_) | ConnSpec::Accept(_) => {
             MqttSession::receiver(cfg, plan.drain_idle, plan.run.only())
         }
     }
 }
 
-fn make_amqp(plan: &Plan, spec: ConnSpec, container_id: String) -> AmqpSession {
-    let a = &plan.amqp;
+fn make_amqp(plan: &Plan, a: &AmqpOptions, spec: ConnSpec, container_id: String) -> AmqpSession {
     let address = crate::plan::amqp_address(&plan.url.path);
     let cfg = AmqpConfig {
         container_id,
@@ -88,7 +82,7 @@ fn make_amqp(plan: &Plan, spec: ConnSpec, container_id: String) -> AmqpSession {
         password: plan.url.password.clone(),
         presettled: a.presettled,
         credit: a.credit,
-        inflight: u32::from(plan.mqtt.inflight),
+        inflight: a.inflight,
         max_frame: 1 << 20,
         idle_timeout_ms: 30_000,
         durable: a.durable,
@@ -96,17 +90,7 @@ fn make_amqp(plan: &Plan, spec: ConnSpec, container_id: String) -> AmqpSession {
         priority: a.priority,
     };
     match spec {
-        ConnSpec::Sender(i) => AmqpSession::sender(
-            cfg,
-            SenderPlan {
-                rate: plan.shape.rate,
-                duration: plan.shape.duration,
-                size: plan.shape.size,
-                run_id: plan.run.run,
-                sender_id: plan.run.sender,
-                connection_id: i,
-            },
-        ),
+        ConnSpec::Sender(i) => AmqpSession::sender(cfg, sender_plan(plan, i)),
         ConnSpec::Receiver(_) => AmqpSession::receiver(cfg, plan.drain_idle, plan.run.only()),
         ConnSpec::Accept(_) => AmqpSession::server(cfg, plan.drain_idle, plan.run.only()),
     }

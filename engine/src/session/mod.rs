@@ -28,11 +28,31 @@ pub enum Phase {
     Finished,
 }
 
+/// Why the peer's bytes did not decode: the wire crate's error and where it was met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    Mqtt(allegro_wire::mqtt::Error),
+    /// In an AMQP 1.0 frame, protocol header or message (`what` says which).
+    Amqp {
+        what: &'static str,
+        error: allegro_wire::amqp10::Error,
+    },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Mqtt(e) => e.fmt(f),
+            DecodeError::Amqp { what, error } => write!(f, "{what}: {error}"),
+        }
+    }
+}
+
 /// Why a session ended early.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionError {
     /// The peer's bytes did not decode.
-    Decode(String),
+    Decode(DecodeError),
     /// The peer broke the protocol (unexpected packet, unknown packet id).
     Protocol(String),
     /// The broker refused a connect or subscribe.

@@ -11,7 +11,7 @@
 
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
 use super::txbuf::TxBuf;
-use super::{Phase, Session, SessionError, TX_BLOCK};
+use super::{DecodeError, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::{Nanos, NANOS_PER_SEC};
 use crate::payload;
 use crate::plan::MessageSize;
@@ -536,7 +536,7 @@ impl Session for MqttSession {
                 }
                 Ok(Decode::Incomplete(_)) => break,
                 Err(e) => {
-                    result = Err(SessionError::Decode(e.to_string()));
+                    result = Err(SessionError::Decode(DecodeError::Mqtt(e)));
                     break;
                 }
             }

@@ -24,7 +24,9 @@ use crate::note::{
     Notification, PeerInfo, Request, Response, Role, SetOption, Stats, Test,
 };
 use allegro_engine::clock::NANOS_PER_SEC;
-use allegro_engine::plan::{self, AmqpOptions, LoadShape, MqttOptions, Plan, RunIdentity};
+use allegro_engine::plan::{
+    self, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan, RunIdentity,
+};
 use allegro_engine::url::Url;
 use allegro_wire::mqtt::QoS;
 use std::path::PathBuf;
@@ -691,11 +693,11 @@ fn worker_plan(o: &Options, sender: bool, run: RunIdentity) -> Result<Plan, Stri
         .map_err(|_| "bad parallel count".to_string())?;
     let size = plan::parse_size(o.size.as_deref().unwrap_or("256")).map_err(|e| e.to_string())?;
     let rate = plan::parse_rate(o.rate.as_deref().unwrap_or("0")).map_err(|e| e.to_string())?;
-    let amqp = match url.scheme {
+    let protocol = match url.scheme {
         allegro_engine::url::Scheme::Amqp => {
-            AmqpOptions::from_options(&url.options).map_err(|e| e.to_string())?
+            ProtocolPlan::Amqp(AmqpOptions::from_options(&url.options).map_err(|e| e.to_string())?)
         }
-        allegro_engine::url::Scheme::Mqtt => AmqpOptions::default(),
+        allegro_engine::url::Scheme::Mqtt => ProtocolPlan::Mqtt(MqttOptions::default()),
     };
     Ok(Plan {
         url,
@@ -707,8 +709,7 @@ fn worker_plan(o: &Options, sender: bool, run: RunIdentity) -> Result<Plan, Stri
             duration,
             warmup: 0,
         },
-        mqtt: MqttOptions::default(),
-        amqp,
+        protocol,
         peer: false,
         run,
         connect_timeout: 10 * NANOS_PER_SEC,

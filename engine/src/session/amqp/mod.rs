@@ -19,7 +19,7 @@
 
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
 use super::txbuf::TxBuf;
-use super::{Phase, Session, SessionError, TX_BLOCK};
+use super::{DecodeError, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::Nanos;
 use crate::payload;
 use receiver::Receiver;
@@ -414,7 +414,12 @@ impl Session for AmqpSession {
                         result = self.on_client_header(h.id, &mut out);
                     }
                     Ok(Decode::Incomplete(_)) => break,
-                    Err(e) => result = Err(SessionError::Decode(format!("protocol header: {e}"))),
+                    Err(error) => {
+                        result = Err(SessionError::Decode(DecodeError::Amqp {
+                            what: "protocol header",
+                            error,
+                        }))
+                    }
                 }
                 continue;
             }
@@ -439,7 +444,12 @@ impl Session for AmqpSession {
                         };
                     }
                     Ok(Decode::Incomplete(_)) => break,
-                    Err(e) => result = Err(SessionError::Decode(format!("protocol header: {e}"))),
+                    Err(error) => {
+                        result = Err(SessionError::Decode(DecodeError::Amqp {
+                            what: "protocol header",
+                            error,
+                        }))
+                    }
                 }
                 continue;
             }
@@ -476,25 +486,27 @@ impl Session for AmqpSession {
                             stats,
                         ),
                     };
-                    if let Err(SessionError::Decode(e)) = &result {
-                        let e = e.clone();
+                    if let Err(SessionError::Decode(e)) = result {
                         self.fail(
                             &mut out,
                             condition::DECODE_ERROR,
-                            &e,
-                            SessionError::Decode(e.clone()),
+                            &e.to_string(),
+                            SessionError::Decode(e),
                         );
                         result = Ok(());
                     }
                 }
                 Ok(Decode::Incomplete(_)) => break,
-                Err(e) => {
-                    let e = e.to_string();
+                Err(error) => {
+                    let e = DecodeError::Amqp {
+                        what: "frame",
+                        error,
+                    };
                     self.fail(
                         &mut out,
                         condition::DECODE_ERROR,
-                        &e,
-                        SessionError::Decode(e.clone()),
+                        &e.to_string(),
+                        SessionError::Decode(e),
                     );
                 }
             }

@@ -206,7 +206,12 @@ impl Receiver {
         let body = match single_data_body(bytes) {
             Some(b) => b,
             None => match MessageView::decode(bytes)
-                .map_err(|e| SessionError::Decode(format!("message: {e}")))?
+                .map_err(|error| {
+                    SessionError::Decode(DecodeError::Amqp {
+                        what: "message",
+                        error,
+                    })
+                })?
                 .body
             {
                 Body::Data(d) => d,
