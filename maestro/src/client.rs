@@ -13,6 +13,8 @@ use crate::note::{
     self, topics, Body, Data, LogChunk, LogLocation, Note, Notification, PeerInfo, Request,
     Response, Role, SetOption, Test, TestExecutionInfo,
 };
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
@@ -478,27 +480,7 @@ pub fn read_latency(path: &Path) -> Result<Histogram<u64>, String> {
 }
 
 fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let b = s.trim().trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(b.len() * 3 / 4);
-    for chunk in b.chunks(4) {
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= val(c)? << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
+    STANDARD.decode(s.trim()).ok()
 }
 
 /// The rate and parallel-count schedule of an incremental test (§8.4).

@@ -11,8 +11,9 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 fn thread_cpu_s() -> f64 {
-    // SAFETY: a zeroed rusage is valid; getrusage fills it for the calling thread.
+    // SAFETY: rusage is plain integers, for which all-zero bytes are a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage; getrusage fills it for the calling thread.
     unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     tv(ru.ru_utime) + tv(ru.ru_stime)

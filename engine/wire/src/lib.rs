@@ -8,6 +8,10 @@
 //!   2019) control packets.
 //! * [`amqp10`]: OASIS AMQP 1.0 (2012) frames, performatives, SASL frames and
 //!   messages.
+//!
+//! The crate has no dependencies and no unsafe code.
+
+#![forbid(unsafe_code)]
 
 pub mod amqp10;
 pub mod mqtt;

@@ -1,9 +1,9 @@
-//! The MessagePack subset Maestro notes use (maestro-protocol §3.1).
+//! The MessagePack subset Maestro notes use (`docs/maestro-protocol.md` §3.1).
 //!
-//! The writer always picks the smallest form, exactly as msgpack-java's
-//! `packShort/packInt/packLong/packString/packBinaryHeader/packBoolean/packDouble`
-//! do, so notes come out byte-identical to Java's. The reader borrows from the
-//! payload and is lenient where Java is (§3.1): any integer encoding for any
+//! The writer (the `rmp` crate's) always picks the smallest form, as Maestro's
+//! Java peers do, so notes come out byte-identical to theirs. The reader is
+//! this module's own: it borrows from the payload, names the field in every
+//! error, and is lenient where Java is (§3.1): any integer encoding for any
 //! integer field, `str` or `bin` for strings and binaries, `float32` or
 //! `float64` for doubles. A note is one whole MQTT payload, so running out of
 //! bytes is an error ([`NoteError::Truncated`]), never "need more".
@@ -51,84 +51,33 @@ pub const STR16: u8 = 0xda;
 /// `str 32`.
 pub const STR32: u8 = 0xdb;
 
-/// Appends `v` in its smallest encoding: positive or negative fixint, else
-/// the narrowest `uint*` for positive and `int*` for negative values (§3.1).
+// Writing goes through `rmp`, whose writers pick the smallest form as Java's packer does; a
+// `Vec` never fails to take the bytes, so their results carry nothing.
+
+/// Appends `v` in its smallest encoding: positive or negative fixint, else the narrowest
+/// `uint*` for positive and `int*` for negative values (§3.1).
 pub fn write_int(out: &mut Vec<u8>, v: i64) {
-    if v >= 0 {
-        if v < 0x80 {
-            out.push(v as u8);
-        } else if v <= u8::MAX as i64 {
-            out.extend_from_slice(&[UINT8, v as u8]);
-        } else if v <= u16::MAX as i64 {
-            out.push(UINT16);
-            out.extend_from_slice(&(v as u16).to_be_bytes());
-        } else if v <= u32::MAX as i64 {
-            out.push(UINT32);
-            out.extend_from_slice(&(v as u32).to_be_bytes());
-        } else {
-            out.push(UINT64);
-            out.extend_from_slice(&(v as u64).to_be_bytes());
-        }
-    } else if v >= -32 {
-        out.push(v as i8 as u8);
-    } else if v >= i8::MIN as i64 {
-        out.extend_from_slice(&[INT8, v as i8 as u8]);
-    } else if v >= i16::MIN as i64 {
-        out.push(INT16);
-        out.extend_from_slice(&(v as i16).to_be_bytes());
-    } else if v >= i32::MIN as i64 {
-        out.push(INT32);
-        out.extend_from_slice(&(v as i32).to_be_bytes());
-    } else {
-        out.push(INT64);
-        out.extend_from_slice(&v.to_be_bytes());
-    }
+    let _ = rmp::encode::write_sint(out, v);
 }
 
-/// Appends a UTF-8 string with the smallest header (fixstr, str8, str16,
-/// str32). Lengths beyond `u32::MAX` cannot occur in a note and are cut.
+/// Appends a UTF-8 string with the smallest header (fixstr, str8, str16, str32).
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    let len = s.len();
-    if len < 32 {
-        out.push(0xa0 | len as u8);
-    } else {
-        write_len_header(out, len, [STR8, STR16, STR32]);
-    }
-    push_capped(out, s.as_bytes());
+    let _ = rmp::encode::write_str(out, s);
 }
 
-/// Appends a binary with the smallest header (bin8, bin16, bin32), as
-/// `packBinaryHeader` + `writePayload`.
+/// Appends a binary with the smallest header (bin8, bin16, bin32).
 pub fn write_bin(out: &mut Vec<u8>, data: &[u8]) {
-    write_len_header(out, data.len(), [BIN8, BIN16, BIN32]);
-    push_capped(out, data);
+    let _ = rmp::encode::write_bin(out, data);
 }
 
 /// Appends `true` or `false`.
 pub fn write_bool(out: &mut Vec<u8>, b: bool) {
-    out.push(if b { TRUE } else { FALSE });
+    let _ = rmp::encode::write_bool(out, b);
 }
 
-/// Appends a `float 64`, as `packDouble`.
+/// Appends a `float 64`.
 pub fn write_f64(out: &mut Vec<u8>, v: f64) {
-    out.push(FLOAT64);
-    out.extend_from_slice(&v.to_bits().to_be_bytes());
-}
-
-fn write_len_header(out: &mut Vec<u8>, len: usize, markers: [u8; 3]) {
-    if len <= u8::MAX as usize {
-        out.extend_from_slice(&[markers[0], len as u8]);
-    } else if len <= u16::MAX as usize {
-        out.push(markers[1]);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(markers[2]);
-        out.extend_from_slice(&(len.min(u32::MAX as usize) as u32).to_be_bytes());
-    }
-}
-
-fn push_capped(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(data.get(..u32::MAX as usize).unwrap_or(data));
+    let _ = rmp::encode::write_f64(out, v);
 }
 
 /// A short name for the MessagePack format a marker byte starts, for errors
