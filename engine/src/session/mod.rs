@@ -11,6 +11,7 @@ pub mod txbuf;
 use crate::clock::Nanos;
 use crate::stats::ShardStats;
 use std::fmt;
+use txbuf::TxBuf;
 
 /// Target size of one write: messages are prepared in blocks of about this many bytes.
 pub const TX_BLOCK: usize = 64 * 1024;
@@ -92,11 +93,19 @@ pub trait Session {
     /// [`TX_BLOCK`] bytes of messages at most). Empty when there is nothing to send.
     fn poll_transmit(&mut self, now: Nanos, stats: &mut ShardStats) -> Result<&[u8], SessionError>;
 
+    /// The session's outgoing bytes.
+    fn txbuf(&self) -> &TxBuf;
+    fn txbuf_mut(&mut self) -> &mut TxBuf;
+
     /// `n` bytes of what `poll_transmit` returned were written.
-    fn on_sent(&mut self, n: usize);
+    fn on_sent(&mut self, n: usize) {
+        self.txbuf_mut().consume(n);
+    }
 
     /// True while bytes wait to be written.
-    fn tx_pending(&self) -> bool;
+    fn tx_pending(&self) -> bool {
+        !self.txbuf().is_empty()
+    }
 
     /// The next instant at which `poll_transmit` has something to do without new input.
     fn next_timeout(&self, now: Nanos) -> Option<Nanos>;
@@ -130,6 +139,26 @@ pub trait Session {
     /// the connection ends; 0 after a complete goodbye.
     fn unsettled(&self) -> u64 {
         0
+    }
+}
+
+/// When a session last wrote, and whether an idle one owes its peer a keep-alive (an MQTT
+/// PINGREQ, §3.1.2.10; an AMQP empty frame, §2.4.5).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Idle {
+    pub(crate) last_tx: Nanos,
+}
+
+impl Idle {
+    /// A turn ends at `now` having written something (`wrote`) or not. True when nothing was
+    /// written for `after`: a keep-alive is due, and the caller writes it.
+    #[inline]
+    pub(crate) fn keep_alive_due(&mut self, now: Nanos, wrote: bool, after: Option<Nanos>) -> bool {
+        let due = !wrote && after.is_some_and(|a| now - self.last_tx >= a);
+        if wrote || due {
+            self.last_tx = now;
+        }
+        due
     }
 }
 
@@ -171,12 +200,11 @@ impl Session for AnySession {
     fn poll_transmit(&mut self, now: Nanos, stats: &mut ShardStats) -> Result<&[u8], SessionError> {
         each!(self, s => s.poll_transmit(now, stats))
     }
-    #[inline]
-    fn on_sent(&mut self, n: usize) {
-        each!(self, s => s.on_sent(n))
+    fn txbuf(&self) -> &TxBuf {
+        each!(self, s => s.txbuf())
     }
-    fn tx_pending(&self) -> bool {
-        each!(self, s => s.tx_pending())
+    fn txbuf_mut(&mut self) -> &mut TxBuf {
+        each!(self, s => s.txbuf_mut())
     }
     fn next_timeout(&self, now: Nanos) -> Option<Nanos> {
         each!(self, s => s.next_timeout(now))

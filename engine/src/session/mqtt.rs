@@ -11,7 +11,7 @@
 
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
 use super::txbuf::TxBuf;
-use super::{DecodeError, Phase, Session, SessionError, TX_BLOCK};
+use super::{DecodeError, Idle, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::{Nanos, NANOS_PER_SEC};
 use crate::payload;
 use crate::plan::MessageSize;
@@ -112,7 +112,7 @@ pub struct MqttSession {
     cfg: MqttConfig,
     role: Role,
     state: State,
-    last_tx: Nanos,
+    idle: Idle,
     ping_sent: Option<Nanos>,
     tx: TxBuf,
 }
@@ -143,7 +143,7 @@ impl MqttSession {
             }),
             cfg,
             state: State::SendConnect,
-            last_tx: 0,
+            idle: Idle::default(),
             ping_sent: None,
             tx: TxBuf::default(),
         }
@@ -162,7 +162,7 @@ impl MqttSession {
             }),
             cfg,
             state: State::SendConnect,
-            last_tx: 0,
+            idle: Idle::default(),
             ping_sent: None,
             tx: TxBuf::default(),
         }
@@ -308,7 +308,7 @@ impl MqttSession {
                     }
                     Role::Receiver(_) => {
                         self.write_subscribe(out);
-                        self.last_tx = now;
+                        self.idle.last_tx = now;
                         self.state = State::AwaitSubAck;
                     }
                 }
@@ -597,36 +597,33 @@ impl Session for MqttSession {
             .encode(self.cfg.protocol, &mut out);
             self.state = State::Finished;
         }
-        if !out.is_empty() || data_len > 0 {
-            self.last_tx = now;
-        } else if let Some(ka) = self.keep_alive_ns() {
-            // §3.1.2.10: keep the connection alive when nothing else was sent.
-            if self.ping_sent.is_none()
-                && now - self.last_tx >= ka / 2
-                && self.state != State::Finished
-            {
-                Packet::PingReq.encode(self.cfg.protocol, &mut out);
-                self.ping_sent = Some(now);
-                self.last_tx = now;
-            }
+        // §3.1.2.10: keep the connection alive when nothing else was sent.
+        let ping_after = self
+            .keep_alive_ns()
+            .filter(|_| self.ping_sent.is_none() && self.state != State::Finished)
+            .map(|ka| ka / 2);
+        if self
+            .idle
+            .keep_alive_due(now, !out.is_empty() || data_len > 0, ping_after)
+        {
+            Packet::PingReq.encode(self.cfg.protocol, &mut out);
+            self.ping_sent = Some(now);
         }
-        self.tx.ctrl = out;
-        self.tx.send_data(data_len);
-        Ok(self.tx.pending())
+        Ok(self.tx.queue(out, data_len))
     }
 
-    fn on_sent(&mut self, n: usize) {
-        self.tx.consume(n);
+    fn txbuf(&self) -> &TxBuf {
+        &self.tx
     }
 
-    fn tx_pending(&self) -> bool {
-        !self.tx.is_empty()
+    fn txbuf_mut(&mut self) -> &mut TxBuf {
+        &mut self.tx
     }
 
     fn next_timeout(&self, now: Nanos) -> Option<Nanos> {
         let ping = self.keep_alive_ns().map(|ka| match self.ping_sent {
             Some(at) => at + ka + 1,
-            None => self.last_tx + ka / 2,
+            None => self.idle.last_tx + ka / 2,
         });
         let work = match (&self.role, self.state) {
             (_, State::SendConnect | State::SendDisconnect) => Some(now),

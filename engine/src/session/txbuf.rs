@@ -49,6 +49,15 @@ impl TxBuf {
         }
     }
 
+    /// Puts back the control queue a turn took out (with what it appended) and sends
+    /// `data[..data_len]` before it; returns what to write now.
+    #[inline]
+    pub fn queue(&mut self, ctrl: Vec<u8>, data_len: usize) -> &[u8] {
+        self.ctrl = ctrl;
+        self.send_data(data_len);
+        self.pending()
+    }
+
     /// Sends `data[..len]` next. Call only when [`is_empty`](Self::is_empty).
     #[inline]
     pub fn send_data(&mut self, len: usize) {

@@ -19,7 +19,7 @@
 
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
 use super::txbuf::TxBuf;
-use super::{DecodeError, Phase, Session, SessionError, TX_BLOCK};
+use super::{DecodeError, Idle, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::Nanos;
 use crate::payload;
 use receiver::Receiver;
@@ -126,7 +126,7 @@ pub struct AmqpSession {
     peer_max_frame: u32,
     /// Send an empty frame when nothing was sent for this long (half the peer's time-out).
     heartbeat: Option<Nanos>,
-    last_tx: Nanos,
+    idle: Idle,
     last_rx: Nanos,
     /// Session flow state (§2.5.6).
     next_outgoing_id: u32,
@@ -216,7 +216,7 @@ impl AmqpSession {
             tx: TxBuf::default(),
             peer_max_frame: 512,
             heartbeat: None,
-            last_tx: 0,
+            idle: Idle::default(),
             last_rx: 0,
             next_outgoing_id: 0,
             remote_incoming_window: 0,
@@ -605,29 +605,27 @@ impl Session for AmqpSession {
         if self.state == State::AwaitClose && now - self.step_since > CLOSE_WAIT {
             self.state = State::Finished; // the peer never answered: give up waiting
         }
-        if !out.is_empty() || data_len > 0 {
-            self.last_tx = now;
-        } else if let Some(hb) = self.heartbeat {
-            if now - self.last_tx >= hb && self.state != State::Finished {
-                encode_empty_frame(&mut out);
-                self.last_tx = now;
-            }
+        // §2.4.5: an empty frame when nothing was sent for half the peer's idle time-out.
+        let heartbeat = self.heartbeat.filter(|_| self.state != State::Finished);
+        if self
+            .idle
+            .keep_alive_due(now, !out.is_empty() || data_len > 0, heartbeat)
+        {
+            encode_empty_frame(&mut out);
         }
-        self.tx.ctrl = out;
-        self.tx.send_data(data_len);
-        Ok(self.tx.pending())
+        Ok(self.tx.queue(out, data_len))
     }
 
-    fn on_sent(&mut self, n: usize) {
-        self.tx.consume(n);
+    fn txbuf(&self) -> &TxBuf {
+        &self.tx
     }
 
-    fn tx_pending(&self) -> bool {
-        !self.tx.is_empty()
+    fn txbuf_mut(&mut self) -> &mut TxBuf {
+        &mut self.tx
     }
 
     fn next_timeout(&self, now: Nanos) -> Option<Nanos> {
-        let heartbeat = self.heartbeat.map(|hb| self.last_tx + hb);
+        let heartbeat = self.heartbeat.map(|hb| self.idle.last_tx + hb);
         let work = match (&self.link, self.state) {
             (_, State::SendSaslHeader | State::SendClose | State::SendDetach | State::Failing) => {
                 Some(now)
