@@ -72,11 +72,11 @@ pub struct TestArgs {
     #[arg(long = "receive-url", env = "RECEIVE_URL")]
     pub receive_url: Option<String>,
     /// Message size: 256 or ~256.
-    #[arg(long = "message-size", env = "MESSAGE_SIZE", default_value = "256", value_parser = parse_size_str)]
-    pub message_size: String,
+    #[arg(long = "message-size", env = "MESSAGE_SIZE", default_value = "256", value_parser = parse_size)]
+    pub message_size: MessageSize,
     /// Duration of each run: 30s, 5m, 1h, or a message count per connection.
-    #[arg(long = "test-duration", env = "TEST_DURATION", default_value = "30s", value_parser = parse_duration_str)]
-    pub test_duration: String,
+    #[arg(long = "test-duration", env = "TEST_DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub test_duration: TestDuration,
     /// Maximum latency in ms at the 90th percentile of each interval (fixed rate: 0 = none;
     /// incremental: default 600).
     #[arg(long = "maximum-latency", env = "MAXIMUM_LATENCY")]
@@ -98,8 +98,8 @@ pub struct FixedRateArgs {
     #[command(flatten)]
     pub common: TestArgs,
     /// Messages per second per connection (0 = unbounded).
-    #[arg(long, env = "RATE", default_value = "0", value_parser = parse_rate_str)]
-    pub rate: String,
+    #[arg(long, env = "RATE", default_value = "0", value_parser = parse_rate)]
+    pub rate: u64,
     /// Connections per worker.
     #[arg(long = "parallel-count", env = "PARALLEL_COUNT", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub parallel_count: u32,
@@ -154,18 +154,6 @@ pub struct FairIncrementalArgs {
     pub steps: u32,
     #[command(flatten)]
     pub parallel: ParallelSteps,
-}
-
-fn parse_size_str(s: &str) -> Result<String, String> {
-    parse_size(s).map(|_| s.to_owned())
-}
-
-fn parse_duration_str(s: &str) -> Result<String, String> {
-    parse_duration(s).map(|_| s.to_owned())
-}
-
-fn parse_rate_str(s: &str) -> Result<String, String> {
-    parse_rate(s).map(|r| r.to_string())
 }
 
 #[derive(Debug, Args)]

@@ -175,22 +175,21 @@ fn run_test(kind: cli::TestKind) -> i32 {
         maestro: common.maestro.clone(),
         send_url,
         receive_url,
-        size: common.message_size.clone(),
-        duration: common.test_duration.clone(),
-        rate: "0".into(),
-        parallel: "1".into(),
-        max_latency: common
+        size: common.message_size,
+        duration: common.test_duration,
+        rate: 0,
+        parallel: 1,
+        max_latency_ms: common
             .maximum_latency
-            .unwrap_or(if incremental { 600 } else { 0 })
-            .to_string(),
+            .unwrap_or(if incremental { 600 } else { 0 }),
         results: common.results.clone(),
     };
     let quiet = common.quiet;
     let steps = match &kind {
         cli::TestKind::FixedRate(a) => {
             let t = client::FixedRate {
-                rate: a.rate.clone(),
-                parallel: a.parallel_count.to_string(),
+                rate: a.rate,
+                parallel: a.parallel_count,
                 ..base
             };
             return match client::fixed_rate(&t, quiet) {
@@ -210,9 +209,9 @@ fn run_test(kind: cli::TestKind) -> i32 {
             parallel_increment: a.parallel.parallel_count_increment,
         },
         cli::TestKind::FairIncremental(a) => {
-            let size = match allegro_engine::plan::parse_size(&base.size) {
-                Ok(allegro_engine::plan::MessageSize::Fixed(n)) => n,
-                _ => {
+            let size = match base.size {
+                allegro_engine::plan::MessageSize::Fixed(n) => n,
+                allegro_engine::plan::MessageSize::Variable(_) => {
                     eprintln!("allegro: a fair incremental test needs a fixed message size (no ~)");
                     return EXIT_USAGE;
                 }

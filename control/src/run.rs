@@ -20,6 +20,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// What is wrong with a run's options (exit status 2), in one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
 /// A run, fully resolved.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -33,27 +45,28 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// Resolves the placement and builds the plan; errors are bad input.
-    pub fn from_args(a: RunArgs) -> Result<Self, String> {
+    pub fn from_args(a: RunArgs) -> Result<Self, BadInput> {
         let policy = match (a.cores, a.numa_node) {
             (Some(c), _) => Policy::Cores(c.0),
             (None, Some(n)) => Policy::Node(n),
             (None, None) => Policy::AllCores,
         };
-        let placement = placement::resolve(&policy, Path::new("/")).map_err(|e| e.to_string())?;
+        let placement =
+            placement::resolve(&policy, Path::new("/")).map_err(|e| BadInput(e.to_string()))?;
         let peer = a.url.is_none();
         let url = match a.url {
             Some(u) => u,
             // The port is chosen when the loopback receiver starts listening.
             None => "amqp://127.0.0.1:1/allegro"
-                .parse()
-                .map_err(|e| format!("{e}"))?,
+                .parse::<allegro_engine::url::Url>()
+                .map_err(|e| BadInput(e.to_string()))?,
         };
         let receivers = if peer { a.parallel } else { a.receivers };
         if peer && a.receivers != 1 {
-            return Err(
+            return Err(BadInput(
                 "--receivers does not apply peer to peer (each sender gets its own receiver)"
                     .into(),
-            );
+            ));
         }
         let protocol = match url.scheme {
             Scheme::Amqp if peer => ProtocolPlan::Amqp(AmqpOptions {
@@ -63,11 +76,13 @@ impl RunConfig {
             }),
             Scheme::Amqp => ProtocolPlan::Amqp(AmqpOptions {
                 inflight: u32::from(a.inflight),
-                ..AmqpOptions::from_options(&url.options).map_err(|e| e.to_string())?
+                ..AmqpOptions::from_options(&url.options).map_err(|e| BadInput(e.to_string()))?
             }),
             Scheme::Mqtt => {
                 if let Some((k, _)) = url.options.first() {
-                    return Err(format!("unknown URL option '{k}' (MQTT URLs take none)"));
+                    return Err(BadInput(format!(
+                        "unknown URL option '{k}' (MQTT URLs take none)"
+                    )));
                 }
                 ProtocolPlan::Mqtt(MqttOptions {
                     protocol: a.mqtt_version,

@@ -13,6 +13,9 @@ use crate::note::{
     self, topics, Body, Data, LogChunk, LogLocation, Note, Notification, PeerInfo, Request,
     Response, Role, SetOption, Test, TestExecutionInfo,
 };
+use crate::Error;
+use allegro_engine::clock::NANOS_PER_SEC;
+use allegro_engine::plan::{format_duration, MessageSize, TestDuration};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
@@ -22,19 +25,42 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// What a fixed-rate test needs (Maestro's environment variables or flags).
+/// What a fixed-rate test needs (Maestro's environment variables or flags), typed; it becomes
+/// SET strings only on the way to the workers ([`FixedRate::set_options`]).
 #[derive(Debug, Clone)]
 pub struct FixedRate {
     pub maestro: String,
     pub send_url: String,
     pub receive_url: String,
-    pub size: String,
-    pub duration: String,
-    pub rate: String,
-    pub parallel: String,
-    /// Maximum latency in ms (the workers' FCL), `0` for none.
-    pub max_latency: String,
+    pub size: MessageSize,
+    pub duration: TestDuration,
+    /// Messages per second per connection (0: unbounded).
+    pub rate: u64,
+    /// Connections per worker.
+    pub parallel: u32,
+    /// Maximum latency in ms (the workers' FCL), 0 for none.
+    pub max_latency_ms: u64,
     pub results: PathBuf,
+}
+
+impl FixedRate {
+    /// The SET options a worker gets, in the order Maestro's clients send them (§7, §8.3):
+    /// broker (the SUT URL for its role), rate, duration, parallel count, FCL, size.
+    pub fn set_options(&self, sut_url: &str) -> [(SetOption, String); 6] {
+        let duration = match self.duration {
+            TestDuration::Count(n) => n.to_string(),
+            TestDuration::Time(ns) if ns % NANOS_PER_SEC == 0 => format!("{}s", ns / NANOS_PER_SEC),
+            TestDuration::Time(ns) => format_duration(ns),
+        };
+        [
+            (SetOption::Broker, sut_url.to_owned()),
+            (SetOption::Rate, self.rate.to_string()),
+            (SetOption::DurationType, duration),
+            (SetOption::ParallelCount, self.parallel.to_string()),
+            (SetOption::Fcl, self.max_latency_ms.to_string()),
+            (SetOption::MessageSize, self.size.to_string()),
+        ]
+    }
 }
 
 /// How the test ended.
@@ -112,21 +138,16 @@ impl Session {
 }
 
 /// How long to wait for the verdicts (§8.3 step 5).
-fn verdict_timeout(duration: &str, rate: &str) -> Duration {
-    match allegro_engine::plan::parse_duration(duration) {
-        Ok(allegro_engine::plan::TestDuration::Time(ns)) => {
-            Duration::from_nanos(ns as u64) * 2 + Duration::from_secs(30)
-        }
-        Ok(allegro_engine::plan::TestDuration::Count(n)) => match rate.trim().parse::<u64>() {
-            Ok(r) if r > 0 => Duration::from_secs(90 + n / r),
-            _ => Duration::from_secs(630),
-        },
-        Err(_) => Duration::from_secs(630),
+fn verdict_timeout(duration: TestDuration, rate: u64) -> Duration {
+    match duration {
+        TestDuration::Time(ns) => Duration::from_nanos(ns as u64) * 2 + Duration::from_secs(30),
+        TestDuration::Count(n) if rate > 0 => Duration::from_secs(90 + n / rate),
+        TestDuration::Count(_) => Duration::from_secs(630),
     }
 }
 
 /// Runs the test; `Err` is a failure to run it at all (no workers, no broker).
-pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
+pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, Error> {
     let addr = crate::cluster::broker_addr(&t.maestro)?;
     let mut link = Link::new(topics::peer_id(&uuid4()), 30);
     for (topic, q) in topics::CLIENT_SUBSCRIPTIONS {
@@ -140,11 +161,9 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !s.driver.link.is_ready() {
         if Instant::now() > deadline {
-            return Err(s
-                .driver
-                .last_error
-                .clone()
-                .unwrap_or_else(|| format!("cannot reach the Maestro broker at {addr}")));
+            return Err(Error::Broker(s.driver.last_error.clone().unwrap_or_else(
+                || format!("cannot reach the Maestro broker at {addr}"),
+            )));
         }
         s.turn();
     }
@@ -168,7 +187,7 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
     workers.sort_by(|a, b| a.id.cmp(&b.id));
     workers.dedup_by(|a, b| a.id == b.id);
     if workers.len() < 2 {
-        return Err(format!(
+        return Err(Error::Workers(format!(
             "not enough available workers: {} answered without a role, 2 are needed (answers: {})",
             workers.len(),
             if seen.is_empty() {
@@ -176,7 +195,7 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
             } else {
                 seen.join(", ")
             }
-        ));
+        )));
     }
     let roles: Vec<(PeerInfo, Role)> = workers
         .iter()
@@ -212,14 +231,7 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
         } else {
             &t.receive_url
         };
-        for (option, value) in [
-            (SetOption::Broker, url.clone()),
-            (SetOption::Rate, t.rate.clone()),
-            (SetOption::DurationType, t.duration.clone()),
-            (SetOption::ParallelCount, t.parallel.clone()),
-            (SetOption::Fcl, t.max_latency.clone()),
-            (SetOption::MessageSize, t.size.clone()),
-        ] {
+        for (option, value) in t.set_options(url) {
             for (_, r) in s.ask(
                 &topics::by_id(&p.id),
                 Request::Set { option, value },
@@ -286,7 +298,7 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
             })
             .collect()
     };
-    let limit = verdict_timeout(&t.duration, &t.rate) + Duration::from_secs(120);
+    let limit = verdict_timeout(t.duration, t.rate) + Duration::from_secs(120);
     let start = Instant::now();
     let mut last_seen: HashMap<String, Instant> = roles
         .iter()
@@ -363,7 +375,7 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, String> {
 
     // Result files of every worker that still answers, then the merged latency.
     let dir = crate::files::next_test_dir(&t.results)
-        .map_err(|e| format!("cannot create a results directory: {e}"))?;
+        .map_err(|e| Error::Files(format!("cannot create a results directory: {e}")))?;
     let mut latency: Option<Histogram<u64>> = None;
     for (p, _) in &roles {
         if !done.contains_key(&p.id) {
@@ -529,13 +541,13 @@ pub struct Step {
 
 /// Runs fixed-rate steps until one fails or the ceilings are passed (§8.4 Incremental);
 /// returns every step in order.
-pub fn incremental(base: &FixedRate, steps: &Steps, quiet: bool) -> Result<Vec<Step>, String> {
+pub fn incremental(base: &FixedRate, steps: &Steps, quiet: bool) -> Result<Vec<Step>, Error> {
     let mut out = Vec::new();
     let (mut rate, mut parallel) = (steps.initial_rate, steps.initial_parallel);
     loop {
         let t = FixedRate {
-            rate: rate.to_string(),
-            parallel: parallel.to_string(),
+            rate,
+            parallel,
             ..base.clone()
         };
         if !quiet {
@@ -582,9 +594,46 @@ mod tests {
 
     #[test]
     fn verdict_timeouts_follow_maestro() {
-        assert_eq!(verdict_timeout("30s", "0"), Duration::from_secs(90));
-        assert_eq!(verdict_timeout("1000", "10"), Duration::from_secs(190));
-        assert_eq!(verdict_timeout("1000", "0"), Duration::from_secs(630));
+        let secs = |n: i64| TestDuration::Time(n * NANOS_PER_SEC);
+        assert_eq!(verdict_timeout(secs(30), 0), Duration::from_secs(90));
+        assert_eq!(
+            verdict_timeout(TestDuration::Count(1000), 10),
+            Duration::from_secs(190)
+        );
+        assert_eq!(
+            verdict_timeout(TestDuration::Count(1000), 0),
+            Duration::from_secs(630)
+        );
+    }
+
+    #[test]
+    fn options_become_set_strings_on_the_way_out() {
+        let t = FixedRate {
+            maestro: "mqtt://m:1883".into(),
+            send_url: "amqp://s/q".into(),
+            receive_url: "amqp://r/q".into(),
+            size: MessageSize::Variable(256),
+            duration: TestDuration::Time(300 * NANOS_PER_SEC),
+            rate: 1000,
+            parallel: 4,
+            max_latency_ms: 600,
+            results: PathBuf::from("r"),
+        };
+        let got: Vec<(SetOption, String)> = t.set_options("amqp://s/q").into();
+        let want = [
+            (SetOption::Broker, "amqp://s/q"),
+            (SetOption::Rate, "1000"),
+            (SetOption::DurationType, "300s"),
+            (SetOption::ParallelCount, "4"),
+            (SetOption::Fcl, "600"),
+            (SetOption::MessageSize, "~256"),
+        ];
+        assert_eq!(got, want.map(|(o, v)| (o, v.to_owned())));
+        let count = FixedRate {
+            duration: TestDuration::Count(500),
+            ..t
+        };
+        assert_eq!(count.set_options("x")[2].1, "500");
     }
 
     #[test]

@@ -3,15 +3,16 @@
 
 use crate::link::{uuid4, Driver, Event, Link};
 use crate::note::{self, topics, Body, Note, PeerInfo, Request, Response, Stats};
+use crate::Error;
 use allegro_engine::url::Url;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// `host:port` of a Maestro broker URL (`mqtt://host:port`, `tcp://host:port`).
-pub fn broker_addr(url: &str) -> Result<String, String> {
+pub fn broker_addr(url: &str) -> Result<String, Error> {
     let url = url.replacen("tcp://", "mqtt://", 1);
     let u: Url = url
         .parse()
-        .map_err(|e| format!("bad Maestro broker URL '{url}': {e}"))?;
+        .map_err(|e| Error::BadBrokerUrl(format!("bad Maestro broker URL '{url}': {e}")))?;
     Ok(u.authority())
 }
 
@@ -42,7 +43,7 @@ pub fn ask(
     topic: &str,
     make: impl Fn() -> Request,
     wait: Duration,
-) -> Result<Vec<(PeerInfo, Response)>, String> {
+) -> Result<Vec<(PeerInfo, Response)>, Error> {
     ask_until(addr, topic, make, wait, usize::MAX).map(|(answers, _)| answers)
 }
 
@@ -54,7 +55,7 @@ pub fn ask_until(
     make: impl Fn() -> Request,
     wait: Duration,
     enough: usize,
-) -> Result<(Vec<(PeerInfo, Response)>, Duration), String> {
+) -> Result<(Vec<(PeerInfo, Response)>, Duration), Error> {
     let id = topics::peer_id(&uuid4());
     let mut link = Link::new(id, 30);
     for (t, q) in topics::CLIENT_SUBSCRIPTIONS {
@@ -97,9 +98,9 @@ pub fn ask_until(
         });
     }
     if asked.is_none() {
-        return Err(driver
-            .last_error
-            .unwrap_or_else(|| format!("no answer from the Maestro broker at {addr}")));
+        return Err(Error::Broker(driver.last_error.unwrap_or_else(|| {
+            format!("no answer from the Maestro broker at {addr}")
+        })));
     }
     // A request nobody answers (HALT) still needs a moment on the wire.
     let linger = Instant::now() + Duration::from_millis(100);
@@ -119,7 +120,7 @@ pub fn ping_request() -> Request {
 }
 
 /// Publishes a PING to every peer and collects the answers for `wait`.
-pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, String> {
+pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, Error> {
     let req = ping_request;
     Ok(ask(addr, topics::ALL_PEERS, req, wait)?
         .into_iter()
@@ -134,7 +135,7 @@ pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, String> {
 }
 
 /// Asks every worker for its STATS (§8.5).
-pub fn stats(addr: &str, wait: Duration) -> Result<Vec<(PeerInfo, Stats)>, String> {
+pub fn stats(addr: &str, wait: Duration) -> Result<Vec<(PeerInfo, Stats)>, Error> {
     Ok(ask(addr, topics::WORKERS, || Request::Stats, wait)?
         .into_iter()
         .filter_map(|(peer, r)| match r {
@@ -145,7 +146,7 @@ pub fn stats(addr: &str, wait: Duration) -> Result<Vec<(PeerInfo, Stats)>, Strin
 }
 
 /// Tells every peer to HALT (they do not answer, §8.5).
-pub fn halt(addr: &str) -> Result<(), String> {
+pub fn halt(addr: &str) -> Result<(), Error> {
     ask(
         addr,
         topics::ALL_PEERS,

@@ -9,6 +9,37 @@
 //! - [`client`]: the test client (fixed-rate, incremental, fair-incremental, log collection);
 //! - [`worker`]: the worker daemon.
 
+use std::fmt;
+
+/// Why a cluster command, a test or the worker could not go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The Maestro broker's URL does not parse.
+    BadBrokerUrl(String),
+    /// The Maestro broker could not be reached, or nobody answered on it.
+    Broker(String),
+    /// The test could not run: too few workers.
+    Workers(String),
+    /// Result files could not be written or read.
+    Files(String),
+    /// The worker's shards could not be placed on the CPUs asked for.
+    Placement(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::BadBrokerUrl(e)
+            | Error::Broker(e)
+            | Error::Workers(e)
+            | Error::Files(e)
+            | Error::Placement(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
 pub mod client;
 pub mod cluster;
 pub mod files;

@@ -7,6 +7,7 @@ use crate::cluster::{epoch_us, send};
 use crate::files::{self, LatencyLog, RateFile};
 use crate::link::{uuid4, Driver, Event, Link};
 use crate::note::{topics, PeerInfo, Role};
+use crate::Error;
 use allegro_engine::clock::Clock;
 use allegro_engine::placement::{self, Placement, Policy};
 use allegro_engine::plan::Plan;
@@ -51,7 +52,7 @@ pub fn run(
     cores: &Policy,
     stop: &dyn Fn() -> bool,
     summary: SummaryHook,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let id = topics::peer_id(&uuid4());
     let mut link = Link::new(id.clone(), 30);
     for (t, q) in topics::worker_subscriptions(&id) {
@@ -68,7 +69,8 @@ pub fn run(
     let mut worker = Worker::new(peer, results.to_path_buf(), Box::new(uuid4));
     let mut engine = Engine {
         results,
-        placement: placement::resolve(cores, Path::new("/")).map_err(|e| e.to_string())?,
+        placement: placement::resolve(cores, Path::new("/"))
+            .map_err(|e| Error::Placement(e.to_string()))?,
         summary,
         running: None,
         draining: None,
