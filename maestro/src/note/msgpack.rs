@@ -1,14 +1,15 @@
 //! The MessagePack subset Maestro notes use (`docs/maestro-protocol.md` §3.1).
 //!
 //! The writer (the `rmp` crate's) always picks the smallest form, as Maestro's
-//! Java peers do, so notes come out byte-identical to theirs. The reader is
-//! this module's own: it borrows from the payload, names the field in every
-//! error, and is lenient where Java is (§3.1): any integer encoding for any
-//! integer field, `str` or `bin` for strings and binaries, `float32` or
-//! `float64` for doubles. A note is one whole MQTT payload, so running out of
+//! Java peers do, so notes come out byte-identical to theirs. The reader tells
+//! formats apart with `rmp`'s markers; what it adds is what notes need: it
+//! borrows from the payload, names the field in every error, and is lenient
+//! where Java is (§3.1): any integer encoding for any integer field, `str` or
+//! `bin` for strings and binaries, `float32` or `float64` for doubles. A note is one whole MQTT payload, so running out of
 //! bytes is an error ([`NoteError::Truncated`]), never "need more".
 
 use super::NoteError;
+use rmp::Marker;
 
 /// `nil`.
 pub const NIL: u8 = 0xc0;
@@ -201,19 +202,28 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
-    fn marker(&mut self, field: &'static str) -> Result<u8, NoteError> {
+    /// The next item's marker, as `rmp` reads the format.
+    fn marker(&mut self, field: &'static str) -> Result<Marker, NoteError> {
         let m = self.peek().ok_or(NoteError::Truncated { field })?;
         self.pos += 1;
-        Ok(m)
+        Ok(Marker::from_u8(m))
     }
 
-    fn len_of(&mut self, marker: u8, field: &'static str) -> Result<usize, NoteError> {
-        Ok(match marker {
-            0xa0..=0xbf => (marker & 0x1f) as usize,
-            STR8 | BIN8 => self.take_array::<1>(field)?[0] as usize,
-            STR16 | BIN16 => u16::from_be_bytes(self.take_array(field)?) as usize,
-            _ => u32::from_be_bytes(self.take_array(field)?) as usize,
-        })
+    /// The length that follows a string, binary or extension marker of `N`-byte length.
+    fn len<const N: usize>(&mut self, field: &'static str) -> Result<usize, NoteError> {
+        let b = self.take_array::<N>(field)?;
+        Ok(b.iter().fold(0usize, |n, &x| (n << 8) | usize::from(x)))
+    }
+
+    /// The length of a `str` or `bin` item whose marker is `m` (`None`: not one).
+    fn raw_len(&mut self, m: Marker, field: &'static str) -> Result<Option<usize>, NoteError> {
+        Ok(Some(match m {
+            Marker::FixStr(n) => usize::from(n),
+            Marker::Str8 | Marker::Bin8 => self.len::<1>(field)?,
+            Marker::Str16 | Marker::Bin16 => self.len::<2>(field)?,
+            Marker::Str32 | Marker::Bin32 => self.len::<4>(field)?,
+            _ => return Ok(None),
+        }))
     }
 
     /// Reads an integer of any width (§3.1). A `uint 64` above `i64::MAX`
@@ -222,25 +232,25 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let m = self.marker(field)?;
         let v = match m {
-            0x00..=0x7f => m as i64,
-            0xe0..=0xff => m as i8 as i64,
-            UINT8 => self.take_array::<1>(field)?[0] as i64,
-            UINT16 => u16::from_be_bytes(self.take_array(field)?) as i64,
-            UINT32 => u32::from_be_bytes(self.take_array(field)?) as i64,
-            UINT64 => {
+            Marker::FixPos(v) => i64::from(v),
+            Marker::FixNeg(v) => i64::from(v),
+            Marker::U8 => self.take_array::<1>(field)?[0] as i64,
+            Marker::U16 => u16::from_be_bytes(self.take_array(field)?) as i64,
+            Marker::U32 => u32::from_be_bytes(self.take_array(field)?) as i64,
+            Marker::U64 => {
                 let v = u64::from_be_bytes(self.take_array(field)?);
                 i64::try_from(v).map_err(|_| NoteError::OutOfRange {
                     field,
                     value: v as i128,
                 })?
             }
-            INT8 => self.take_array::<1>(field)?[0] as i8 as i64,
-            INT16 => i16::from_be_bytes(self.take_array(field)?) as i64,
-            INT32 => i32::from_be_bytes(self.take_array(field)?) as i64,
-            INT64 => i64::from_be_bytes(self.take_array(field)?),
+            Marker::I8 => self.take_array::<1>(field)?[0] as i8 as i64,
+            Marker::I16 => i16::from_be_bytes(self.take_array(field)?) as i64,
+            Marker::I32 => i32::from_be_bytes(self.take_array(field)?) as i64,
+            Marker::I64 => i64::from_be_bytes(self.take_array(field)?),
             other => {
                 self.pos = start;
-                return Err(wrong_type(field, "integer", other));
+                return Err(wrong_type(field, "integer", other.to_u8()));
             }
         };
         Ok(v)
@@ -282,31 +292,25 @@ impl<'a> Reader<'a> {
     ) -> Result<&'a [u8], NoteError> {
         let start = self.pos;
         let m = self.marker(field)?;
-        match m {
-            0xa0..=0xbf | STR8 | STR16 | STR32 | BIN8 | BIN16 | BIN32 => {
-                let len = self.len_of(m, field)?;
-                self.take(len, field)
-            }
-            other => {
+        match self.raw_len(m, field)? {
+            Some(len) => self.take(len, field),
+            None => {
                 self.pos = start;
-                Err(wrong_type(field, expected, other))
+                Err(wrong_type(field, expected, m.to_u8()))
             }
         }
     }
 
     /// Reads a boolean.
     pub fn read_bool(&mut self, field: &'static str) -> Result<bool, NoteError> {
-        match self.peek() {
-            Some(TRUE) => {
-                self.pos += 1;
-                Ok(true)
+        let start = self.pos;
+        match self.marker(field)? {
+            Marker::True => Ok(true),
+            Marker::False => Ok(false),
+            other => {
+                self.pos = start;
+                Err(wrong_type(field, "bool", other.to_u8()))
             }
-            Some(FALSE) => {
-                self.pos += 1;
-                Ok(false)
-            }
-            Some(other) => Err(wrong_type(field, "bool", other)),
-            None => Err(NoteError::Truncated { field }),
         }
     }
 
@@ -314,11 +318,11 @@ impl<'a> Reader<'a> {
     pub fn read_f64(&mut self, field: &'static str) -> Result<f64, NoteError> {
         let start = self.pos;
         match self.marker(field)? {
-            FLOAT64 => Ok(f64::from_bits(u64::from_be_bytes(self.take_array(field)?))),
-            FLOAT32 => Ok(f32::from_bits(u32::from_be_bytes(self.take_array(field)?)) as f64),
+            Marker::F64 => Ok(f64::from_bits(u64::from_be_bytes(self.take_array(field)?))),
+            Marker::F32 => Ok(f32::from_bits(u32::from_be_bytes(self.take_array(field)?)) as f64),
             other => {
                 self.pos = start;
-                Err(wrong_type(field, "double", other))
+                Err(wrong_type(field, "double", other.to_u8()))
             }
         }
     }
@@ -326,7 +330,7 @@ impl<'a> Reader<'a> {
     /// Reads an optional trailing string: `None` when the payload ends here
     /// or the item is `nil`.
     pub fn read_opt_str(&mut self, field: &'static str) -> Result<Option<&'a str>, NoteError> {
-        if self.peek() == Some(NIL) {
+        if self.peek().map(Marker::from_u8) == Some(Marker::Null) {
             self.pos += 1;
             return Ok(None);
         }
@@ -342,48 +346,60 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let m = self.marker(F)?;
         let token = match m {
-            0x00..=0x7f | 0xe0..=0xff | UINT8 | UINT16 | UINT32 | INT8 | INT16 | INT32 | INT64 => {
+            Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
+                let len = self.raw_len(m, F)?.unwrap_or(0);
+                Token::Str(self.take(len, F)?)
+            }
+            Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
+                let len = self.raw_len(m, F)?.unwrap_or(0);
+                Token::Bin(self.take(len, F)?)
+            }
+            Marker::FixPos(_)
+            | Marker::FixNeg(_)
+            | Marker::U8
+            | Marker::U16
+            | Marker::U32
+            | Marker::I8
+            | Marker::I16
+            | Marker::I32
+            | Marker::I64 => {
                 self.pos = start;
                 Token::Int(self.read_int(F)?)
             }
-            UINT64 => {
+            Marker::U64 => {
                 let v = u64::from_be_bytes(self.take_array(F)?);
                 i64::try_from(v).map_or(Token::BigUint(v), Token::Int)
             }
-            0x80..=0x8f => Token::Map((m & 0x0f) as u32),
-            0x90..=0x9f => Token::Array((m & 0x0f) as u32),
-            0xa0..=0xbf | STR8 | STR16 | STR32 => {
-                let len = self.len_of(m, F)?;
-                Token::Str(self.take(len, F)?)
-            }
-            BIN8 | BIN16 | BIN32 => {
-                let len = self.len_of(m, F)?;
-                Token::Bin(self.take(len, F)?)
-            }
-            NIL => Token::Nil,
-            RESERVED => Token::Reserved,
-            FALSE => Token::Bool(false),
-            TRUE => Token::Bool(true),
-            FLOAT32 => Token::F32(f32::from_bits(u32::from_be_bytes(self.take_array(F)?))),
-            FLOAT64 => Token::F64(f64::from_bits(u64::from_be_bytes(self.take_array(F)?))),
-            0xc7..=0xc9 => {
+            Marker::FixMap(n) => Token::Map(u32::from(n)),
+            Marker::FixArray(n) => Token::Array(u32::from(n)),
+            Marker::Null => Token::Nil,
+            Marker::Reserved => Token::Reserved,
+            Marker::False => Token::Bool(false),
+            Marker::True => Token::Bool(true),
+            Marker::F32 => Token::F32(f32::from_bits(u32::from_be_bytes(self.take_array(F)?))),
+            Marker::F64 => Token::F64(f64::from_bits(u64::from_be_bytes(self.take_array(F)?))),
+            Marker::Ext8 | Marker::Ext16 | Marker::Ext32 => {
                 let len = match m {
-                    0xc7 => self.take_array::<1>(F)?[0] as usize,
-                    0xc8 => u16::from_be_bytes(self.take_array(F)?) as usize,
-                    _ => u32::from_be_bytes(self.take_array(F)?) as usize,
+                    Marker::Ext8 => self.len::<1>(F)?,
+                    Marker::Ext16 => self.len::<2>(F)?,
+                    _ => self.len::<4>(F)?,
                 };
                 let ty = self.take_array::<1>(F)?[0] as i8;
                 Token::Ext(ty, self.take(len, F)?)
             }
-            0xd4..=0xd8 => {
-                let len = 1usize << (m - 0xd4);
+            Marker::FixExt1
+            | Marker::FixExt2
+            | Marker::FixExt4
+            | Marker::FixExt8
+            | Marker::FixExt16 => {
+                let len = 1usize << (m.to_u8() - 0xd4);
                 let ty = self.take_array::<1>(F)?[0] as i8;
                 Token::Ext(ty, self.take(len, F)?)
             }
-            0xdc => Token::Array(u16::from_be_bytes(self.take_array(F)?) as u32),
-            0xdd => Token::Array(u32::from_be_bytes(self.take_array(F)?)),
-            0xde => Token::Map(u16::from_be_bytes(self.take_array(F)?) as u32),
-            0xdf => Token::Map(u32::from_be_bytes(self.take_array(F)?)),
+            Marker::Array16 => Token::Array(self.len::<2>(F)? as u32),
+            Marker::Array32 => Token::Array(self.len::<4>(F)? as u32),
+            Marker::Map16 => Token::Map(self.len::<2>(F)? as u32),
+            Marker::Map32 => Token::Map(self.len::<4>(F)? as u32),
         };
         Ok(token)
     }
