@@ -904,3 +904,57 @@ fn maestro_test(duration: &str, size: &str, rate: &str, fcl: &str) -> TestRun {
     let ep = endpoint("MOSQUITTO_MQTT");
     maestro_test_on(&ep, false, duration, size, rate, fcl)
 }
+
+/// Two receivers and a sender: the client waits, as Maestro's Java client does, for every
+/// receiver's DRAIN_COMPLETE after the test (each receiver drains its destination when its test
+/// ends), and the whole test still ends a few seconds after its duration.
+#[test]
+fn the_client_waits_for_every_receivers_drain_and_ends_promptly() {
+    let broker = Mosquitto::start();
+    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
+    let names = [unique("da"), unique("db"), unique("dc")];
+    let _workers: Vec<Worker> = names.iter().map(|n| Worker::start(&maestro, n)).collect();
+    let named: Vec<&str> = names.iter().map(String::as_str).collect();
+    wait_for(&maestro, &named, Duration::from_secs(10));
+    let results = common::scratch("client-drain");
+    let sut = format!(
+        "mqtt://{}/{}",
+        endpoint("MOSQUITTO_MQTT"),
+        unique("allegro/drain")
+    );
+    let started = Instant::now();
+    let r = common::run(
+        &[
+            "test",
+            "fixed-rate",
+            "--maestro",
+            &maestro,
+            "--send-receive-url",
+            &sut,
+            "--test-duration",
+            "3s",
+            "--rate",
+            "200",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    let took = started.elapsed();
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        !r.stderr.contains("drain was complete"),
+        "every receiver said its drain was complete: {}",
+        r.stderr
+    );
+    assert!(
+        took < Duration::from_secs(3 + 15),
+        "a 3 s test took {took:?}: {}",
+        r.stderr
+    );
+    let workers = std::fs::read_dir(results.join("lastSuccessful"))
+        .unwrap()
+        .count();
+    assert_eq!(workers, 3, "every worker's files were pulled");
+}

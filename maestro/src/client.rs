@@ -137,6 +137,9 @@ impl Session {
     }
 }
 
+/// How long the client waits for the receivers' DRAIN_COMPLETE after a test.
+pub const DRAIN_WAIT: Duration = Duration::from_secs(60);
+
 /// How long to wait for the verdicts (§8.3 step 5).
 fn verdict_timeout(duration: TestDuration, rate: u64) -> Duration {
     match duration {
@@ -371,6 +374,33 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, Error> {
                 s.send(&topics::by_id(&p.id), Request::StopWorker);
             }
         }
+    }
+
+    // Every receiver that gave a verdict drains its destination and says so (§8.3 step 7):
+    // waited for up to a minute, as Maestro's clients do; a silent one is only a warning.
+    let receivers: Vec<&PeerInfo> = roles
+        .iter()
+        .filter(|(p, r)| *r == Role::Receiver && done.contains_key(&p.id))
+        .map(|(p, _)| p)
+        .collect();
+    let drained = |got: &[Note], id: &str| {
+        got.iter().any(|n| {
+            matches!(&n.body, Body::Notification {
+                peer,
+                notification: Notification::DrainComplete { .. },
+            } if peer.id == id)
+        })
+    };
+    s.until(DRAIN_WAIT, |got| {
+        receivers.iter().all(|p| drained(got, &p.id))
+    });
+    for p in receivers.iter().filter(|p| !drained(&s.got, &p.id)) {
+        eprintln!(
+            "allegro: {}@{} did not say its drain was complete within {}s",
+            p.name,
+            p.host,
+            DRAIN_WAIT.as_secs()
+        );
     }
 
     // Result files of every worker that still answers, then the merged latency.

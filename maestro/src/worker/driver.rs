@@ -32,13 +32,21 @@ struct Running {
     thread: JoinHandle<Result<Outcome, String>>,
 }
 
+/// A drain the engine is running.
+struct Draining {
+    thread: JoinHandle<Result<Outcome, String>>,
+    stop: Arc<AtomicBool>,
+    /// Stopped at this instant, if it has a limit.
+    until: Option<Instant>,
+}
+
 /// Everything the driver owns besides the link.
 struct Engine<'a> {
     results: &'a Path,
     placement: Placement,
     summary: SummaryHook,
     running: Option<Running>,
-    draining: Option<JoinHandle<Result<Outcome, String>>>,
+    draining: Option<Draining>,
     halted: bool,
 }
 
@@ -138,20 +146,32 @@ impl Engine<'_> {
                     r.stop.store(true, Ordering::Relaxed);
                 }
             }
-            Action::StartDrain(plan) => {
+            Action::StartDrain { plan, limit_s } => {
                 let pl = self.placement.clone();
-                self.draining = Some(std::thread::spawn(move || {
-                    let stop = AtomicBool::new(false);
+                let stop = Arc::new(AtomicBool::new(false));
+                let s2 = stop.clone();
+                let thread = std::thread::spawn(move || {
                     run::execute(
                         Arc::new(*plan),
                         &pl,
                         None,
                         Clock::new(),
-                        &stop,
+                        &s2,
                         &mut run::Quiet,
                     )
                     .map_err(|e| e.to_string())
-                }));
+                });
+                let until = limit_s.map(|s| Instant::now() + Duration::from_secs(s));
+                self.draining = Some(Draining {
+                    thread,
+                    stop,
+                    until,
+                });
+            }
+            Action::StopDrain => {
+                if let Some(d) = &self.draining {
+                    d.stop.store(true, Ordering::Relaxed);
+                }
             }
             Action::ReadLogs {
                 request,
@@ -237,11 +257,21 @@ impl Engine<'_> {
                 inputs.push(Input::Progress(n));
             }
         }
-        if self.draining.as_ref().is_some_and(|d| d.is_finished()) {
+        if let Some(d) = &self.draining {
+            if d.until.is_some_and(|t| Instant::now() >= t) {
+                d.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        if self
+            .draining
+            .as_ref()
+            .is_some_and(|d| d.thread.is_finished())
+        {
             let outcome = self
                 .draining
                 .take()
                 .expect("checked above")
+                .thread
                 .join()
                 .unwrap_or_else(|_| Err("the engine panicked".into()));
             inputs.push(Input::Drained(match outcome {
@@ -270,6 +300,9 @@ impl Engine<'_> {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .take();
+            // A run stopped by STOP_WORKER (a client ends a test early when it failed) is
+            // clean for the verdict, as Maestro's workers say, but its files are a failed test's.
+            let stopped = matches!(&outcome, Ok(o) if o.status == Status::Interrupted);
             let result = match (outcome, breach) {
                 (Ok(_), Some(why)) => Err(why),
                 (Ok(o), None) if o.status != Status::Failed => Ok(()),
@@ -281,7 +314,7 @@ impl Engine<'_> {
                     .unwrap_or_else(|| "the test failed".into())),
                 (Err(e), _) => Err(e),
             };
-            if let Err(e) = files::link_result(self.results, &r.dir, result.is_ok()) {
+            if let Err(e) = files::link_result(self.results, &r.dir, result.is_ok() && !stopped) {
                 eprintln!("allegro worker: cannot update the result links: {e}");
             }
             inputs.push(Input::Ended(result));

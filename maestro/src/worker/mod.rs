@@ -75,8 +75,14 @@ pub enum Action {
     StartTest(Box<TestOrder>),
     /// Stop the running test (its end still comes as [`Input::Ended`]).
     StopTest,
-    /// Run receivers that drain a destination; answer with [`Input::Drained`].
-    StartDrain(Box<Plan>),
+    /// Run receivers that drain a destination, stopped after `limit_s` seconds if given;
+    /// answer with [`Input::Drained`].
+    StartDrain {
+        plan: Box<Plan>,
+        limit_s: Option<u64>,
+    },
+    /// Stop the running drain (its end still comes as [`Input::Drained`]).
+    StopDrain,
     /// Read the files of the test directory `dir` for a LOG; answer with [`Input::Logs`].
     ReadLogs {
         request: Box<Note>,
@@ -134,6 +140,7 @@ impl std::fmt::Debug for Worker {
 /// The test the engine runs for this worker.
 #[derive(Debug, Clone, Copy)]
 struct Running {
+    sender: bool,
     /// Microseconds since the epoch.
     started_us: i64,
     count: u64,
@@ -197,7 +204,7 @@ impl Worker {
                 self.reply(&request, reply, &mut out);
             }
             Input::Ended(result) => {
-                self.running = None;
+                let receiver = self.running.take().is_some_and(|r| !r.sender);
                 let test = self.test.clone();
                 let n = match result {
                     Ok(()) => Notification::TestSuccessful {
@@ -207,6 +214,11 @@ impl Worker {
                     Err(message) => Notification::TestFailed { test, message },
                 };
                 self.notify(n, &mut out);
+                // A receiver then drains what is left on its destination, as Maestro's workers
+                // do: the client waits for every receiver's DRAIN_COMPLETE (§8.6).
+                if receiver && !self.draining {
+                    self.end_of_test_drain(&mut out);
+                }
             }
             Input::Drained(result) => {
                 self.draining = false;
@@ -298,14 +310,16 @@ impl Worker {
                 self.peer.group_name = "all".into();
                 Response::Ok
             }
-            Request::Set { option, value } => match self.options.slot(option) {
-                Ok(Some(slot)) => {
-                    *slot = Some(value);
-                    Response::Ok
+            Request::Set { option, value } => {
+                match check_set(option, &value).and_then(|()| self.options.slot(option)) {
+                    Ok(Some(slot)) => {
+                        *slot = Some(value);
+                        Response::Ok
+                    }
+                    Ok(None) => Response::Ok,
+                    Err(e) => refusal(e),
                 }
-                Ok(None) => Response::Ok,
-                Err(e) => refusal(e),
-            },
+            }
             Request::Get { .. } => refusal("Data server is deprecated".into()),
             Request::Stats => Response::Stats(self.stats(now_us)),
             Request::StartTest(info) => {
@@ -358,7 +372,12 @@ impl Worker {
                 let sender = self.peer.role == Role::Sender;
                 match self.test_order(sender) {
                     Ok(order) => {
+                        // A new test takes its destination back from a drain still running.
+                        if self.draining {
+                            out.push(Action::StopDrain);
+                        }
                         self.running = Some(Running {
+                            sender,
                             started_us: now_us,
                             count: 0,
                         });
@@ -401,7 +420,10 @@ impl Worker {
             } => match self.drain_plan(&duration, url, parallel_count) {
                 Ok(plan) => {
                     self.draining = true;
-                    out.push(Action::StartDrain(Box::new(plan)));
+                    out.push(Action::StartDrain {
+                        plan: Box::new(plan),
+                        limit_s: None,
+                    });
                     Response::Ok
                 }
                 Err(e) => refusal(format!("Unable to drain: {e}")),
@@ -520,6 +542,26 @@ impl Worker {
         Ok(plan)
     }
 
+    /// After a receiver's test: the stored SUT URL drained by as many receivers, until nothing
+    /// more arrives or [`END_DRAIN_LIMIT_S`] seconds.
+    fn end_of_test_drain(&mut self, out: &mut Vec<Action>) {
+        let (Some(url), Some(parallel)) =
+            (self.options.broker.clone(), self.options.parallel.clone())
+        else {
+            return;
+        };
+        match self.drain_plan("-1", url, parallel) {
+            Ok(plan) => {
+                self.draining = true;
+                out.push(Action::StartDrain {
+                    plan: Box::new(plan),
+                    limit_s: Some(END_DRAIN_LIMIT_S),
+                });
+            }
+            Err(e) => out.push(Action::Warn(format!("no drain after the test: {e}"))),
+        }
+    }
+
     /// The test directory a LOG names.
     fn log_dir(&self, location: &LogLocation) -> Result<PathBuf, String> {
         Ok(match location {
@@ -580,6 +622,67 @@ impl Worker {
     }
 }
 
+/// The longest a receiver drains its destination after its test (Maestro's workers stop that
+/// drain after 45 s).
+pub const END_DRAIN_LIMIT_S: u64 = 45;
+
+/// A SET value the engine could not use is refused at once, with what `allegro run` would say
+/// of it (a parallel count of 0 would otherwise "complete" having sent nothing).
+fn check_set(option: SetOption, value: &str) -> Result<(), String> {
+    let bad = |what: &str, e: String| Err(format!("bad {what} '{value}': {e}"));
+    match option {
+        SetOption::Broker => match value.parse::<Url>() {
+            Ok(_) => Ok(()),
+            Err(e) => bad("SUT URL", e.to_string()),
+        },
+        SetOption::DurationType => match plan::parse_duration(value) {
+            Ok(_) => Ok(()),
+            Err(e) => bad("duration", e.to_string()),
+        },
+        SetOption::ParallelCount => match value.trim().parse::<u32>() {
+            Ok(n) if (1..=MAX_PARALLEL).contains(&n) => Ok(()),
+            _ => bad("parallel count", format!("expected 1 to {MAX_PARALLEL}")),
+        },
+        SetOption::MessageSize => match plan::parse_size(value) {
+            Ok(_) => Ok(()),
+            Err(e) => bad("message size", e.to_string()),
+        },
+        SetOption::Rate => match plan::parse_rate(value) {
+            Ok(_) => Ok(()),
+            Err(e) => bad("rate", e.to_string()),
+        },
+        SetOption::Fcl => match value.trim().parse::<u64>() {
+            Ok(_) => Ok(()),
+            Err(_) => bad("fail condition on latency", "expected milliseconds".into()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// The most connections a worker opens for one test (as `allegro test --parallel-count`).
+pub const MAX_PARALLEL: u32 = 100_000;
+
+/// `url` with its password, if any, written as `***`.
+fn redact_password(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let authority = &url[start..end];
+    match authority.rfind('@') {
+        Some(at) => match authority[..at].find(':') {
+            Some(colon) => format!(
+                "{}{}:***{}",
+                &url[..start],
+                &authority[..colon],
+                &url[start + at..]
+            ),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 fn refusal(message: String) -> Response {
     Response::InternalError {
         code: ErrorCode::Unspecified,
@@ -634,7 +737,11 @@ fn test_properties(o: &Options) -> Vec<(&'static str, String)> {
     };
     let size = o.size.clone().unwrap_or_else(|| "256".into());
     vec![
-        ("brokerUri", o.broker.clone().unwrap_or_default()),
+        // Any peer on the Maestro broker may ask for this file (LOG): no password in it.
+        (
+            "brokerUri",
+            redact_password(o.broker.as_deref().unwrap_or_default()),
+        ),
         ("durationType", kind.into()),
         ("duration", amount),
         (
@@ -1004,8 +1111,128 @@ mod tests {
             why.contains("unable to start") && why.contains("SUT URL is not set"),
             "{why}"
         );
-        set_all(&mut w, "nope://x");
-        assert!(refused(&ask(&mut w, start())).contains("bad SUT URL"));
+    }
+
+    #[test]
+    fn set_refuses_what_the_engine_could_not_use() {
+        let mut w = worker();
+        let set = |option, value: &str| Request::Set {
+            option,
+            value: value.into(),
+        };
+        for (option, value, why) in [
+            (SetOption::Broker, "nope://x", "bad SUT URL 'nope://x'"),
+            (SetOption::ParallelCount, "0", "bad parallel count '0'"),
+            (
+                SetOption::ParallelCount,
+                "4000000000",
+                "expected 1 to 100000",
+            ),
+            (SetOption::DurationType, "5x", "bad duration '5x'"),
+            (SetOption::MessageSize, "big", "bad message size 'big'"),
+            (SetOption::Rate, "fast", "bad rate 'fast'"),
+            (SetOption::Fcl, "-3", "bad fail condition on latency '-3'"),
+        ] {
+            let got = refused(&ask(&mut w, set(option, value)));
+            assert!(got.contains(why), "{option:?} {value}: {got}");
+        }
+        assert_eq!(w.options.parallel, None, "nothing refused is kept");
+        // Java's own forms pass: URL options, a duration, a variable size.
+        for (option, value) in [
+            (
+                SetOption::Broker,
+                "amqp://sut:5672/q?protocol=AMQP&limitDestinations=1",
+            ),
+            (SetOption::DurationType, "5m"),
+            (SetOption::MessageSize, "~256"),
+            (SetOption::ParallelCount, "4"),
+        ] {
+            assert_eq!(reply(&ask(&mut w, set(option, value))), Response::Ok);
+        }
+    }
+
+    #[test]
+    fn test_properties_carry_no_password() {
+        assert_eq!(
+            redact_password("amqp://user:secret@sut:5672/q?a=b"),
+            "amqp://user:***@sut:5672/q?a=b"
+        );
+        assert_eq!(redact_password("mqtt://sut:1883/t"), "mqtt://sut:1883/t");
+        assert_eq!(redact_password("amqp://user@sut/q"), "amqp://user@sut/q");
+        let o = Options {
+            broker: Some("amqp://guest:guest@sut:5672/q".into()),
+            ..Options::default()
+        };
+        let props = test_properties(&o);
+        assert!(props.contains(&("brokerUri", "amqp://guest:***@sut:5672/q".to_owned())));
+    }
+
+    #[test]
+    fn a_receiver_drains_its_destination_after_its_test_and_a_sender_does_not() {
+        let mut w = worker();
+        ask(
+            &mut w,
+            Request::RoleAssign {
+                role: Role::Receiver,
+            },
+        );
+        set_all(&mut w, "amqp://sut:5672/queue/q");
+        let a = ask(
+            &mut w,
+            Request::StartWorker {
+                worker_name: "JmsReceiver".into(),
+            },
+        );
+        order(&a);
+        w.handle(T0, Input::Started(Ok(())));
+        let end = w.handle(T0, Input::Ended(Ok(())));
+        // The verdict first, then the drain of the same queue by as many receivers.
+        assert!(matches!(
+            notification(&end),
+            Notification::TestSuccessful { .. }
+        ));
+        let Some(Action::StartDrain { plan, limit_s }) = end.last() else {
+            panic!("{end:?}")
+        };
+        assert_eq!(*limit_s, Some(END_DRAIN_LIMIT_S));
+        assert_eq!(plan.url.to_string(), "amqp://sut:5672/queue/q");
+        assert_eq!((plan.shape.receivers, plan.shape.parallel), (2, 0));
+        assert!(!plan.run.filter);
+        // The next test takes the queue back from a drain still running.
+        let next = ask(
+            &mut w,
+            Request::StartWorker {
+                worker_name: "JmsReceiver".into(),
+            },
+        );
+        assert!(
+            matches!(&next[..], [Action::StopDrain, Action::StartTest(_)]),
+            "{next:?}"
+        );
+        let done = w.handle(T0, Input::Drained(Ok(7)));
+        assert!(matches!(
+            notification(&done),
+            Notification::DrainComplete {
+                successful: true,
+                ..
+            }
+        ));
+
+        let mut s = worker();
+        ask(&mut s, Request::RoleAssign { role: Role::Sender });
+        set_all(&mut s, "amqp://sut:5672/queue/q");
+        ask(
+            &mut s,
+            Request::StartWorker {
+                worker_name: "JmsSender".into(),
+            },
+        );
+        s.handle(T0, Input::Started(Ok(())));
+        let end = s.handle(T0, Input::Ended(Ok(())));
+        assert!(
+            !end.iter().any(|a| matches!(a, Action::StartDrain { .. })),
+            "{end:?}"
+        );
     }
 
     #[test]
@@ -1185,9 +1412,10 @@ mod tests {
         };
         let a = ask(&mut w, drain());
         assert_eq!(reply(&a), Response::Ok);
-        let Some(Action::StartDrain(plan)) = a.first() else {
+        let Some(Action::StartDrain { plan, limit_s }) = a.first() else {
             panic!("{a:?}")
         };
+        assert_eq!(*limit_s, None, "an asked-for drain runs its course");
         assert_eq!(
             plan.shape.receivers, 3,
             "the request's count when none is SET"
