@@ -147,3 +147,54 @@ macro_rules! backend_tests {
 
 backend_tests!(uring, "uring");
 backend_tests!(epoll, "epoll");
+
+/// A receiver started after its sender (another process of the same run, `--run-id`) times
+/// every message, those sent before it started included.
+#[test]
+fn a_receiver_started_after_its_sender_times_every_message() {
+    let ep = endpoint("RABBITMQ_AMQP");
+    let queue = unique("allegro-it-late");
+    let url = format!("amqp://guest:guest@{ep}/queue/{queue}");
+    let n = 2_000u64;
+    let sent = run_completed(
+        &url,
+        &[
+            "--receivers",
+            "0",
+            "--duration",
+            &n.to_string(),
+            "--size",
+            "100",
+            "--run-id",
+            "1a7e0001",
+        ],
+        "sender",
+    );
+    assert_eq!(sent["totals"]["sent"], n);
+    let got = run_completed(
+        &url,
+        &[
+            "--parallel",
+            "0",
+            "--receivers",
+            "1",
+            "--duration",
+            &n.to_string(),
+            "--size",
+            "100",
+            "--run-id",
+            "1a7e0001",
+        ],
+        "late receiver",
+    );
+    let t = &got["totals"];
+    assert_eq!(
+        (t["received"].as_u64(), t["stale"].as_u64()),
+        (Some(n), Some(0)),
+        "{t}"
+    );
+    let l = &got["latency_us"];
+    assert_eq!(l["service"]["count"], n, "every message timed: {l}");
+    assert_eq!(l["corrected"]["count"], n, "{l}");
+    assert_eq!(rabbit_queue_depth(&queue), 0);
+}

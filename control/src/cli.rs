@@ -200,8 +200,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "0", value_parser = parse_rate, allow_hyphen_values = true)]
     pub rate: u64,
 
-    /// Sender connections.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// Sender connections; 0 receives only (what senders elsewhere send: give them the same
+    /// --run-id).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub parallel: u32,
 
     /// Receiver connections; each subscribes to the destination (MQTT: every receiver gets

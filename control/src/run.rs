@@ -62,6 +62,14 @@ impl RunConfig {
                 .map_err(|e| BadInput(e.to_string()))?,
         };
         let receivers = if peer { a.parallel } else { a.receivers };
+        if a.parallel == 0 && (peer || receivers == 0) {
+            return Err(BadInput(if peer {
+                "--parallel 0 needs a broker URL (peer to peer, Allegro's senders are the load)"
+                    .into()
+            } else {
+                "--parallel 0 with --receivers 0 would do nothing".into()
+            }));
+        }
         if peer && a.receivers != 1 {
             return Err(BadInput(
                 "--receivers does not apply peer to peer (each sender gets its own receiver)"

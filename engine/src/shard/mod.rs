@@ -116,7 +116,9 @@ impl Core {
             match self.commands.try_recv() {
                 Ok(Command::Start { t0 }) => {
                     self.t0 = Some(t0);
-                    self.stats.record_from = t0 + warmup;
+                    // Without a warm-up every message is timed, also one sent before this
+                    // process's start (by a sender elsewhere that started first).
+                    self.stats.record_from = if warmup > 0 { t0 + warmup } else { Nanos::MIN };
                 }
                 Ok(Command::Drain { expected }) => self.drain = Some(expected),
                 Ok(Command::Stop) => self.stop = true,
