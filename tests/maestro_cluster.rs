@@ -958,3 +958,63 @@ fn the_client_waits_for_every_receivers_drain_and_ends_promptly() {
         .count();
     assert_eq!(workers, 3, "every worker's files were pulled");
 }
+
+/// The records of a Maestro rate file: (count, timestamp in µs), after the 20-byte header.
+fn rate_records(path: &std::path::Path) -> Vec<(i64, i64)> {
+    let dat = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&dat[..8], b" maestro");
+    assert_eq!((dat.len() - 20) % 20, 0, "{}", path.display());
+    dat[20..]
+        .chunks(20)
+        .map(|r| {
+            assert_eq!(&r[..4], &[0; 4], "record marker");
+            (
+                i64::from_be_bytes(r[4..12].try_into().unwrap()),
+                i64::from_be_bytes(r[12..20].try_into().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// A paced 5 s test: each rate file has one record per second of the engine's clock (on whole
+/// seconds, none skipped), the records add up to the summary's count, and the seconds in
+/// between the first and the last hold the asked rate within 2%.
+#[test]
+fn rate_files_add_up_to_the_counts_one_steady_record_a_second() {
+    let (_c, _ids, ws, wr, test, sender, receiver) = maestro_test("5s", "100", "1000", "0");
+    assert_eq!(sender, Some(Ok(test.clone())), "the sender's verdict");
+    assert_eq!(receiver, Some(Ok(test)), "the receiver's verdict");
+    for (w, role, key) in [(&ws, "sender", "sent"), (&wr, "receiver", "received")] {
+        let dir = w.1.join("lastSuccessful");
+        let records = rate_records(&dir.join(format!("{role}.dat")));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        let total = summary["totals"][key].as_i64().unwrap();
+        assert!(total >= 4_900, "{role}: {total}");
+        let sum: i64 = records.iter().map(|r| r.0).sum();
+        assert_eq!(sum, total, "{role}: the records add up: {records:?}");
+        for pair in records.windows(2) {
+            assert_eq!(
+                pair[1].1 - pair[0].1,
+                1_000_000,
+                "{role}: one a second: {records:?}"
+            );
+        }
+        assert!(records.iter().all(|r| r.1 % 1_000_000 == 0), "{records:?}");
+        // A receiver keeps receiving 2 s past the duration (senders elsewhere start later):
+        // those seconds are recorded too, as zeros.
+        let busy: Vec<&(i64, i64)> = {
+            let last = records.iter().rposition(|r| r.0 > 0).unwrap();
+            records[..=last].iter().collect()
+        };
+        assert!((5..=6).contains(&busy.len()), "{role}: {records:?}");
+        assert!(records.len() - busy.len() <= 3, "{role}: {records:?}");
+        for r in &busy[1..busy.len() - 1] {
+            assert!(
+                (980..=1020).contains(&r.0),
+                "{role}: a steady 1000/s: {records:?}"
+            );
+        }
+    }
+}

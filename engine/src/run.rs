@@ -2,7 +2,7 @@
 //! common `t0`, tell receivers to drain once the senders are done, merge shard snapshots, and
 //! end with an [`Outcome`] whatever happened (results so far are never lost).
 
-use crate::clock::{Clock, Nanos};
+use crate::clock::{Clock, Nanos, NANOS_PER_SEC};
 use crate::engine::{Engine, EngineError};
 use crate::placement::Placement;
 use crate::plan::{Plan, TestDuration};
@@ -37,6 +37,9 @@ pub struct Totals {
     pub shards: Vec<ShardTotals>,
     /// Every error reported, in order of arrival.
     pub errors: Vec<String>,
+    /// Messages sent and received in each second of the engine's clock, over every shard; a
+    /// second is complete once every shard has moved past it (see [`Totals::complete_before`]).
+    pub seconds: std::collections::BTreeMap<i64, (u64, u64)>,
 }
 
 impl Totals {
@@ -62,10 +65,22 @@ impl Totals {
                 })
                 .collect(),
             errors: Vec::new(),
+            seconds: Default::default(),
         }
     }
 
+    /// Seconds before this one are counted by every shard: a shard closes a second once its
+    /// clock moved past it and reports it in its next snapshot (at most a second later).
+    pub fn complete_before(&self, now: Nanos) -> i64 {
+        now.div_euclid(NANOS_PER_SEC) - 2
+    }
+
     fn apply(&mut self, s: &Snapshot) {
+        for &(second, sent, received) in &s.seconds {
+            let e = self.seconds.entry(second).or_default();
+            e.0 += sent;
+            e.1 += received;
+        }
         let t = &mut self.shards[s.shard];
         t.counters = s.counters;
         t.histograms.add(&s.interval);
@@ -156,6 +171,8 @@ pub trait Observer {
     /// Roughly once a second, and at the end: the merged totals and what was recorded
     /// since the previous call.
     fn interval(&mut self, _now: Nanos, _totals: &Totals, _interval: &Histograms) {}
+    /// Once, after the last `interval`: every shard has reported everything.
+    fn finished(&mut self, _totals: &Totals) {}
 }
 
 /// An observer that ignores everything.
@@ -274,6 +291,7 @@ pub fn execute(
     }
     let ended = clock.now();
     observer.interval(ended, &totals, &interval);
+    observer.finished(&totals);
     let conns = totals.conns();
     let status = if failed_early || conns.failed > 0 || !totals.errors.is_empty() {
         Status::Failed

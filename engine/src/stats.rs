@@ -2,7 +2,7 @@
 //! control thread. Histograms are in microseconds, 1 µs to 1 hour, 3 significant digits; they
 //! are merged with `add`, never rebuilt from samples.
 
-use crate::clock::Nanos;
+use crate::clock::{Nanos, NANOS_PER_SEC};
 use hdrhistogram::Histogram;
 
 /// Highest latency a histogram holds, in microseconds (1 hour); larger values are clamped.
@@ -105,6 +105,69 @@ pub fn record_ns(h: &mut Histogram<u64>, ns: i64) {
         .expect("value clamped into the histogram's bounds");
 }
 
+/// Messages sent and received in each second of the engine's clock (epoch seconds), so that
+/// per-second records add up to the totals exactly. Only a second's first event pays a
+/// comparison more than a counter increment.
+#[derive(Debug, Default, Clone)]
+pub struct Seconds {
+    /// The second being counted, and when the next one starts.
+    current: Option<i64>,
+    next_at: Nanos,
+    sent: u64,
+    received: u64,
+    /// Seconds counted to the end: (second, sent, received), oldest first.
+    done: Vec<(i64, u64, u64)>,
+}
+
+impl Seconds {
+    #[inline]
+    fn at(&mut self, now: Nanos) {
+        if self.current.is_none() || now >= self.next_at {
+            self.roll(now);
+        }
+    }
+
+    #[cold]
+    fn roll(&mut self, now: Nanos) {
+        if let Some(s) = self.current {
+            self.done.push((s, self.sent, self.received));
+        }
+        let second = now.div_euclid(NANOS_PER_SEC);
+        self.current = Some(second);
+        self.next_at = (second + 1) * NANOS_PER_SEC;
+        self.sent = 0;
+        self.received = 0;
+    }
+
+    #[inline]
+    pub fn sent(&mut self, now: Nanos, n: u64) {
+        self.at(now);
+        self.sent += n;
+    }
+
+    #[inline]
+    pub fn received(&mut self, now: Nanos) {
+        self.at(now);
+        self.received += 1;
+    }
+
+    /// The seconds counted to the end since the last call (the current one is closed when the
+    /// clock moved past it, even without an event); with `all`, the current one too.
+    pub fn take(&mut self, now: Nanos, all: bool) -> Vec<(i64, u64, u64)> {
+        if self.current.is_some() && now >= self.next_at {
+            self.roll(now);
+        }
+        if all {
+            if let Some(s) = self.current.take() {
+                self.done.push((s, self.sent, self.received));
+                self.sent = 0;
+                self.received = 0;
+            }
+        }
+        std::mem::take(&mut self.done)
+    }
+}
+
 /// What one shard accumulates. Sessions update it; the shard ships it out once a second.
 #[derive(Debug)]
 pub struct ShardStats {
@@ -120,6 +183,8 @@ pub struct ShardStats {
     pub last_received: Option<Nanos>,
     /// Errors not yet reported.
     pub new_errors: Vec<String>,
+    /// Messages per second of the engine's clock.
+    pub seconds: Seconds,
 }
 
 impl ShardStats {
@@ -133,6 +198,7 @@ impl ShardStats {
             first_received: None,
             last_received: None,
             new_errors: Vec::new(),
+            seconds: Seconds::default(),
         }
     }
 
@@ -143,6 +209,7 @@ impl ShardStats {
             self.counters.sent += n;
             self.first_sent.get_or_insert(now);
             self.last_sent = Some(now);
+            self.seconds.sent(now, n);
         }
         self.counters.bytes_sent += bytes;
     }
@@ -195,6 +262,9 @@ pub struct Snapshot {
     pub first_received: Option<Nanos>,
     pub last_received: Option<Nanos>,
     pub errors: Vec<String>,
+    /// Seconds counted to the end since the previous snapshot (all of them in the last one):
+    /// (epoch second, sent, received).
+    pub seconds: Vec<(i64, u64, u64)>,
     /// The shard has stopped: no snapshot follows.
     pub last: bool,
 }

@@ -105,17 +105,19 @@ impl RateFile {
         })
     }
 
-    /// Records `count` messages for the second of `at` (one record per second slot at most).
-    pub fn record(&mut self, count: u64, at: Nanos) -> io::Result<()> {
-        let us = at / 1_000;
-        let second = us / 1_000_000;
+    /// Records `count` messages for epoch second `second`, stamped with its start; a second
+    /// already recorded (or an earlier one) is refused (a second slot holds one record, §10.3).
+    pub fn record(&mut self, second: i64, count: u64) -> io::Result<()> {
         if second <= self.last_second {
-            return Ok(()); // a second slot holds one record (§10.3)
+            return Err(io::Error::other(format!(
+                "second {second} comes after {} in the rate file",
+                self.last_second
+            )));
         }
         self.last_second = second;
         self.out.write_all(&0i32.to_be_bytes())?;
         self.out.write_all(&(count as i64).to_be_bytes())?;
-        self.out.write_all(&us.to_be_bytes())?;
+        self.out.write_all(&(second * 1_000_000).to_be_bytes())?;
         self.out.flush()
     }
 }
@@ -182,16 +184,16 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("sender.dat");
         let mut f = RateFile::create(&p).unwrap();
-        f.record(10, 1_700_000_000_500_000_000).unwrap();
-        f.record(11, 1_700_000_000_900_000_000).unwrap(); // same second: skipped
-        f.record(12, 1_700_000_001_100_000_000).unwrap();
+        f.record(1_700_000_000, 10).unwrap();
+        assert!(f.record(1_700_000_000, 11).is_err(), "one record a second");
+        f.record(1_700_000_001, 12).unwrap();
         drop(f);
         let b = std::fs::read(&p).unwrap();
         assert_eq!(b.len(), 20 + 2 * 20);
         assert_eq!(&b[..8], b" maestro");
         assert_eq!(&b[12..16], &155i32.to_be_bytes());
         assert_eq!(&b[24..32], &10i64.to_be_bytes());
-        assert_eq!(&b[32..40], &1_700_000_000_500_000i64.to_be_bytes());
+        assert_eq!(&b[32..40], &1_700_000_000_000_000i64.to_be_bytes());
         assert_eq!(&b[44..52], &12i64.to_be_bytes());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -237,6 +237,7 @@ pub(crate) fn account_message(
             return false;
         }
     }
+    stats.seconds.received(now);
     let c = &mut stats.counters;
     c.received += 1;
     c.bytes_received += body.len() as u64;

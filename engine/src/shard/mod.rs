@@ -200,6 +200,7 @@ impl Core {
             first_received: s.first_received,
             last_received: s.last_received,
             errors: std::mem::take(&mut s.new_errors),
+            seconds: s.seconds.take(now, last),
             last,
         };
         let _ = self.snapshots.send(snap);

@@ -210,12 +210,12 @@ impl Engine<'_> {
             fcl_us: (order.fcl_ms > 0).then_some(order.fcl_ms * 1_000),
             fcl_breach: Arc::new(Mutex::new(None)),
             rate: RateFile::create(&dir.join(rate_name)).ok(),
+            rated_through: None,
             latency: if sender {
                 None
             } else {
                 LatencyLog::create(&dir.join("receiverd-latency.hdr"), clock.now()).ok()
             },
-            prev: 0,
             prev_at: clock.now(),
         };
         let stop = Arc::new(AtomicBool::new(false));
@@ -349,9 +349,33 @@ struct WorkerObserver {
     fcl_us: Option<u64>,
     fcl_breach: Arc<Mutex<Option<String>>>,
     rate: Option<RateFile>,
+    /// The last second written to the rate file.
+    rated_through: Option<i64>,
     latency: Option<LatencyLog>,
-    prev: u64,
     prev_at: i64,
+}
+
+impl WorkerObserver {
+    /// Writes one record for each second of the engine's clock up to `upto`, from the first
+    /// second with a message on (a quiet second in between gets 0): the records add up to the
+    /// count (§10.3).
+    fn rate_records(&mut self, totals: &Totals, upto: i64) {
+        let Some(file) = &mut self.rate else { return };
+        let Some(&first) = totals.seconds.keys().next() else {
+            return;
+        };
+        let from = self.rated_through.map_or(first, |s| s + 1);
+        for second in from..=upto {
+            let (sent, received) = totals.seconds.get(&second).copied().unwrap_or_default();
+            let n = if self.sender { sent } else { received };
+            if let Err(e) = file.record(second, n) {
+                eprintln!("allegro worker: cannot write the rate file: {e}");
+                self.rate = None;
+                return;
+            }
+            self.rated_through = Some(second);
+        }
+    }
 }
 
 impl Observer for WorkerObserver {
@@ -376,12 +400,7 @@ impl Observer for WorkerObserver {
                 });
             }
         }
-        if let Some(r) = &mut self.rate {
-            if let Err(e) = r.record(n - self.prev.min(n), now) {
-                eprintln!("allegro worker: cannot write the rate file: {e}");
-                self.rate = None;
-            }
-        }
+        self.rate_records(totals, totals.complete_before(now));
         if let Some(l) = &mut self.latency {
             // Maestro's receivers measure from the actual send time.
             if let Err(e) = l.interval(self.prev_at, now, &interval.service) {
@@ -389,7 +408,12 @@ impl Observer for WorkerObserver {
                 self.latency = None;
             }
         }
-        self.prev = n;
         self.prev_at = now;
+    }
+
+    fn finished(&mut self, totals: &Totals) {
+        if let Some(&last) = totals.seconds.keys().next_back() {
+            self.rate_records(totals, last);
+        }
     }
 }
