@@ -713,13 +713,32 @@ fn the_client_exits_1_with_the_reason_when_the_latency_condition_cannot_hold() {
 
 #[test]
 fn the_client_names_a_worker_that_vanished_mid_test_and_exits_1() {
-    let (r, _) = fixed_rate_test(
+    let (r, results) = fixed_rate_test(
         &["--test-duration", "60s", "--rate", "100"],
         Some(Duration::from_secs(4)),
     );
     assert_eq!(r.status, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("vanished"), "{}", r.stderr);
     assert!(r.elapsed < Duration::from_secs(30), "took {:?}", r.elapsed);
+    // The worker that was stopped gave its files all the same; the vanished one is named.
+    assert!(
+        r.stderr.contains("no result files (it gave no verdict)"),
+        "{}",
+        r.stderr
+    );
+    let pulled: Vec<PathBuf> = std::fs::read_dir(results.join("lastFailed"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(pulled.len(), 1, "{pulled:?}");
+    for f in ["test.properties", "summary.json"] {
+        assert!(
+            pulled[0].join(f).is_file(),
+            "{f} in {}",
+            pulled[0].display()
+        );
+    }
 }
 
 #[test]

@@ -137,6 +137,9 @@ impl Session {
     }
 }
 
+/// How long the client waits, after stopping the workers of a failed test, for their verdicts.
+pub const STOPPED_VERDICT_WAIT: Duration = Duration::from_secs(10);
+
 /// How long the client waits for the receivers' DRAIN_COMPLETE after a test.
 pub const DRAIN_WAIT: Duration = Duration::from_secs(60);
 
@@ -374,7 +377,13 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, Error> {
                 s.send(&topics::by_id(&p.id), Request::StopWorker);
             }
         }
+        // Stopped workers still say how their test ended, and their files are wanted most
+        // when the test failed.
+        s.until(STOPPED_VERDICT_WAIT, |got| {
+            verdicts(got).len() >= roles.len()
+        });
     }
+    let done = verdicts(&s.got);
 
     // Every receiver that gave a verdict drains its destination and says so (§8.3 step 7):
     // waited for up to a minute, as Maestro's clients do; a silent one is only a warning.
@@ -409,6 +418,10 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, Error> {
     let mut latency: Option<Histogram<u64>> = None;
     for (p, _) in &roles {
         if !done.contains_key(&p.id) {
+            reasons.push(format!(
+                "{}@{}: no result files (it gave no verdict)",
+                p.name, p.host
+            ));
             continue;
         }
         let into = dir.join(format!("{}@{}", p.name, p.host));
