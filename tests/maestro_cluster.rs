@@ -1037,3 +1037,72 @@ fn rate_files_add_up_to_the_counts_one_steady_record_a_second() {
         }
     }
 }
+
+/// Ctrl-C on the client mid-test stops the workers, pulls their files, takes the roles back
+/// and exits 130; a second test on the same workers then runs as if nothing happened.
+#[test]
+fn an_interrupted_client_leaves_the_workers_free() {
+    let broker = Mosquitto::start();
+    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
+    let names = [unique("ia"), unique("ib")];
+    let _workers: Vec<Worker> = names.iter().map(|n| Worker::start(&maestro, n)).collect();
+    let named: Vec<&str> = names.iter().map(String::as_str).collect();
+    wait_for(&maestro, &named, Duration::from_secs(10));
+    let sut = format!(
+        "mqtt://{}/{}",
+        endpoint("MOSQUITTO_MQTT"),
+        unique("allegro/int")
+    );
+    let results = common::scratch("client-int");
+    let test = |duration: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_allegro"));
+        c.args([
+            "test",
+            "fixed-rate",
+            "--maestro",
+            &maestro,
+            "--send-receive-url",
+            &sut,
+            "--test-duration",
+            duration,
+            "--rate",
+            "100",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ]);
+        c
+    };
+    let child = test("60s")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the client");
+    std::thread::sleep(Duration::from_secs(5));
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(25),
+        "took {:?} to stop: {stderr}",
+        signalled.elapsed()
+    );
+    let pulled = std::fs::read_dir(results.join("lastFailed")).unwrap().count();
+    assert_eq!(pulled, 2, "both workers' files were pulled");
+    // The same workers take the next test.
+    let again = test("2s").output().unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

@@ -141,6 +141,10 @@ fn hostname() -> String {
 
 /// `allegro test ...`: validates the common options, then runs the test type.
 fn run_test(kind: cli::TestKind) -> i32 {
+    // Ctrl-C stops the test cleanly (workers stopped, files pulled, roles back); a second one
+    // exits at once.
+    run::catch_sigint();
+    run::exit_on_second_sigint();
     let common = match &kind {
         cli::TestKind::FixedRate(a) => &a.common,
         cli::TestKind::Incremental(a) => &a.common,
@@ -192,7 +196,7 @@ fn run_test(kind: cli::TestKind) -> i32 {
                 parallel: a.parallel_count,
                 ..base
             };
-            return match client::fixed_rate(&t, quiet) {
+            return match client::fixed_rate(&t, quiet, &run::interrupted) {
                 Ok(v) => report_fixed(&v),
                 Err(e) => {
                     eprintln!("allegro: {e}");
@@ -234,7 +238,11 @@ fn run_test(kind: cli::TestKind) -> i32 {
         eprintln!("allegro: the initial rate must be above 0 and at most the ceiling rate");
         return EXIT_USAGE;
     }
-    match client::incremental(&base, &steps, quiet) {
+    match client::incremental(&base, &steps, quiet, &run::interrupted) {
+        Ok(all) if all.last().is_some_and(|s| s.interrupted) => {
+            eprintln!("allegro: interrupted; the workers were stopped and their roles taken back");
+            EXIT_INTERRUPTED
+        }
         Ok(all) => {
             for s in &all {
                 println!(
@@ -275,6 +283,11 @@ fn run_test(kind: cli::TestKind) -> i32 {
 }
 
 fn report_fixed(v: &client::Verdict) -> i32 {
+    if v.interrupted {
+        println!("results {}", v.dir.display());
+        eprintln!("allegro: interrupted; the workers were stopped and their roles taken back");
+        return EXIT_INTERRUPTED;
+    }
     if let Some(h) = &v.latency {
         println!(
             "latency (all receivers, µs): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  count {}",

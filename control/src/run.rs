@@ -241,8 +241,20 @@ pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
 }
 
+/// A second SIGINT or SIGTERM ends the process at once (exit status 130).
+static EXIT_ON_SECOND: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::Relaxed);
+    if INTERRUPTED.swap(true, Ordering::Relaxed) && EXIT_ON_SECOND.load(Ordering::Relaxed) {
+        // SAFETY: _exit is async-signal-safe; nothing is left to flush that a second Ctrl-C
+        // did not ask to abandon.
+        unsafe { libc::_exit(crate::EXIT_INTERRUPTED) };
+    }
+}
+
+/// After this, a second SIGINT or SIGTERM exits at once.
+pub(crate) fn exit_on_second_sigint() {
+    EXIT_ON_SECOND.store(true, Ordering::Relaxed);
 }
 
 pub(crate) fn catch_sigint() {

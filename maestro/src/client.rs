@@ -67,6 +67,8 @@ impl FixedRate {
 #[derive(Debug)]
 pub struct Verdict {
     pub success: bool,
+    /// The test was stopped from outside (Ctrl-C): workers stopped, files pulled, roles back.
+    pub interrupted: bool,
     pub reasons: Vec<String>,
     pub dir: PathBuf,
     pub latency: Option<Histogram<u64>>,
@@ -152,8 +154,10 @@ fn verdict_timeout(duration: TestDuration, rate: u64) -> Duration {
     }
 }
 
-/// Runs the test; `Err` is a failure to run it at all (no workers, no broker).
-pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, Error> {
+/// Runs the test; `Err` is a failure to run it at all (no workers, no broker). Once `stop()`
+/// says so, the workers are stopped and the test ends as a failure that is `interrupted`, with
+/// the files pulled and the roles taken back.
+pub fn fixed_rate(t: &FixedRate, quiet: bool, stop: &dyn Fn() -> bool) -> Result<Verdict, Error> {
     let addr = crate::cluster::broker_addr(&t.maestro)?;
     let mut link = Link::new(topics::peer_id(&uuid4()), 30);
     for (topic, q) in topics::CLIENT_SUBSCRIPTIONS {
@@ -312,11 +316,15 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, Error> {
         .collect();
     let mut vanished = Vec::new();
     let mut next_stats = Instant::now();
-    while reasons.is_empty() && verdicts(&s.got).len() < roles.len() && start.elapsed() < limit {
+    while reasons.is_empty()
+        && verdicts(&s.got).len() < roles.len()
+        && start.elapsed() < limit
+        && !stop()
+    {
         // Once a second: ask for STATS (progress, and proof of life), then listen.
         let until = next_stats;
         s.until(Duration::from_secs(2), |got| {
-            Instant::now() >= until || verdicts(got).len() >= roles.len()
+            Instant::now() >= until || verdicts(got).len() >= roles.len() || stop()
         });
         next_stats = Instant::now() + Duration::from_secs(1);
         let stats = s.ask(
@@ -356,6 +364,10 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, Error> {
         }
     }
     reasons.extend(vanished);
+    let interrupted = stop();
+    if interrupted {
+        reasons.push("interrupted".into());
+    }
     let done = verdicts(&s.got);
     for (p, _) in &roles {
         match done.get(&p.id) {
@@ -400,7 +412,13 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, Error> {
             } if peer.id == id)
         })
     };
-    s.until(DRAIN_WAIT, |got| {
+    // Interrupted, the user asked to be done soon: a short wait, then the roles go back.
+    let drain_wait = if interrupted {
+        Duration::from_secs(5)
+    } else {
+        DRAIN_WAIT
+    };
+    s.until(drain_wait, |got| {
         receivers.iter().all(|p| drained(got, &p.id))
     });
     for p in receivers.iter().filter(|p| !drained(&s.got, &p.id)) {
@@ -408,7 +426,7 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, Error> {
             "allegro: {}@{} did not say its drain was complete within {}s",
             p.name,
             p.host,
-            DRAIN_WAIT.as_secs()
+            drain_wait.as_secs()
         );
     }
 
@@ -452,6 +470,7 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool) -> Result<Verdict, Error> {
     let _ = crate::files::link_result(&t.results, &dir, success);
     Ok(Verdict {
         success,
+        interrupted,
         reasons,
         dir,
         latency,
@@ -579,12 +598,19 @@ pub struct Step {
     pub rate: u64,
     pub parallel: u32,
     pub success: bool,
+    /// Stopped from outside; no step follows.
+    pub interrupted: bool,
     pub reasons: Vec<String>,
 }
 
 /// Runs fixed-rate steps until one fails or the ceilings are passed (§8.4 Incremental);
 /// returns every step in order.
-pub fn incremental(base: &FixedRate, steps: &Steps, quiet: bool) -> Result<Vec<Step>, Error> {
+pub fn incremental(
+    base: &FixedRate,
+    steps: &Steps,
+    quiet: bool,
+    stop: &dyn Fn() -> bool,
+) -> Result<Vec<Step>, Error> {
     let mut out = Vec::new();
     let (mut rate, mut parallel) = (steps.initial_rate, steps.initial_parallel);
     loop {
@@ -596,11 +622,12 @@ pub fn incremental(base: &FixedRate, steps: &Steps, quiet: bool) -> Result<Vec<S
         if !quiet {
             eprintln!("step: {rate} msg/s per connection, {parallel} connection(s) per worker");
         }
-        let v = fixed_rate(&t, quiet)?;
+        let v = fixed_rate(&t, quiet, stop)?;
         out.push(Step {
             rate,
             parallel,
             success: v.success,
+            interrupted: v.interrupted,
             reasons: v.reasons,
         });
         if !v.success {

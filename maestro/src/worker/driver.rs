@@ -100,6 +100,7 @@ pub fn run(
         for input in engine.poll() {
             actions.extend(worker.handle(epoch_us(), input));
         }
+        actions.extend(worker.handle(epoch_us(), Input::Tick));
         engine.carry_out(actions, &mut worker, &mut driver.link);
         if driver.last_error != reported {
             if let Some(e) = &driver.last_error {

@@ -44,6 +44,8 @@ pub enum Input<'a> {
     Ended(Result<(), String>),
     /// The drain of an [`Action::StartDrain`] ended: the messages it took, or why it failed.
     Drained(Result<u64, String>),
+    /// Time passes (the driver says so every turn).
+    Tick,
     /// The files an [`Action::ReadLogs`] asked for, by name in order, or why they could not
     /// be read.
     Logs {
@@ -121,6 +123,8 @@ pub struct Worker {
     starting: Option<Note>,
     draining: bool,
     runs: u32,
+    /// When a request last arrived or the last test or drain ended (µs since the epoch).
+    last_word_us: i64,
     /// Fresh UUID strings (correlation ids of notifications, instance ids of runs).
     ids: Box<dyn FnMut() -> String + Send>,
 }
@@ -160,6 +164,7 @@ impl Worker {
             starting: None,
             draining: false,
             runs: 0,
+            last_word_us: i64::MIN,
             ids,
         }
     }
@@ -172,9 +177,11 @@ impl Worker {
     pub fn handle(&mut self, now_us: i64, input: Input<'_>) -> Vec<Action> {
         let mut out = Vec::new();
         match input {
+            Input::Tick => self.release_a_forgotten_role(now_us, &mut out),
             Input::Note { topic, payload } => match note::decode(payload) {
                 Ok(n) => {
                     if let Body::Request(req) = &n.body {
+                        self.last_word_us = now_us;
                         let req = req.clone();
                         self.on_request(now_us, topic, &n, req, &mut out);
                     }
@@ -204,6 +211,7 @@ impl Worker {
                 self.reply(&request, reply, &mut out);
             }
             Input::Ended(result) => {
+                self.last_word_us = now_us;
                 let receiver = self.running.take().is_some_and(|r| !r.sender);
                 let test = self.test.clone();
                 let n = match result {
@@ -221,6 +229,7 @@ impl Worker {
                 }
             }
             Input::Drained(result) => {
+                self.last_word_us = now_us;
                 self.draining = false;
                 let n = match result {
                     Ok(count) => Notification::DrainComplete {
@@ -542,6 +551,28 @@ impl Worker {
         Ok(plan)
     }
 
+    /// An idle worker whose role no request has touched for [`ROLE_RELEASE_US`] gives it up:
+    /// its client is gone (killed before it could ROLE_UNASSIGN), and the next client could
+    /// not use this worker otherwise.
+    fn release_a_forgotten_role(&mut self, now_us: i64, out: &mut Vec<Action>) {
+        let idle = self.running.is_none() && self.starting.is_none() && !self.draining;
+        if self.peer.role == Role::Other
+            || !idle
+            || now_us.saturating_sub(self.last_word_us) < ROLE_RELEASE_US
+        {
+            return;
+        }
+        out.push(Action::Unsubscribe {
+            topic: topics::by_role(self.peer.role),
+        });
+        out.push(Action::Warn(format!(
+            "gave up the {} role: no word from a client for {} s",
+            self.peer.role.name(),
+            ROLE_RELEASE_US / 1_000_000
+        )));
+        self.peer.role = Role::Other;
+    }
+
     /// After a receiver's test: the stored SUT URL drained by as many receivers, until nothing
     /// more arrives or [`END_DRAIN_LIMIT_S`] seconds.
     fn end_of_test_drain(&mut self, out: &mut Vec<Action>) {
@@ -621,6 +652,10 @@ impl Worker {
         }
     }
 }
+
+/// How long an idle worker keeps a role with no request from anyone: 5 minutes, well past
+/// the minute a client waits for drains between the steps of a test.
+pub const ROLE_RELEASE_US: i64 = 300_000_000;
 
 /// The longest a receiver drains its destination after its test (Maestro's workers stop that
 /// drain after 45 s).
@@ -1437,6 +1472,39 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_role_no_client_speaks_for_is_given_up_when_idle() {
+        let mut w = worker();
+        ask(&mut w, Request::RoleAssign { role: Role::Sender });
+        assert!(w.handle(T0 + ROLE_RELEASE_US - 1, Input::Tick).is_empty());
+        // A test keeps it, however long it runs.
+        set_all(&mut w, "mqtt://sut:1883/t");
+        let later = T0 + ROLE_RELEASE_US / 2;
+        ask_on(
+            &mut w,
+            later,
+            BY_ID,
+            Request::StartWorker {
+                worker_name: "JmsSender".into(),
+            },
+        );
+        w.handle(later, Input::Started(Ok(())));
+        assert!(w
+            .handle(later + 10 * ROLE_RELEASE_US, Input::Tick)
+            .is_empty());
+        let end = later + 10 * ROLE_RELEASE_US;
+        w.handle(end, Input::Ended(Ok(())));
+        // Then no word for the bound: the role goes.
+        assert!(w.handle(end + ROLE_RELEASE_US - 1, Input::Tick).is_empty());
+        let a = w.handle(end + ROLE_RELEASE_US, Input::Tick);
+        assert!(
+            matches!(&a[0], Action::Unsubscribe { topic } if *topic == topics::by_role(Role::Sender)),
+            "{a:?}"
+        );
+        assert_eq!(w.peer().role, Role::Other);
+        assert!(w.handle(end + 2 * ROLE_RELEASE_US, Input::Tick).is_empty());
     }
 
     #[test]
