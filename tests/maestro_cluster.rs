@@ -688,8 +688,26 @@ fn the_client_runs_a_fixed_rate_test_and_collects_every_result() {
     }
 }
 
+/// What `tests/peers/read_xunit.py` (junitparser, as a CI system reads it) found in `path`.
+fn read_xunit(path: &std::path::Path) -> serde_json::Value {
+    let script = common::root().join("tests/peers/read_xunit.py");
+    let out = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(path)
+        .output()
+        .expect("python3 (scripts/setup installs python3-junitparser)");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn the_client_exits_1_with_the_reason_when_the_latency_condition_cannot_hold() {
+    let xunit = common::scratch("xunit-failed").join("fcl.xml");
     let (r, _) = fixed_rate_test(
         &[
             "--test-duration",
@@ -700,6 +718,8 @@ fn the_client_exits_1_with_the_reason_when_the_latency_condition_cannot_hold() {
             "10000",
             "--maximum-latency",
             "1",
+            "--xunit",
+            xunit.to_str().unwrap(),
         ],
         None,
     );
@@ -708,6 +728,28 @@ fn the_client_exits_1_with_the_reason_when_the_latency_condition_cannot_hold() {
         r.stderr.contains("over the fail condition of 1 ms"),
         "{}",
         r.stderr
+    );
+    // The xUnit file, as a CI system reads it: the receiver's case failed with the reason.
+    let x = read_xunit(&xunit);
+    let suite = &x["suites"][0];
+    assert_eq!(
+        (suite["tests"].as_u64(), suite["failures"].as_u64()),
+        (Some(2), Some(1)),
+        "{x}"
+    );
+    let failed: Vec<&serde_json::Value> = suite["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["failure"].is_null())
+        .collect();
+    assert_eq!(failed[0]["classname"], "receiver", "{x}");
+    assert!(
+        failed[0]["failure"]
+            .as_str()
+            .unwrap()
+            .contains("over the fail condition"),
+        "{x}"
     );
 }
 
@@ -941,6 +983,7 @@ fn the_client_waits_for_every_receivers_drain_and_ends_promptly() {
         endpoint("MOSQUITTO_MQTT"),
         unique("allegro/drain")
     );
+    let xunit_dir = common::scratch("xunit-dir");
     let started = Instant::now();
     let r = common::run(
         &[
@@ -950,6 +993,8 @@ fn the_client_waits_for_every_receivers_drain_and_ends_promptly() {
             &maestro,
             "--send-receive-url",
             &sut,
+            "--xunit-dir",
+            xunit_dir.to_str().unwrap(),
             "--test-duration",
             "3s",
             "--rate",
@@ -962,6 +1007,15 @@ fn the_client_waits_for_every_receivers_drain_and_ends_promptly() {
     );
     let took = started.elapsed();
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    // Maestro's TEST_XUNIT_DIR: one case per worker, none failed.
+    let x = read_xunit(&xunit_dir.join("fixed-rate-0-0.xml"));
+    let suite = &x["suites"][0];
+    assert_eq!(suite["name"], "fixed-rate", "{x}");
+    assert_eq!(
+        (suite["tests"].as_u64(), suite["failures"].as_u64()),
+        (Some(3), Some(0)),
+        "{x}"
+    );
     assert!(
         !r.stderr.contains("drain was complete"),
         "every receiver said its drain was complete: {}",
@@ -1094,7 +1148,9 @@ fn an_interrupted_client_leaves_the_workers_free() {
         "took {:?} to stop: {stderr}",
         signalled.elapsed()
     );
-    let pulled = std::fs::read_dir(results.join("lastFailed")).unwrap().count();
+    let pulled = std::fs::read_dir(results.join("lastFailed"))
+        .unwrap()
+        .count();
     assert_eq!(pulled, 2, "both workers' files were pulled");
     // The same workers take the next test.
     let again = test("2s").output().unwrap();

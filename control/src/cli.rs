@@ -88,6 +88,15 @@ pub struct TestArgs {
     /// Where each run's collected files go.
     #[arg(long, default_value = "results/test")]
     pub results: PathBuf,
+    /// Write the verdicts as an xUnit (JUnit XML) file here.
+    #[arg(long)]
+    pub xunit: Option<PathBuf>,
+    /// Or into this directory, as `<test>-0-<iteration>.xml` (Maestro's TEST_XUNIT_DIR).
+    #[arg(long = "xunit-dir", env = "TEST_XUNIT_DIR")]
+    pub xunit_dir: Option<PathBuf>,
+    /// With --xunit-dir: the file's name without `.xml` (Maestro's TEST_XUNIT_NAME).
+    #[arg(long = "xunit-name", env = "TEST_XUNIT_NAME")]
+    pub xunit_name: Option<String>,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,

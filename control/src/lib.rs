@@ -197,7 +197,15 @@ fn run_test(kind: cli::TestKind) -> i32 {
                 ..base
             };
             return match client::fixed_rate(&t, quiet, &run::interrupted) {
-                Ok(v) => report_fixed(&v),
+                Ok(v) => {
+                    let xunit = write_xunit(common, "fixed-rate", 0, &v.cases, v.seconds);
+                    let code = report_fixed(&v);
+                    if code == EXIT_OK && !xunit {
+                        EXIT_FAILED
+                    } else {
+                        code
+                    }
+                }
                 Err(e) => {
                     eprintln!("allegro: {e}");
                     EXIT_FAILED
@@ -238,7 +246,22 @@ fn run_test(kind: cli::TestKind) -> i32 {
         eprintln!("allegro: the initial rate must be above 0 and at most the ceiling rate");
         return EXIT_USAGE;
     }
-    match client::incremental(&base, &steps, quiet, &run::interrupted) {
+    let suite = match kind {
+        cli::TestKind::FixedRate(_) => "fixed-rate",
+        cli::TestKind::Incremental(_) => "incremental",
+        cli::TestKind::FairIncremental(_) => "fair-incremental",
+    };
+    let ran = client::incremental(&base, &steps, quiet, &run::interrupted);
+    if let Ok(all) = &ran {
+        let written = all
+            .iter()
+            .enumerate()
+            .all(|(k, s)| write_xunit(common, suite, k, &s.cases, s.seconds));
+        if !written {
+            return EXIT_FAILED;
+        }
+    }
+    match ran {
         Ok(all) if all.last().is_some_and(|s| s.interrupted) => {
             eprintln!("allegro: interrupted; the workers were stopped and their roles taken back");
             EXIT_INTERRUPTED
@@ -278,6 +301,38 @@ fn run_test(kind: cli::TestKind) -> i32 {
         Err(e) => {
             eprintln!("allegro: {e}");
             EXIT_FAILED
+        }
+    }
+}
+
+/// Writes the xUnit file asked for (`--xunit`, or `--xunit-dir`/TEST_XUNIT_DIR with
+/// `<test>-0-<iteration>.xml` or TEST_XUNIT_NAME); false when it could not be written.
+fn write_xunit(
+    common: &cli::TestArgs,
+    suite: &str,
+    iteration: usize,
+    cases: &[allegro_maestro::xunit::Case],
+    seconds: f64,
+) -> bool {
+    let path = match (&common.xunit, &common.xunit_dir) {
+        (Some(f), _) => f.clone(),
+        (None, Some(dir)) => dir.join(match &common.xunit_name {
+            Some(n) => format!("{n}.xml"),
+            None => format!("{suite}-0-{iteration}.xml"),
+        }),
+        (None, None) => return true,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(&path, allegro_maestro::xunit::report(suite, cases, seconds)) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "allegro: cannot write the xUnit file {}: {e}",
+                path.display()
+            );
+            false
         }
     }
 }

@@ -67,6 +67,10 @@ impl FixedRate {
 #[derive(Debug)]
 pub struct Verdict {
     pub success: bool,
+    /// Every worker's verdict as an xUnit test case.
+    pub cases: Vec<crate::xunit::Case>,
+    /// From the first request to the last file pulled.
+    pub seconds: f64,
     /// The test was stopped from outside (Ctrl-C): workers stopped, files pulled, roles back.
     pub interrupted: bool,
     pub reasons: Vec<String>,
@@ -158,6 +162,7 @@ fn verdict_timeout(duration: TestDuration, rate: u64) -> Duration {
 /// says so, the workers are stopped and the test ends as a failure that is `interrupted`, with
 /// the files pulled and the roles taken back.
 pub fn fixed_rate(t: &FixedRate, quiet: bool, stop: &dyn Fn() -> bool) -> Result<Verdict, Error> {
+    let began = Instant::now();
     let addr = crate::cluster::broker_addr(&t.maestro)?;
     let mut link = Link::new(topics::peer_id(&uuid4()), 30);
     for (topic, q) in topics::CLIENT_SUBSCRIPTIONS {
@@ -468,8 +473,21 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool, stop: &dyn Fn() -> bool) -> Result
     s.until(Duration::from_secs(1), |_| Instant::now() >= linger);
     let success = reasons.is_empty();
     let _ = crate::files::link_result(&t.results, &dir, success);
+    let cases = roles
+        .iter()
+        .map(|(p, role)| crate::xunit::Case {
+            name: format!("{}@{}", p.name, p.host),
+            class: role.name().into(),
+            result: match done.get(&p.id) {
+                Some(r) => r.clone(),
+                None => Err("no verdict".into()),
+            },
+        })
+        .collect();
     Ok(Verdict {
         success,
+        cases,
+        seconds: began.elapsed().as_secs_f64(),
         interrupted,
         reasons,
         dir,
@@ -598,6 +616,9 @@ pub struct Step {
     pub rate: u64,
     pub parallel: u32,
     pub success: bool,
+    /// The step's verdicts as xUnit test cases, and how long it took.
+    pub cases: Vec<crate::xunit::Case>,
+    pub seconds: f64,
     /// Stopped from outside; no step follows.
     pub interrupted: bool,
     pub reasons: Vec<String>,
@@ -627,6 +648,8 @@ pub fn incremental(
             rate,
             parallel,
             success: v.success,
+            cases: v.cases,
+            seconds: v.seconds,
             interrupted: v.interrupted,
             reasons: v.reasons,
         });

@@ -7,7 +7,8 @@
 //!   HDR latency log, log chunks);
 //! - [`cluster`]: one-shot cluster commands (`ping`, `stats`, `halt`);
 //! - [`client`]: the test client (fixed-rate, incremental, fair-incremental, log collection);
-//! - [`worker`]: the worker daemon.
+//! - [`worker`]: the worker daemon;
+//! - [`xunit`]: the client's JUnit XML report.
 
 use std::fmt;
 
@@ -46,3 +47,4 @@ pub mod files;
 pub mod link;
 pub mod note;
 pub mod worker;
+pub mod xunit;
