@@ -1162,3 +1162,63 @@ fn an_interrupted_client_leaves_the_workers_free() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// `--endpoint-resolver one-to-one` (Maestro's ENDPOINT_RESOLVER_NAME): with two senders and
+/// two receivers on RabbitMQ, sender k and receiver k share queue `NAME.k`, each pair counting
+/// exactly its own messages.
+#[test]
+fn one_to_one_endpoints_pair_each_sender_with_a_receiver_on_its_own_queue() {
+    let broker = Mosquitto::start();
+    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
+    let names: Vec<String> = (0..4).map(|i| unique(&format!("o{i}"))).collect();
+    let _workers: Vec<Worker> = names.iter().map(|n| Worker::start(&maestro, n)).collect();
+    let named: Vec<&str> = names.iter().map(String::as_str).collect();
+    wait_for(&maestro, &named, Duration::from_secs(10));
+    let queue = unique("allegro-it-1to1");
+    let sut = format!(
+        "amqp://guest:guest@{}/queue/{queue}",
+        endpoint("RABBITMQ_AMQP")
+    );
+    let results = common::scratch("client-1to1");
+    let r = common::run(
+        &[
+            "test",
+            "fixed-rate",
+            "--maestro",
+            &maestro,
+            "--send-receive-url",
+            &sut,
+            "--endpoint-resolver",
+            "one-to-one",
+            "--distribution-strategy",
+            "balanced-exclusive",
+            "--test-duration",
+            "500",
+            "--rate",
+            "500",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    for k in [1, 2] {
+        assert_eq!(common::rabbit_queue_depth(&format!("{queue}.{k}")), 0);
+    }
+    let received: Vec<u64> = std::fs::read_dir(results.join("lastSuccessful"))
+        .unwrap()
+        .flatten()
+        .filter_map(|w| {
+            let s: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(w.path().join("summary.json")).ok()?)
+                    .ok()?;
+            (s["config"]["parallel"] == 0).then(|| s["totals"]["received"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        received,
+        vec![500, 500],
+        "each receiver got its sender's 500"
+    );
+}

@@ -85,6 +85,11 @@ pub struct TestArgs {
     /// sender; Allegro always sends each worker its parameters on its own topic).
     #[arg(long = "distribution-strategy", env = "DISTRIBUTION_STRATEGY", default_value = "balanced", value_parser = ["balanced", "balanced-exclusive"])]
     pub distribution_strategy: String,
+    /// How endpoints get their SUT URL: `role` (every endpoint of a role the same) or
+    /// `one-to-one` (`.<k>` after the URL's path for endpoint k of each role, so that sender k
+    /// and receiver k share a destination of their own).
+    #[arg(long = "endpoint-resolver", env = "ENDPOINT_RESOLVER_NAME", default_value = "role", value_parser = ["role", "one-to-one"])]
+    pub endpoint_resolver: String,
     /// Where each run's collected files go.
     #[arg(long, default_value = "results/test")]
     pub results: PathBuf,

@@ -187,6 +187,11 @@ fn run_test(kind: cli::TestKind) -> i32 {
             .maximum_latency
             .unwrap_or(if incremental { 600 } else { 0 }),
         results: common.results.clone(),
+        resolver: if common.endpoint_resolver == "one-to-one" {
+            client::Resolver::OneToOne
+        } else {
+            client::Resolver::Role
+        },
     };
     let quiet = common.quiet;
     let steps = match &kind {

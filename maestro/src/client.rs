@@ -41,6 +41,35 @@ pub struct FixedRate {
     /// Maximum latency in ms (the workers' FCL), 0 for none.
     pub max_latency_ms: u64,
     pub results: PathBuf,
+    /// How endpoints get their SUT URL (Maestro's ENDPOINT_RESOLVER_NAME).
+    pub resolver: Resolver,
+}
+
+/// How each endpoint gets its SUT URL (§8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Resolver {
+    /// Every endpoint of a role gets the role's URL.
+    #[default]
+    Role,
+    /// Endpoint k of a role (k = 1, 2, ... per role) gets the URL with `.k` after its path:
+    /// sender k and receiver k share a destination of their own.
+    OneToOne,
+}
+
+impl Resolver {
+    /// The URL endpoint `k` (from 1) of its role gets.
+    pub fn url(self, url: &str, k: usize) -> String {
+        match self {
+            Resolver::Role => url.to_owned(),
+            Resolver::OneToOne => {
+                let (base, query) = match url.find('?') {
+                    Some(i) => url.split_at(i),
+                    None => (url, ""),
+                };
+                format!("{base}.{k}{query}")
+            }
+        }
+    }
 }
 
 impl FixedRate {
@@ -240,13 +269,17 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool, stop: &dyn Fn() -> bool) -> Result
         }
     }
     // Parameters, per worker (§8.3 step 2).
+    let (mut senders, mut receivers) = (0, 0);
     for (p, role) in &roles {
-        let url = if *role == Role::Sender {
-            &t.send_url
+        let (url, k) = if *role == Role::Sender {
+            senders += 1;
+            (&t.send_url, senders)
         } else {
-            &t.receive_url
+            receivers += 1;
+            (&t.receive_url, receivers)
         };
-        for (option, value) in t.set_options(url) {
+        let url = t.resolver.url(url, k);
+        for (option, value) in t.set_options(&url) {
             for (_, r) in s.ask(
                 &topics::by_id(&p.id),
                 Request::Set { option, value },
@@ -700,6 +733,17 @@ mod tests {
     }
 
     #[test]
+    fn one_to_one_gives_each_pair_a_destination_of_its_own() {
+        let r = Resolver::OneToOne;
+        assert_eq!(r.url("amqp://h:5672/queue/q", 2), "amqp://h:5672/queue/q.2");
+        assert_eq!(
+            r.url("amqp://h/q?settle=unsettled", 1),
+            "amqp://h/q.1?settle=unsettled"
+        );
+        assert_eq!(Resolver::Role.url("mqtt://h/t", 3), "mqtt://h/t");
+    }
+
+    #[test]
     fn options_become_set_strings_on_the_way_out() {
         let t = FixedRate {
             maestro: "mqtt://m:1883".into(),
@@ -711,6 +755,7 @@ mod tests {
             parallel: 4,
             max_latency_ms: 600,
             results: PathBuf::from("r"),
+            resolver: Resolver::Role,
         };
         let got: Vec<(SetOption, String)> = t.set_options("amqp://s/q").into();
         let want = [
