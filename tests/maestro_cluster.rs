@@ -1222,3 +1222,60 @@ fn one_to_one_endpoints_pair_each_sender_with_a_receiver_on_its_own_queue() {
         "each receiver got its sender's 500"
     );
 }
+
+/// `--warm-up` (Maestro's WARM_UP=true): a warm-up run at 30% of the rate, ended once the
+/// senders sent the warm-up count, then the test itself, each with its own results.
+#[test]
+fn a_warm_up_runs_before_the_test_at_a_third_of_the_rate() {
+    let broker = Mosquitto::start();
+    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
+    let names = [unique("wa"), unique("wb")];
+    let _workers: Vec<Worker> = names.iter().map(|n| Worker::start(&maestro, n)).collect();
+    let named: Vec<&str> = names.iter().map(String::as_str).collect();
+    wait_for(&maestro, &named, Duration::from_secs(10));
+    let sut = format!(
+        "mqtt://{}/{}",
+        endpoint("MOSQUITTO_MQTT"),
+        unique("allegro/warm")
+    );
+    let results = common::scratch("client-warm");
+    let r = common::run(
+        &[
+            "test",
+            "fixed-rate",
+            "--maestro",
+            &maestro,
+            "--send-receive-url",
+            &sut,
+            "--warm-up",
+            "--warm-up-count",
+            "600",
+            "--rate",
+            "1000",
+            "--parallel-count",
+            "2",
+            "--test-duration",
+            "2s",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("warm-up: 300 msg/s"), "{}", r.stderr);
+    // The warm-up's results, then the test's: the senders' properties say which was which.
+    let sender_props = |n: u32| -> String {
+        std::fs::read_dir(results.join(n.to_string()))
+            .unwrap()
+            .flatten()
+            .map(|w| std::fs::read_to_string(w.path().join("test.properties")).unwrap())
+            .find(|p| p.contains("rate="))
+            .unwrap()
+    };
+    let warm = sender_props(0);
+    assert!(warm.lines().any(|l| l == "rate=300"), "{warm}");
+    let test = sender_props(1);
+    assert!(test.lines().any(|l| l == "rate=1000"), "{test}");
+    let link = std::fs::read_link(results.join("last")).unwrap();
+    assert!(link.ends_with("1"), "{link:?}");
+}

@@ -117,6 +117,13 @@ pub struct FixedRateArgs {
     /// Connections per worker.
     #[arg(long = "parallel-count", env = "PARALLEL_COUNT", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub parallel_count: u32,
+    /// Run Maestro's warm-up first: 30% of the rate on at most 30 connections per worker until
+    /// the senders sent --warm-up-count messages, a 1 s cool-down, then the test.
+    #[arg(long = "warm-up", env = "WARM_UP", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub warm_up: bool,
+    /// Messages the warm-up sends in all.
+    #[arg(long = "warm-up-count", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub warm_up_count: u64,
 }
 
 /// Parallel-count steps shared by both incremental kinds.

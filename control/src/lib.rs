@@ -192,6 +192,7 @@ fn run_test(kind: cli::TestKind) -> i32 {
         } else {
             client::Resolver::Role
         },
+        stop_after_sent: None,
     };
     let quiet = common.quiet;
     let steps = match &kind {
@@ -201,6 +202,27 @@ fn run_test(kind: cli::TestKind) -> i32 {
                 parallel: a.parallel_count,
                 ..base
             };
+            if a.warm_up {
+                let w = t.warm_up(a.warm_up_count);
+                if !quiet {
+                    eprintln!(
+                        "warm-up: {} msg/s per connection, {} connection(s) per worker, until {} messages are sent",
+                        w.rate, w.parallel, a.warm_up_count
+                    );
+                }
+                match client::fixed_rate(&w, quiet, &run::interrupted) {
+                    Ok(v) if v.interrupted => return report_fixed(&v),
+                    Ok(v) if !v.success => {
+                        eprintln!("allegro: the warm-up failed: {}", v.reasons.join("; "));
+                        return EXIT_FAILED;
+                    }
+                    Ok(_) => std::thread::sleep(std::time::Duration::from_secs(1)), // cool-down
+                    Err(e) => {
+                        eprintln!("allegro: warm-up: {e}");
+                        return EXIT_FAILED;
+                    }
+                }
+            }
             return match client::fixed_rate(&t, quiet, &run::interrupted) {
                 Ok(v) => {
                     let xunit = write_xunit(common, "fixed-rate", 0, &v.cases, v.seconds);

@@ -43,6 +43,30 @@ pub struct FixedRate {
     pub results: PathBuf,
     /// How endpoints get their SUT URL (Maestro's ENDPOINT_RESOLVER_NAME).
     pub resolver: Resolver,
+    /// A warm-up ends once the senders' STATS counts add up to this many messages: the
+    /// workers are then stopped (their runs count as clean).
+    pub stop_after_sent: Option<u64>,
+}
+
+impl FixedRate {
+    /// The warm-up Maestro's fixed-rate test runs first (§8.4): 30% of the rate, at most 30
+    /// connections per worker, `count` messages in all (Maestro's `warm-up.message.count`,
+    /// 1,000,000 by default) spread over the connections, ended when the senders' counts
+    /// reach `count`.
+    pub fn warm_up(&self, count: u64) -> FixedRate {
+        let parallel = self.parallel.clamp(1, 30);
+        FixedRate {
+            rate: (self.rate as f64 * 0.3).round() as u64,
+            parallel,
+            duration: TestDuration::Count(
+                (count as f64 / f64::from(self.parallel.max(1)))
+                    .round()
+                    .max(1.0) as u64,
+            ),
+            stop_after_sent: Some(count),
+            ..self.clone()
+        }
+    }
 }
 
 /// How each endpoint gets its SUT URL (§8.2).
@@ -354,10 +378,12 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool, stop: &dyn Fn() -> bool) -> Result
         .collect();
     let mut vanished = Vec::new();
     let mut next_stats = Instant::now();
+    let mut enough = false;
     while reasons.is_empty()
         && verdicts(&s.got).len() < roles.len()
         && start.elapsed() < limit
         && !stop()
+        && !enough
     {
         // Once a second: ask for STATS (progress, and proof of life), then listen.
         let until = next_stats;
@@ -373,6 +399,21 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool, stop: &dyn Fn() -> bool) -> Result
         );
         for (p, _) in &stats {
             last_seen.insert(p.id.clone(), Instant::now());
+        }
+        if let Some(cap) = t.stop_after_sent {
+            let sent: i64 = stats
+                .iter()
+                .filter(|(p, _)| {
+                    roles
+                        .iter()
+                        .any(|(q, r)| q.id == p.id && *r == Role::Sender)
+                })
+                .filter_map(|(_, r)| match r {
+                    Response::Stats(st) => Some(st.count),
+                    _ => None,
+                })
+                .sum();
+            enough = sent >= cap as i64;
         }
         let done = verdicts(&s.got);
         vanished = roles
@@ -402,6 +443,17 @@ pub fn fixed_rate(t: &FixedRate, quiet: bool, stop: &dyn Fn() -> bool) -> Result
         }
     }
     reasons.extend(vanished);
+    if enough {
+        // A warm-up that sent what it had to: stop every worker and take its verdict.
+        for want in [Role::Sender, Role::Receiver] {
+            for (p, _) in roles.iter().filter(|(_, r)| *r == want) {
+                s.send(&topics::by_id(&p.id), Request::StopWorker);
+            }
+        }
+        s.until(STOPPED_VERDICT_WAIT, |got| {
+            verdicts(got).len() >= roles.len()
+        });
+    }
     let interrupted = stop();
     if interrupted {
         reasons.push("interrupted".into());
@@ -733,6 +785,32 @@ mod tests {
     }
 
     #[test]
+    fn the_warm_up_runs_at_30_percent_on_at_most_30_connections() {
+        let t = FixedRate {
+            maestro: "mqtt://m".into(),
+            send_url: "s".into(),
+            receive_url: "r".into(),
+            size: MessageSize::Fixed(256),
+            duration: TestDuration::Time(60 * NANOS_PER_SEC),
+            rate: 1_000,
+            parallel: 50,
+            max_latency_ms: 0,
+            results: PathBuf::from("r"),
+            resolver: Resolver::Role,
+            stop_after_sent: None,
+        };
+        let w = t.warm_up(1_000_000);
+        assert_eq!((w.rate, w.parallel), (300, 30));
+        assert_eq!(
+            w.duration,
+            TestDuration::Count(20_000),
+            "1M over the 50 connections asked"
+        );
+        assert_eq!(w.stop_after_sent, Some(1_000_000));
+        assert_eq!(w.size, t.size);
+    }
+
+    #[test]
     fn one_to_one_gives_each_pair_a_destination_of_its_own() {
         let r = Resolver::OneToOne;
         assert_eq!(r.url("amqp://h:5672/queue/q", 2), "amqp://h:5672/queue/q.2");
@@ -756,6 +834,7 @@ mod tests {
             max_latency_ms: 600,
             results: PathBuf::from("r"),
             resolver: Resolver::Role,
+            stop_after_sent: None,
         };
         let got: Vec<(SetOption, String)> = t.set_options("amqp://s/q").into();
         let want = [
