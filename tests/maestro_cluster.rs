@@ -1279,3 +1279,65 @@ fn a_warm_up_runs_before_the_test_at_a_third_of_the_rate() {
     let link = std::fs::read_link(results.join("last")).unwrap();
     assert!(link.ends_with("1"), "{link:?}");
 }
+
+/// A sender worker shows load in STATS soon after START_WORKER: the engine reports its first
+/// message at once rather than at its next once-a-second snapshot.
+#[test]
+fn a_sender_shows_its_first_messages_in_stats_promptly() {
+    use allegro_maestro::note::{Body, Request, Response, Role, SetOption};
+    let broker = Mosquitto::start();
+    let ep = format!("127.0.0.1:{}", broker.1);
+    let maestro = format!("mqtt://{ep}");
+    let name = unique("ps");
+    let _w = Worker::start(&maestro, &name);
+    let ids = wait_for(&maestro, &[&name], Duration::from_secs(10));
+    let by_id = format!("/mpt/peer/by-id/{}", ids[0]);
+    let mut c = Client::new(&ep);
+    c.request(&by_id, Request::RoleAssign { role: Role::Sender });
+    let sut = format!(
+        "mqtt://{}/{}",
+        endpoint("MOSQUITTO_MQTT"),
+        unique("allegro/prompt")
+    );
+    for (option, value) in [
+        (SetOption::Broker, sut.as_str()),
+        (SetOption::DurationType, "5s"),
+        (SetOption::ParallelCount, "1"),
+        (SetOption::Rate, "1000"),
+    ] {
+        c.request(
+            &by_id,
+            Request::Set {
+                option,
+                value: value.into(),
+            },
+        );
+    }
+    c.request(
+        &by_id,
+        Request::StartWorker {
+            worker_name: "JmsSender".into(),
+        },
+    );
+    let started = Instant::now();
+    let first = loop {
+        c.got.clear();
+        c.request(&by_id, Request::Stats);
+        let count = c.got.iter().find_map(|n| match &n.body {
+            Body::Response {
+                peer,
+                response: Response::Stats(s),
+            } if peer.id == ids[0] => Some(s.count),
+            _ => None,
+        });
+        if count.unwrap_or(0) > 0 {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no messages in STATS after 5 s"
+        );
+    };
+    eprintln!("first messages in STATS {first:?} after START_WORKER");
+    assert!(first < Duration::from_millis(900), "{first:?}");
+}

@@ -171,6 +171,9 @@ pub trait Observer {
     /// Roughly once a second, and at the end: the merged totals and what was recorded
     /// since the previous call.
     fn interval(&mut self, _now: Nanos, _totals: &Totals, _interval: &Histograms) {}
+    /// Whenever a shard reported (about once a second each, and at once for its first
+    /// message): the merged totals so far.
+    fn progress(&mut self, _totals: &Totals) {}
     /// Once, after the last `interval`: every shard has reported everything.
     fn finished(&mut self, _totals: &Totals) {}
 }
@@ -206,6 +209,7 @@ pub fn execute(
             Ok(s) => {
                 interval.add(&s.interval);
                 totals.apply(&s);
+                observer.progress(&totals);
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,

@@ -80,6 +80,8 @@ pub struct Core {
     /// Counts as of the last snapshot: a change in `connecting` or `senders_active` to zero is
     /// reported at once, so the control thread starts and drains without waiting a second.
     reported: ConnCounts,
+    /// Whether the last snapshot had any message sent or received.
+    reported_moving: bool,
 }
 
 impl Core {
@@ -107,6 +109,7 @@ impl Core {
                 senders_active: u32::MAX,
                 ..Default::default()
             },
+            reported_moving: false,
         }
     }
 
@@ -179,12 +182,17 @@ impl Core {
     pub fn maybe_snapshot(&mut self, now: Nanos, last: bool) {
         let c = self.counts;
         let r = self.reported;
+        // The first message sent or received is reported at once too, so that a Maestro
+        // worker's STATS shows load as soon as there is some.
+        let moving = self.stats.counters.sent + self.stats.counters.received > 0;
         let milestone = (c.connecting == 0 && r.connecting != 0)
-            || (c.senders_active == 0 && r.senders_active != 0);
+            || (c.senders_active == 0 && r.senders_active != 0)
+            || (moving && !self.reported_moving);
         if !last && !milestone && now - self.last_snapshot < SNAPSHOT_EVERY {
             return;
         }
         self.reported = c;
+        self.reported_moving = moving;
         self.last_snapshot = now;
         let interval = std::mem::take(&mut self.stats.interval);
         let s = &mut self.stats;

@@ -380,6 +380,12 @@ impl WorkerObserver {
 }
 
 impl Observer for WorkerObserver {
+    fn progress(&mut self, totals: &Totals) {
+        let c = totals.counters();
+        let n = if self.sender { c.sent } else { c.received };
+        self.count.store(n, Ordering::Relaxed);
+    }
+
     fn interval(
         &mut self,
         now: i64,
