@@ -4,7 +4,8 @@
 //! the workers' links and the merged histograms cross a real (virtual) network path, not
 //! loopback.
 //!
-//! Added latency (`tc netem`) is not tested here: these machines' kernel has no `sch_netem`.
+//! Latency between hosts: these machines' kernel has no `sch_netem` for `tc netem`, so a relay
+//! on the SUT host (`tests/peers/delay_proxy.py`) holds the senders' bytes 20 ms each way.
 //! Needs root (CI runs as root); it fails, never skips, without it.
 
 mod common;
@@ -38,8 +39,10 @@ fn ip(args: &[&str]) {
 
 impl Hosts {
     fn new(names: &[&str]) -> Hosts {
-        let tag = std::process::id() % 10_000;
-        let net = 100 + std::process::id() % 150;
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = (std::process::id() % 1_000) * 10 + n;
+        let net = 100 + (std::process::id() + n) % 150;
         let bridge = format!("alb{tag}");
         ip(&["link", "add", &bridge, "type", "bridge"]);
         let mut hosts = Hosts {
@@ -120,8 +123,9 @@ fn mosquitto_on(hosts: &mut Hosts, i: usize) {
     hosts.spawn(c);
 }
 
-#[test]
-fn a_cluster_of_separate_hosts_runs_a_test_across_the_network() {
+/// A 3 s test at 500/s on a cluster of separate hosts; with `delay_ms`, the senders reach the
+/// SUT broker through a relay that delays each way. Returns the client's stdout.
+fn cluster_test(delay_ms: Option<u32>) -> String {
     // 0: Maestro broker, 1: SUT broker, 2 and 3: workers, 4: client.
     let mut hosts = Hosts::new(&["mb", "sut", "w1", "w2", "cl"]);
     mosquitto_on(&mut hosts, 0);
@@ -158,7 +162,25 @@ fn a_cluster_of_separate_hosts_runs_a_test_across_the_network() {
             .unwrap_or_else(|_| panic!("the worker on {host} did not reach {maestro}"));
     }
     let results: PathBuf = scratch("netns-client");
-    let sut = format!("mqtt://{}:1883/{}", hosts.addr(1), unique("allegro/hosts"));
+    let topic = unique("allegro/hosts");
+    let receive_url = format!("mqtt://{}:1883/{topic}", hosts.addr(1));
+    let send_url = match delay_ms {
+        None => receive_url.clone(),
+        Some(ms) => {
+            let relay = common::root().join("tests/peers/delay_proxy.py");
+            let mut c = hosts.on(1, "/usr/bin/python3");
+            c.arg(relay)
+                .args(["0.0.0.0", "1884", "127.0.0.1", "1883", &ms.to_string()])
+                .stdout(Stdio::piped());
+            let child = hosts.spawn(c);
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert_eq!(line.trim(), "listening");
+            format!("mqtt://{}:1884/{topic}", hosts.addr(1))
+        }
+    };
     let started = Instant::now();
     let out = hosts
         .on(4, allegro)
@@ -167,8 +189,10 @@ fn a_cluster_of_separate_hosts_runs_a_test_across_the_network() {
             "fixed-rate",
             "--maestro",
             &maestro,
-            "--send-receive-url",
-            &sut,
+            "--send-url",
+            &send_url,
+            "--receive-url",
+            &receive_url,
             "--test-duration",
             "3s",
             "--rate",
@@ -215,4 +239,32 @@ fn a_cluster_of_separate_hosts_runs_a_test_across_the_network() {
     };
     assert_eq!(total("sent"), 1_500, "3 s at 500/s");
     assert_eq!(total("received"), 1_500);
+    stdout.into_owned()
+}
+
+/// The merged median latency in µs the client printed.
+fn p50(stdout: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("latency (all receivers"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    line.split("p50 ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"))
+}
+
+#[test]
+fn a_cluster_of_separate_hosts_runs_a_test_across_the_network() {
+    let out = cluster_test(None);
+    assert!(p50(&out) < 20_000, "{out}");
+}
+
+#[test]
+fn latency_added_between_hosts_shows_in_the_merged_histogram() {
+    let out = cluster_test(Some(20));
+    // 20 ms from sender to broker; the broker to receiver path is not delayed.
+    let median = p50(&out);
+    assert!((20_000..60_000).contains(&median), "{out}");
 }

@@ -1099,7 +1099,7 @@ fn an_interrupted_client_leaves_the_workers_free() {
     let broker = Mosquitto::start();
     let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
     let names = [unique("ia"), unique("ib")];
-    let _workers: Vec<Worker> = names.iter().map(|n| Worker::start(&maestro, n)).collect();
+    let workers: Vec<Worker> = names.iter().map(|n| Worker::start(&maestro, n)).collect();
     let named: Vec<&str> = names.iter().map(String::as_str).collect();
     wait_for(&maestro, &named, Duration::from_secs(10));
     let sut = format!(
@@ -1152,6 +1152,11 @@ fn an_interrupted_client_leaves_the_workers_free() {
         .unwrap()
         .count();
     assert_eq!(pulled, 2, "both workers' files were pulled");
+    // A run stopped because its test failed is a failed run on the workers too.
+    for w in &workers {
+        assert!(w.1.join("lastFailed").exists(), "{}", w.1.display());
+        assert!(!w.1.join("lastSuccessful").exists(), "{}", w.1.display());
+    }
     // The same workers take the next test.
     let again = test("2s").output().unwrap();
     assert_eq!(
