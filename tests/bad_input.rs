@@ -28,6 +28,40 @@ fn assert_usage_error(args: &[&str], needle: &str) {
 }
 
 #[test]
+fn rejected_urls_never_show_their_password() {
+    for args in [
+        vec!["run", "mqtt://user:s3cret@127.0.0.1:70000/t"],
+        vec!["run", "amqp://user:s3cret@127.0.0.1/q?settle=maybe"],
+        vec!["run", "mqtts://user:s3cret@127.0.0.1/t"],
+        vec!["run", "mqtt://user:s3cret@127.0.0.1/bad%zz"],
+        vec!["ping", "--maestro", "mqtt://user:s3cret@127.0.0.1:0"],
+        vec![
+            "test",
+            "fixed-rate",
+            "--maestro",
+            "mqtt://127.0.0.1:1",
+            "--send-receive-url",
+            "mqtt://user:s3cret@127.0.0.1:99999/t",
+        ],
+    ] {
+        let r = run(&args, Duration::from_secs(20));
+        assert_eq!(r.status, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("s3cret"),
+            "{args:?} printed the password: {}",
+            r.stderr
+        );
+        assert!(!r.stdout.contains("s3cret"), "{args:?}: {}", r.stdout);
+    }
+}
+
+#[test]
+fn an_mqtt_wildcard_is_refused_as_a_send_topic() {
+    assert_usage_error(&["run", "mqtt://127.0.0.1/t/#"], "has a wildcard");
+    assert_usage_error(&["run", "mqtt://127.0.0.1/t/+/x"], "has a wildcard");
+}
+
+#[test]
 fn bad_arguments_exit_2_with_one_line() {
     assert_usage_error(&["run", "not a url"], "bad URL");
     assert_usage_error(&["run", "127.0.0.1:1883/t"], "missing scheme");

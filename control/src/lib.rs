@@ -167,7 +167,10 @@ fn run_test(kind: cli::TestKind) -> i32 {
     };
     for u in [&send_url, &receive_url] {
         if let Err(e) = u.parse::<allegro_engine::url::Url>() {
-            eprintln!("allegro: bad SUT URL '{u}': {e}");
+            eprintln!(
+                "allegro: bad SUT URL '{}': {e}",
+                allegro_engine::url::redact(u)
+            );
             return EXIT_USAGE;
         }
     }

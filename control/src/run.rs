@@ -55,7 +55,12 @@ impl RunConfig {
             placement::resolve(&policy, Path::new("/")).map_err(|e| BadInput(e.to_string()))?;
         let peer = a.url.is_none();
         let url = match a.url {
-            Some(u) => u,
+            Some(u) => u.parse::<allegro_engine::url::Url>().map_err(|e| {
+                BadInput(format!(
+                    "bad URL '{}': {e}",
+                    allegro_engine::url::redact(&u)
+                ))
+            })?,
             // The port is chosen when the loopback receiver starts listening.
             None => "amqp://127.0.0.1:1/allegro"
                 .parse::<allegro_engine::url::Url>()
@@ -87,6 +92,12 @@ impl RunConfig {
                 ..AmqpOptions::from_options(&url.options).map_err(|e| BadInput(e.to_string()))?
             }),
             Scheme::Mqtt => {
+                let topic = url.path.trim_start_matches('/');
+                if a.parallel > 0 && topic.contains(['#', '+']) {
+                    return Err(BadInput(format!(
+                        "MQTT topic '{topic}' has a wildcard: senders publish to one topic (a receive-only run, --parallel 0, may subscribe to one)"
+                    )));
+                }
                 if let Some((k, _)) = url.options.first() {
                     return Err(BadInput(format!(
                         "unknown URL option '{k}' (MQTT URLs take none)"

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// `host:port` of a Maestro broker URL (`mqtt://host:port`, `tcp://host:port`).
 pub fn broker_addr(url: &str) -> Result<String, Error> {
     let url = url.replacen("tcp://", "mqtt://", 1);
-    let u: Url = url
-        .parse()
-        .map_err(|e| Error::BadBrokerUrl(format!("bad Maestro broker URL '{url}': {e}")))?;
+    let u: Url = url.parse().map_err(|e| {
+        let shown = allegro_engine::url::redact(&url);
+        Error::BadBrokerUrl(format!("bad Maestro broker URL '{shown}': {e}"))
+    })?;
     Ok(u.authority())
 }
 

@@ -664,7 +664,8 @@ pub const END_DRAIN_LIMIT_S: u64 = 45;
 /// A SET value the engine could not use is refused at once, with what `allegro run` would say
 /// of it (a parallel count of 0 would otherwise "complete" having sent nothing).
 fn check_set(option: SetOption, value: &str) -> Result<(), String> {
-    let bad = |what: &str, e: String| Err(format!("bad {what} '{value}': {e}"));
+    let shown = allegro_engine::url::redact(value);
+    let bad = |what: &str, e: String| Err(format!("bad {what} '{shown}': {e}"));
     match option {
         SetOption::Broker => match value.parse::<Url>() {
             Ok(_) => Ok(()),
@@ -696,27 +697,6 @@ fn check_set(option: SetOption, value: &str) -> Result<(), String> {
 
 /// The most connections a worker opens for one test (as `allegro test --parallel-count`).
 pub const MAX_PARALLEL: u32 = 100_000;
-
-/// `url` with its password, if any, written as `***`.
-fn redact_password(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
-    let authority = &url[start..end];
-    match authority.rfind('@') {
-        Some(at) => match authority[..at].find(':') {
-            Some(colon) => format!(
-                "{}{}:***{}",
-                &url[..start],
-                &authority[..colon],
-                &url[start + at..]
-            ),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
 
 fn refusal(message: String) -> Response {
     Response::InternalError {
@@ -775,7 +755,7 @@ fn test_properties(o: &Options) -> Vec<(&'static str, String)> {
         // Any peer on the Maestro broker may ask for this file (LOG): no password in it.
         (
             "brokerUri",
-            redact_password(o.broker.as_deref().unwrap_or_default()),
+            allegro_engine::url::redact(o.broker.as_deref().unwrap_or_default()),
         ),
         ("durationType", kind.into()),
         ("duration", amount),
@@ -1189,11 +1169,17 @@ mod tests {
     #[test]
     fn test_properties_carry_no_password() {
         assert_eq!(
-            redact_password("amqp://user:secret@sut:5672/q?a=b"),
+            allegro_engine::url::redact("amqp://user:secret@sut:5672/q?a=b"),
             "amqp://user:***@sut:5672/q?a=b"
         );
-        assert_eq!(redact_password("mqtt://sut:1883/t"), "mqtt://sut:1883/t");
-        assert_eq!(redact_password("amqp://user@sut/q"), "amqp://user@sut/q");
+        assert_eq!(
+            allegro_engine::url::redact("mqtt://sut:1883/t"),
+            "mqtt://sut:1883/t"
+        );
+        assert_eq!(
+            allegro_engine::url::redact("amqp://user@sut/q"),
+            "amqp://user@sut/q"
+        );
         let o = Options {
             broker: Some("amqp://guest:guest@sut:5672/q".into()),
             ..Options::default()
