@@ -241,3 +241,131 @@ fn broker_stopped_mid_run_ends_with_an_error_summary_and_results_on_disk() {
         );
     }
 }
+
+/// `allegro run` peer to peer for `duration`, results under `results`, stdout piped.
+fn peer_run(duration: &str, results: &std::path::Path) -> std::process::Child {
+    allegro()
+        .args([
+            "run",
+            "--duration",
+            duration,
+            "--rate",
+            "2000",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start allegro")
+}
+
+fn summary_status(results: &std::path::Path) -> String {
+    let s: Value = serde_json::from_str(
+        &std::fs::read_to_string(results.join("last/summary.json")).expect("summary.json"),
+    )
+    .unwrap();
+    s["status"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_closed_stdout_costs_neither_the_run_nor_its_results() {
+    // As `allegro run ... | head -1`: the reader is gone before the report is written.
+    let results = scratch("closed-stdout");
+    let mut child = peer_run("1s", &results);
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(summary_status(&results), "completed");
+}
+
+#[test]
+fn sighup_stops_the_run_with_its_summary_written() {
+    let results = scratch("sighup");
+    let child = peer_run("60s", &results);
+    std::thread::sleep(Duration::from_secs(2));
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(summary_status(&results), "interrupted");
+}
+
+/// A small tmpfs, unmounted when dropped.
+struct TinyFs(std::path::PathBuf);
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_run_and_leaves_whole_lines() {
+    let mount = scratch("tinyfs");
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .expect("mount (this test needs root)");
+    assert!(ok.success(), "mounting a tmpfs needs root");
+    let fs = TinyFs(mount.clone());
+    // Leave room for the results directory and a few intervals, not for a whole run.
+    let avail = nix_avail(&fs.0);
+    std::fs::write(fs.0.join("filler"), vec![0u8; (avail - 6 * 1024) as usize]).unwrap();
+    let results = fs.0.join("results");
+    let out = peer_run("5s", &results).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a run that lost results: {stderr}"
+    );
+    assert!(stderr.contains("No space left"), "{stderr}");
+    let dir = results.join("last");
+    assert!(
+        !dir.join(".summary.json.tmp").exists(),
+        "no half-written summary left"
+    );
+    let log = std::fs::read_to_string(dir.join("latency.hlog")).unwrap();
+    assert!(log.ends_with('\n'), "the interval log ends on a whole line");
+    for line in log
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with('"'))
+    {
+        // [Tag=NAME,]start,length,max,histogram
+        let fields: Vec<&str> = line.split(',').collect();
+        let n = if fields[0].starts_with("Tag=") { 5 } else { 4 };
+        assert_eq!(fields.len(), n, "{line}");
+        let histogram = fields[n - 1];
+        assert!(
+            histogram.starts_with("HISTF") && histogram.len() % 4 == 0,
+            "a whole base64 histogram: {line}"
+        );
+    }
+}
+
+/// Bytes free on the filesystem of `path`.
+fn nix_avail(path: &std::path::Path) -> u64 {
+    let out = std::process::Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap()
+}

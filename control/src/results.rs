@@ -18,7 +18,11 @@ pub const SUMMARY: &str = "summary.json";
 /// An open results directory.
 pub struct ResultsDir {
     pub path: PathBuf,
-    log: BufWriter<File>,
+    /// The interval log, written a whole interval at a time.
+    log: File,
+    /// Its length up to the last interval written whole: a failed write is cut back to it, so
+    /// that readers always find whole lines.
+    log_len: u64,
     serializer: V2DeflateSerializer,
     base: Nanos,
     last_interval: Nanos,
@@ -67,10 +71,12 @@ pub fn create(root: &Path, base: Nanos) -> io::Result<ResultsDir> {
         .with_base_time(base_time)
         .begin_log_with(&mut log, &mut serializer)?;
     log.write_all(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n")?;
-    log.flush()?;
+    let log = log.into_inner().map_err(|e| e.into_error())?;
+    let log_len = log.metadata()?.len();
     Ok(ResultsDir {
         path,
         log,
+        log_len,
         serializer,
         base,
         last_interval: base,
@@ -91,8 +97,9 @@ impl ResultsDir {
         let start = Duration::from_nanos((self.last_interval - self.base).max(0) as u64);
         let len = Duration::from_nanos((now - self.last_interval).max(0) as u64);
         self.last_interval = now;
+        let mut buf = Vec::new();
         let mut w =
-            IntervalLogWriterBuilder::new().begin_log_with(&mut self.log, &mut self.serializer)?;
+            IntervalLogWriterBuilder::new().begin_log_with(&mut buf, &mut self.serializer)?;
         for (tag, hist) in [
             ("service", &h.service),
             ("corrected", &h.corrected),
@@ -104,16 +111,33 @@ impl ResultsDir {
             w.write_histogram(hist, start, len, Tag::new(tag))
                 .map_err(|e| io::Error::other(e.to_string()))?;
         }
-        self.log.flush()
+        drop(w);
+        match self.log.write_all(&buf) {
+            Ok(()) => {
+                self.log_len += buf.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // No half interval for a reader to choke on (a full disk).
+                let _ = self.log.set_len(self.log_len);
+                Err(e)
+            }
+        }
     }
 
     /// Writes `summary.json` (via a temporary file, so a reader never sees half of it).
     pub fn write_summary(&self, summary: &serde_json::Value) -> io::Result<()> {
         let tmp = self.path.join(".summary.json.tmp");
-        let mut f = BufWriter::new(File::create(&tmp)?);
-        serde_json::to_writer_pretty(&mut f, summary)?;
-        f.write_all(b"\n")?;
-        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(tmp, self.path.join(SUMMARY))
+        let written = (|| {
+            let mut f = BufWriter::new(File::create(&tmp)?);
+            serde_json::to_writer_pretty(&mut f, summary)?;
+            f.write_all(b"\n")?;
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, self.path.join(SUMMARY))
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 }

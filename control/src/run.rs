@@ -247,7 +247,7 @@ fn run_id() -> u32 {
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// True once SIGINT or SIGTERM arrived.
+/// True once SIGINT, SIGTERM or SIGHUP arrived.
 pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
 }
@@ -273,6 +273,8 @@ pub(crate) fn catch_sigint() {
     unsafe {
         libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_sigint as *const () as libc::sighandler_t);
+        // A closed ssh session: stop as for Ctrl-C, with the results written.
+        libc::signal(libc::SIGHUP, on_sigint as *const () as libc::sighandler_t);
     }
 }
 
@@ -323,10 +325,9 @@ pub fn run(cfg: &RunConfig) -> i32 {
     let clock = Clock::new();
     let began = clock.now();
     match cfg.output {
-        Output::Text => println!("{}", cfg.describe()),
+        Output::Text => say(&format!("{}\n", cfg.describe())),
         Output::Json => eprintln!("{}", cfg.describe()),
     }
-    let _ = std::io::stdout().flush();
     let mut dir = match results::create(&cfg.results, began) {
         Ok(d) => Some(d),
         Err(e) => {
@@ -362,24 +363,30 @@ pub fn run(cfg: &RunConfig) -> i32 {
         }
     };
     if let Some(e) = log_error {
+        // What was measured is not all on disk: the run did not complete.
         outcome.totals.errors.push(e);
+        if outcome.status == Status::Completed {
+            outcome.status = Status::Failed;
+        }
     }
     let path = dir.as_ref().map(|d| d.path.clone());
     let summary = output::summary(cfg, &outcome, path.as_deref());
+    let mut summary_lost = false;
     if let Some(d) = &dir {
         if let Err(e) = d.write_summary(&summary) {
             eprintln!(
                 "allegro: cannot write {}: {e}",
                 d.path.join(results::SUMMARY).display()
             );
+            summary_lost = true;
         }
     }
     match cfg.output {
-        Output::Text => print!("{}", output::text(cfg, &outcome, path.as_deref())),
-        Output::Json => println!(
-            "{}",
+        Output::Text => say(&output::text(cfg, &outcome, path.as_deref())),
+        Output::Json => say(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&summary).unwrap_or_default()
-        ),
+        )),
     }
     if outcome.status == Status::Failed {
         if let Some(e) = outcome.totals.errors.first() {
@@ -387,10 +394,19 @@ pub fn run(cfg: &RunConfig) -> i32 {
         }
     }
     match outcome.status {
+        // A run whose summary could not be written lost its results.
+        Status::Completed if summary_lost => crate::EXIT_FAILED,
         Status::Completed => crate::EXIT_OK,
         Status::Failed => crate::EXIT_FAILED,
         Status::Interrupted => crate::EXIT_INTERRUPTED,
     }
+}
+
+/// Writes `text` to stdout. A reader that went away (`| head`) or a full stdout must not end
+/// the run or cost its results: the results directory holds them, so such errors are ignored.
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// The worker's summary hook: Allegro's `summary.json` for a run a Maestro worker made, in its
