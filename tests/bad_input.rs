@@ -350,7 +350,7 @@ fn a_full_disk_fails_the_run_and_leaves_whole_lines() {
         assert_eq!(fields.len(), n, "{line}");
         let histogram = fields[n - 1];
         assert!(
-            histogram.starts_with("HISTF") && histogram.len() % 4 == 0,
+            histogram.starts_with("HISTF") && histogram.len().is_multiple_of(4),
             "a whole base64 histogram: {line}"
         );
     }
