@@ -369,3 +369,39 @@ fn nix_avail(path: &std::path::Path) -> u64 {
         .and_then(|l| l.trim().parse().ok())
         .unwrap()
 }
+
+#[test]
+fn a_name_that_does_not_resolve_writes_a_whole_failed_summary() {
+    let results = scratch("unresolved");
+    let r = run(
+        &[
+            "run",
+            "mqtt://no-such-host.invalid/t",
+            "--duration",
+            "1s",
+            "--output",
+            "json",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot resolve no-such-host.invalid"),
+        "{}",
+        r.stderr
+    );
+    let s = r.json();
+    common::check_summary_schema(&s);
+    assert_eq!(s["status"], "failed");
+    assert!(
+        s["errors"][0].as_str().unwrap().contains("cannot resolve"),
+        "{s}"
+    );
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("last/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(on_disk["errors"], s["errors"]);
+}

@@ -355,13 +355,10 @@ pub fn run(cfg: &RunConfig) -> i32 {
         &mut progress,
     );
     let log_error = progress.log_error.take();
-    let mut outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("allegro: {e}");
-            return crate::EXIT_FAILED;
-        }
-    };
+    // A run that could not start is reported like any failed run: a whole summary.
+    let mut outcome = outcome.unwrap_or_else(|e| {
+        run::Outcome::failed_to_start(cfg.backend, began, clock.now(), e.to_string())
+    });
     if let Some(e) = log_error {
         // What was measured is not all on disk: the run did not complete.
         outcome.totals.errors.push(e);

@@ -164,6 +164,34 @@ pub struct Outcome {
     pub totals: Totals,
 }
 
+impl Outcome {
+    /// A run that failed before its engine started (its broker's name did not resolve, a shard
+    /// could not start): nothing measured, the error kept, reported like any failed run.
+    pub fn failed_to_start(
+        asked: Option<Backend>,
+        began: Nanos,
+        ended: Nanos,
+        error: String,
+    ) -> Self {
+        let (backend, fallback) =
+            crate::engine::choose_backend(asked).unwrap_or((asked.unwrap_or(Backend::Epoll), None));
+        Outcome {
+            status: Status::Failed,
+            backend,
+            fallback,
+            addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            t0: None,
+            began,
+            ended,
+            totals: Totals {
+                shards: Vec::new(),
+                errors: vec![error],
+                seconds: Default::default(),
+            },
+        }
+    }
+}
+
 /// Receives progress while a run goes on.
 pub trait Observer {
     /// The engine is up (backend chosen, shards started).
