@@ -405,3 +405,47 @@ fn a_name_that_does_not_resolve_writes_a_whole_failed_summary() {
             .unwrap();
     assert_eq!(on_disk["errors"], s["errors"]);
 }
+
+/// `allegro ARGS` under an open-files limit of `soft:hard`.
+fn under_limit(limit: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("prlimit")
+        .arg(format!("--nofile={limit}"))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_allegro"))
+        .args(args)
+        .output()
+        .expect("prlimit (util-linux)")
+}
+
+#[test]
+fn the_open_files_limit_is_raised_and_what_cannot_fit_refused_up_front() {
+    // 2,000 senders peer to peer are 4,000 descriptors: not under a hard limit of 1,024.
+    let out = under_limit(
+        "1024:1024",
+        &["run", "--parallel", "2000", "--duration", "1s"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("open files") && stderr.contains("limit of 1024"),
+        "{stderr}"
+    );
+    // 300 descriptors under a soft limit of 256: raised to the hard 4,096, and the run goes.
+    let results = scratch("nofile");
+    let out = under_limit(
+        "256:4096",
+        &[
+            "run",
+            "--parallel",
+            "150",
+            "--duration",
+            "200",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
+}

@@ -438,10 +438,10 @@ mod tests {
 
     #[test]
     fn refuses_bad_values() {
+        // (URLs are checked after parsing, by `RunConfig::from_args`, to keep passwords out
+        // of the messages.)
         for bad in [
-            &["run", "nope"][..],
-            &["run", "gopher://h/t"],
-            &["run", "mqtt://h/t", "--rate", "-1"],
+            &["run", "mqtt://h/t", "--rate", "-1"][..],
             &["run", "mqtt://h/t", "--size", "0"],
             &["run", "mqtt://h/t", "--frobnicate"],
             &["run", "mqtt://h/t", "--qos", "3"],

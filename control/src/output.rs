@@ -150,7 +150,7 @@ pub fn summary(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) 
         "version": SUMMARY_VERSION,
         "allegro": env!("CARGO_PKG_VERSION"),
         "status": status_str(&o.status),
-        "errors": t.errors,
+        "errors": grouped(&t.errors),
         "results_dir": results.map(|p| p.display().to_string()),
         "config": cfg.to_json(o),
         "started_at_ns": o.began,
@@ -178,6 +178,32 @@ pub fn summary(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) 
         "latency_us": latencies(&t.histograms()),
         "shards": t.shards.iter().map(|s| shard_json(cfg, o.t0, s)).collect::<Vec<_>>(),
     })
+}
+
+/// Errors as reported, each distinct one once in order of first arrival, with `(×N)` when it
+/// came N times: 88,703 failed connections are one line, not megabytes of the same one.
+pub fn grouped(errors: &[String]) -> Vec<String> {
+    let mut order: Vec<(&str, u64)> = Vec::new();
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for e in errors {
+        match seen.get(e.as_str()) {
+            Some(&i) => order[i].1 += 1,
+            None => {
+                seen.insert(e.as_str(), order.len());
+                order.push((e, 1));
+            }
+        }
+    }
+    order
+        .into_iter()
+        .map(|(e, n)| {
+            if n == 1 {
+                e.to_owned()
+            } else {
+                format!("{e} (×{n})")
+            }
+        })
+        .collect()
 }
 
 /// A number with thousands separators.
@@ -322,14 +348,15 @@ pub fn text(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) -> 
         );
     }
     let _ = writeln!(out, "status      {}", s["status"].as_str().unwrap_or("?"));
-    for e in o.totals.errors.iter().take(10) {
+    let errors = grouped(&o.totals.errors);
+    for e in errors.iter().take(10) {
         let _ = writeln!(out, "error       {e}");
     }
-    if o.totals.errors.len() > 10 {
+    if errors.len() > 10 {
         let _ = writeln!(
             out,
             "error       ... and {} more (see summary.json)",
-            o.totals.errors.len() - 10
+            errors.len() - 10
         );
     }
     if let Some(p) = results {
@@ -396,5 +423,12 @@ mod tests {
         };
         let r = rates(100, Some(0), &c, Some(0), Some(9_990_000_000), None, None);
         assert!((r.send - 100.0).abs() < 1e-9, "{}", r.send);
+    }
+
+    #[test]
+    fn repeated_errors_are_counted_once() {
+        let e = |s: &str| s.to_owned();
+        let errors = [e("refused"), e("reset"), e("refused"), e("refused")];
+        assert_eq!(super::grouped(&errors), ["refused (×3)", "reset"]);
     }
 }

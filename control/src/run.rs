@@ -137,6 +137,18 @@ impl RunConfig {
             drain_idle: a.drain_idle,
             rx_coalesce: a.rx_coalesce,
         };
+        // Every connection is a descriptor (two peer to peer: the accepted end too): refuse up
+        // front what the open-files limit cannot hold, once the soft limit is raised.
+        let connections = u64::from(plan.shape.parallel) * if peer { 2 } else { 1 }
+            + u64::from(if peer { 0 } else { plan.shape.receivers });
+        let needed =
+            allegro_engine::sys::descriptors_needed(connections, placement.cpus.len() as u64);
+        let limit = allegro_engine::sys::raise_open_files_limit().unwrap_or(u64::MAX);
+        if needed > limit {
+            return Err(BadInput(format!(
+                "{connections} connections need about {needed} open files, above this process's limit of {limit} (raise it with ulimit -n or in /etc/security/limits.conf)"
+            )));
+        }
         Ok(RunConfig {
             plan,
             placement,

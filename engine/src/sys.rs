@@ -47,3 +47,40 @@ pub fn recv_dontwait(fd: std::os::fd::RawFd, buf: &mut [u8]) -> std::io::Result<
     }
     crate::pump::nonblocking(Err(std::io::Error::last_os_error()))
 }
+
+/// The open-files limit: (soft, hard).
+pub fn open_files_limit() -> std::io::Result<(u64, u64)> {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `l` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((l.rlim_cur, l.rlim_max))
+}
+
+/// Raises the soft open-files limit to the hard one (the usual soft 1,024 is far below what a
+/// load generator opens); returns the limit now in force.
+pub fn raise_open_files_limit() -> std::io::Result<u64> {
+    let (soft, hard) = open_files_limit()?;
+    if soft >= hard {
+        return Ok(soft);
+    }
+    let l = libc::rlimit {
+        rlim_cur: hard,
+        rlim_max: hard,
+    };
+    // SAFETY: a valid rlimit; raising the soft limit up to the hard one needs no privilege.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) } != 0 {
+        return Ok(soft);
+    }
+    Ok(hard)
+}
+
+/// Descriptors a run of `connections` connections on `shards` shards needs at most: one per
+/// connection, a few per shard (its ring or poll, timers, channels) and the process's own.
+pub fn descriptors_needed(connections: u64, shards: u64) -> u64 {
+    connections + 16 * shards + 64
+}

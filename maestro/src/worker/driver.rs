@@ -74,6 +74,8 @@ pub fn run(
         name: name.into(),
         host: host.into(),
     };
+    // A test may open many connections: the soft open-files limit goes up to the hard one.
+    let _ = allegro_engine::sys::raise_open_files_limit();
     let mut worker = Worker::new(peer, results.to_path_buf(), Box::new(uuid4));
     let mut engine = Engine {
         results,
