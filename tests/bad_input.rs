@@ -449,3 +449,80 @@ fn the_open_files_limit_is_raised_and_what_cannot_fit_refused_up_front() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("Too many open files"), "{stderr}");
 }
+
+#[test]
+fn small_defects_each_say_what_they_are() {
+    // A `last` that is a directory someone made: the run goes on, says so, leaves no strays.
+    let results = scratch("last-dir");
+    std::fs::create_dir_all(results.join("last")).unwrap();
+    let r = run(
+        &[
+            "run",
+            "--duration",
+            "100",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot point"), "{}", r.stderr);
+    let names: Vec<String> = std::fs::read_dir(&results)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "stray files: {names:?}"
+    );
+    assert!(results.join("1/summary.json").is_file(), "{names:?}");
+    // The Maestro broker speaks MQTT: an amqp:// one is refused, not dialled as MQTT.
+    assert_usage_error(
+        &["ping", "--maestro", "amqp://127.0.0.1:5672"],
+        "spoken to over MQTT",
+    );
+    // A warm-up as long as the run would record nothing.
+    assert_usage_error(
+        &["run", "--duration", "2s", "--warmup", "2s"],
+        "is not shorter than the duration",
+    );
+    // MQTT settings on an AMQP 1.0 run: said, not silently dropped.
+    let r = run(
+        &[
+            "run",
+            "--duration",
+            "100",
+            "--qos",
+            "1",
+            "--quiet",
+            "--results",
+            scratch("mqtt-opts").to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("apply to MQTT"), "{}", r.stderr);
+    // A sub-second connect timeout is printed as such, not as "0s".
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _keep = std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().flatten().collect();
+        drop(held);
+    });
+    let r = run(
+        &[
+            "run",
+            &format!("mqtt://127.0.0.1:{port}/t"),
+            "--connect-timeout",
+            "300ms",
+            "--quiet",
+            "--results",
+            scratch("subsecond").to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("within 300ms"), "{}", r.stderr);
+}

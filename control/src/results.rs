@@ -55,7 +55,15 @@ pub fn create(root: &Path, base: Nanos) -> io::Result<ResultsDir> {
             Err(e) => return Err(e),
         }
     };
-    link(root, "last", &n.to_string())?;
+    // A `last` that is not ours to replace (a directory someone made) costs the link, not the
+    // run.
+    if let Err(e) = link(root, "last", &n.to_string()) {
+        eprintln!(
+            "allegro: cannot point {} at this run ({e}); its results are in {}",
+            root.join("last").display(),
+            path.display()
+        );
+    }
     let file = OpenOptions::new()
         .create_new(true)
         .write(true)
@@ -85,10 +93,16 @@ pub fn create(root: &Path, base: Nanos) -> io::Result<ResultsDir> {
 
 /// Points `root/name` at `target` (a relative symlink), replacing an older link.
 pub fn link(root: &Path, name: &str, target: &str) -> io::Result<()> {
+    let at = root.join(name);
+    if std::fs::symlink_metadata(&at).is_ok_and(|m| !m.file_type().is_symlink()) {
+        return Err(io::Error::other(format!("{} is not a link", at.display())));
+    }
     let tmp = root.join(format!(".{name}.tmp{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp)?;
-    std::fs::rename(&tmp, root.join(name))
+    std::fs::rename(&tmp, &at).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 impl ResultsDir {

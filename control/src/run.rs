@@ -137,6 +137,23 @@ impl RunConfig {
             drain_idle: a.drain_idle,
             rx_coalesce: a.rx_coalesce,
         };
+        if let (plan::TestDuration::Time(d), true) = (a.duration, a.warmup > 0) {
+            if a.warmup >= d {
+                return Err(BadInput(format!(
+                    "the warm-up ({}) is not shorter than the duration ({}): no latency would be recorded",
+                    plan::format_duration(a.warmup),
+                    plan::format_duration(d)
+                )));
+            }
+        }
+        let mqtt_set = a.qos != allegro_wire::mqtt::QoS::AtMostOnce
+            || a.mqtt_version != Protocol::V311
+            || a.keep_alive != 30;
+        if mqtt_set && plan.protocol.mqtt().is_none() {
+            eprintln!(
+                "allegro: --qos, --mqtt-version and --keep-alive apply to MQTT; this AMQP 1.0 run ignores them"
+            );
+        }
         // Every connection is a descriptor (two peer to peer: the accepted end too): refuse up
         // front what the open-files limit cannot hold, once the soft limit is raised.
         let connections = u64::from(plan.shape.parallel) * if peer { 2 } else { 1 }

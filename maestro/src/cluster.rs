@@ -10,6 +10,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// `host:port` of a Maestro broker URL (`mqtt://host:port`, `tcp://host:port`).
 pub fn broker_addr(url: &str) -> Result<String, Error> {
     let url = url.replacen("tcp://", "mqtt://", 1);
+    if !url.starts_with("mqtt://") {
+        return Err(Error::BadBrokerUrl(format!(
+            "the Maestro broker is spoken to over MQTT: give mqtt://host:port (or tcp://), not '{}'",
+            allegro_engine::url::redact(&url)
+        )));
+    }
     let u: Url = url.parse().map_err(|e| {
         let shown = allegro_engine::url::redact(&url);
         Error::BadBrokerUrl(format!("bad Maestro broker URL '{shown}': {e}"))

@@ -5,7 +5,7 @@
 //! [`Conn::apply_commands`] at the start of a turn, steps [`Conn::pump`] over its transport, and
 //! calls [`Conn::end_turn`]; when a turn ends the connection, [`Conn::finish`] counts it.
 
-use crate::clock::{next_tick, Nanos, NANOS_PER_SEC};
+use crate::clock::{next_tick, Nanos};
 use crate::pump::{Pump, PumpError};
 use crate::session::{build, AnySession, Phase, Session, SessionError};
 use crate::shard::{ConnSpec, ConnState, Core, ShardPlan};
@@ -116,9 +116,9 @@ impl Conn {
         let s = &self.pump.session;
         if s.phase() == Phase::Handshake && now - self.created > self.connect_timeout {
             return Some(Err(format!(
-                "connected to {} but the protocol handshake did not finish within {}s",
+                "connected to {} but the protocol handshake did not finish within {}",
                 self.addr,
-                self.connect_timeout / NANOS_PER_SEC
+                crate::plan::format_duration(self.connect_timeout)
             )));
         }
         None
@@ -185,8 +185,8 @@ pub fn connect_error(addr: SocketAddr, e: &str, timeout: Nanos) -> String {
     };
     if e.contains("timed out") || e.contains("TimedOut") {
         format!(
-            "cannot connect to {addr}: no answer within {}s",
-            timeout / NANOS_PER_SEC
+            "cannot connect to {addr}: no answer within {}",
+            crate::plan::format_duration(timeout)
         )
     } else {
         format!("cannot connect to {addr}: {e}")
