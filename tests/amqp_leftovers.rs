@@ -184,6 +184,9 @@ fn a_receiver_started_after_its_sender_times_every_message() {
             "100",
             "--run-id",
             "1a7e0001",
+            // A broker busy with other tests may pause a consumer for seconds.
+            "--drain-idle",
+            "15s",
         ],
         "late receiver",
     );

@@ -254,10 +254,17 @@ impl Plan {
 
     /// Deliveries the receivers should see in all for `sent` messages.
     pub fn expected_deliveries(&self, sent: u64) -> u64 {
-        match (self.shape.receivers, self.fanout()) {
-            (0, _) => 0,
-            (r, true) => sent * u64::from(r),
-            (_, false) => sent,
+        match (self.shape.receivers, self.fanout(), self.shape.duration) {
+            (0, _, _) => 0,
+            // Receive only, a count per receiver, each seeing every message (a topic, or the one
+            // receiver of a queue): that many, whatever this process sent.
+            (r, fanout, TestDuration::Count(n))
+                if self.shape.parallel == 0 && (fanout || r == 1) =>
+            {
+                n.saturating_mul(u64::from(r))
+            }
+            (r, true, _) => sent * u64::from(r),
+            (_, false, _) => sent,
         }
     }
 }

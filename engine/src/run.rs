@@ -231,6 +231,8 @@ pub fn execute(
     let mut expected_total = u64::MAX;
     let mut stopped = false;
     let mut failed_early = false;
+    // Set when the run is stopped from outside: whether anything had failed by then.
+    let mut failed_before_stop: Option<bool> = None;
     let mut last_report = began;
     while totals.shards.iter().any(|s| !s.finished) {
         match engine.snapshots.recv_timeout(Duration::from_millis(100)) {
@@ -246,6 +248,9 @@ pub fn execute(
         if stop.load(Ordering::Relaxed) && !stopped {
             engine.broadcast(Command::Stop);
             stopped = true;
+            // What breaks from here on is the stop's doing (a peer-to-peer end sees its
+            // sender close): only a failure before it fails the run.
+            failed_before_stop = Some(totals.conns().failed > 0 || !totals.errors.is_empty());
         }
         let conns = totals.conns();
         if t0.is_none() && conns.connecting == 0 && !stopped {
@@ -325,12 +330,13 @@ pub fn execute(
     observer.interval(ended, &totals, &interval);
     observer.finished(&totals);
     let conns = totals.conns();
-    let status = if failed_early || conns.failed > 0 || !totals.errors.is_empty() {
-        Status::Failed
-    } else if stopped {
-        Status::Interrupted
-    } else {
-        Status::Completed
+    let failed = failed_early || conns.failed > 0 || !totals.errors.is_empty();
+    let status = match failed_before_stop {
+        Some(true) => Status::Failed,
+        Some(false) => Status::Interrupted,
+        None if failed => Status::Failed,
+        None if stopped => Status::Interrupted,
+        None => Status::Completed,
     };
     Ok(Outcome {
         status,

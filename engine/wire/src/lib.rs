@@ -8,6 +8,7 @@
 //!   2019) control packets.
 //! * [`amqp10`]: OASIS AMQP 1.0 (2012) frames, performatives, SASL frames and
 //!   messages.
+//! * [`stomp`]: STOMP 1.2 frames (and the 1.0/1.1 forms brokers answer with).
 //!
 //! The crate has no dependencies and no unsafe code.
 
@@ -15,6 +16,7 @@
 
 pub mod amqp10;
 pub mod mqtt;
+pub mod stomp;
 
 /// Outcome of a decode that did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
