@@ -100,6 +100,32 @@ fn wait_for(maestro: &str, names: &[&str], limit: Duration) -> Vec<String> {
     }
 }
 
+/// A private Maestro broker with fresh workers on it, every one answering.
+struct Cluster {
+    maestro: String,
+    workers: Vec<Worker>,
+    _broker: Mosquitto,
+}
+
+fn cluster(prefix: &str, n: usize) -> Cluster {
+    let broker = Mosquitto::start();
+    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
+    let names: Vec<String> = (0..n).map(|i| unique(&format!("{prefix}{i}"))).collect();
+    let workers = names.iter().map(|n| Worker::start(&maestro, n)).collect();
+    let named: Vec<&str> = names.iter().map(String::as_str).collect();
+    wait_for(&maestro, &named, Duration::from_secs(10));
+    Cluster {
+        maestro,
+        workers,
+        _broker: broker,
+    }
+}
+
+/// A fresh topic on the shared Mosquitto, as a SUT URL.
+fn sut_topic(prefix: &str) -> String {
+    format!("mqtt://{}/{}", endpoint("MOSQUITTO_MQTT"), unique(prefix))
+}
+
 fn publish(host_port: &str, topic: &str, payload: &[u8]) {
     let (host, port) = host_port.rsplit_once(':').unwrap();
     let f = std::env::temp_dir().join(unique("allegro-note"));
@@ -593,11 +619,7 @@ fn fixed_rate_test(extra: &[&str], kill_one_after: Option<Duration>) -> (common:
     let _wb = Worker::start(&maestro, &b);
     wait_for(&maestro, &[&a, &b], Duration::from_secs(10));
     let results = common::scratch("client");
-    let sut = format!(
-        "mqtt://{}/{}",
-        endpoint("MOSQUITTO_MQTT"),
-        unique("allegro/ft")
-    );
+    let sut = sut_topic("allegro/ft");
     let mut args = vec![
         "test",
         "fixed-rate",
@@ -850,11 +872,7 @@ fn an_incremental_test_steps_the_rate_and_reports_the_highest_that_passed() {
     let _wa = Worker::start(&maestro, &a);
     let _wb = Worker::start(&maestro, &b);
     wait_for(&maestro, &[&a, &b], Duration::from_secs(10));
-    let sut = format!(
-        "mqtt://{}/{}",
-        endpoint("MOSQUITTO_MQTT"),
-        unique("allegro/inc")
-    );
+    let sut = sut_topic("allegro/inc");
     let results = common::scratch("incremental");
     let r = common::run(
         &[
@@ -971,18 +989,10 @@ fn maestro_test(duration: &str, size: &str, rate: &str, fcl: &str) -> TestRun {
 /// ends), and the whole test still ends a few seconds after its duration.
 #[test]
 fn the_client_waits_for_every_receivers_drain_and_ends_promptly() {
-    let broker = Mosquitto::start();
-    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
-    let names = [unique("da"), unique("db"), unique("dc")];
-    let _workers: Vec<Worker> = names.iter().map(|n| Worker::start(&maestro, n)).collect();
-    let named: Vec<&str> = names.iter().map(String::as_str).collect();
-    wait_for(&maestro, &named, Duration::from_secs(10));
+    let c = cluster("d", 3);
+    let maestro = c.maestro.clone();
     let results = common::scratch("client-drain");
-    let sut = format!(
-        "mqtt://{}/{}",
-        endpoint("MOSQUITTO_MQTT"),
-        unique("allegro/drain")
-    );
+    let sut = sut_topic("allegro/drain");
     let xunit_dir = common::scratch("xunit-dir");
     let started = Instant::now();
     let r = common::run(
@@ -1096,17 +1106,10 @@ fn rate_files_add_up_to_the_counts_one_steady_record_a_second() {
 /// and exits 130; a second test on the same workers then runs as if nothing happened.
 #[test]
 fn an_interrupted_client_leaves_the_workers_free() {
-    let broker = Mosquitto::start();
-    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
-    let names = [unique("ia"), unique("ib")];
-    let workers: Vec<Worker> = names.iter().map(|n| Worker::start(&maestro, n)).collect();
-    let named: Vec<&str> = names.iter().map(String::as_str).collect();
-    wait_for(&maestro, &named, Duration::from_secs(10));
-    let sut = format!(
-        "mqtt://{}/{}",
-        endpoint("MOSQUITTO_MQTT"),
-        unique("allegro/int")
-    );
+    let c = cluster("i", 2);
+    let maestro = c.maestro.clone();
+    let workers = &c.workers;
+    let sut = sut_topic("allegro/int");
     let results = common::scratch("client-int");
     let test = |duration: &str| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_allegro"));
@@ -1153,7 +1156,7 @@ fn an_interrupted_client_leaves_the_workers_free() {
         .count();
     assert_eq!(pulled, 2, "both workers' files were pulled");
     // A run stopped because its test failed is a failed run on the workers too.
-    for w in &workers {
+    for w in workers {
         assert!(w.1.join("lastFailed").exists(), "{}", w.1.display());
         assert!(!w.1.join("lastSuccessful").exists(), "{}", w.1.display());
     }
@@ -1173,12 +1176,8 @@ fn an_interrupted_client_leaves_the_workers_free() {
 /// exactly its own messages.
 #[test]
 fn one_to_one_endpoints_pair_each_sender_with_a_receiver_on_its_own_queue() {
-    let broker = Mosquitto::start();
-    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
-    let names: Vec<String> = (0..4).map(|i| unique(&format!("o{i}"))).collect();
-    let _workers: Vec<Worker> = names.iter().map(|n| Worker::start(&maestro, n)).collect();
-    let named: Vec<&str> = names.iter().map(String::as_str).collect();
-    wait_for(&maestro, &named, Duration::from_secs(10));
+    let c = cluster("o", 4);
+    let maestro = c.maestro.clone();
     let queue = unique("allegro-it-1to1");
     let sut = format!(
         "amqp://guest:guest@{}/queue/{queue}",
@@ -1232,17 +1231,9 @@ fn one_to_one_endpoints_pair_each_sender_with_a_receiver_on_its_own_queue() {
 /// senders sent the warm-up count, then the test itself, each with its own results.
 #[test]
 fn a_warm_up_runs_before_the_test_at_a_third_of_the_rate() {
-    let broker = Mosquitto::start();
-    let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
-    let names = [unique("wa"), unique("wb")];
-    let _workers: Vec<Worker> = names.iter().map(|n| Worker::start(&maestro, n)).collect();
-    let named: Vec<&str> = names.iter().map(String::as_str).collect();
-    wait_for(&maestro, &named, Duration::from_secs(10));
-    let sut = format!(
-        "mqtt://{}/{}",
-        endpoint("MOSQUITTO_MQTT"),
-        unique("allegro/warm")
-    );
+    let c = cluster("w", 2);
+    let maestro = c.maestro.clone();
+    let sut = sut_topic("allegro/warm");
     let results = common::scratch("client-warm");
     let r = common::run(
         &[
@@ -1299,11 +1290,7 @@ fn a_sender_shows_its_first_messages_in_stats_promptly() {
     let by_id = format!("/mpt/peer/by-id/{}", ids[0]);
     let mut c = Client::new(&ep);
     c.request(&by_id, Request::RoleAssign { role: Role::Sender });
-    let sut = format!(
-        "mqtt://{}/{}",
-        endpoint("MOSQUITTO_MQTT"),
-        unique("allegro/prompt")
-    );
+    let sut = sut_topic("allegro/prompt");
     for (option, value) in [
         (SetOption::Broker, sut.as_str()),
         (SetOption::DurationType, "5s"),
