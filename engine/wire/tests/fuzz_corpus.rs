@@ -7,6 +7,7 @@ use std::path::Path;
 
 use allegro_wire::amqp10::{fuzz_check_frame, fuzz_check_message};
 use allegro_wire::mqtt::{fuzz_check, Protocol};
+use allegro_wire::stomp;
 use allegro_wire::Decode;
 
 /// Run `check` over every seed of `target`; it says whether the seed decoded
@@ -77,5 +78,16 @@ fn corpus_amqp10_message() {
     replay("amqp10_message", |data| {
         let outcome = fuzz_check_message(data);
         (outcome.is_ok(), format!("{outcome:?}"))
+    });
+}
+
+#[test]
+fn corpus_stomp_frame() {
+    replay("stomp_frame", |data| {
+        let outcome = stomp::fuzz_check(data);
+        (
+            matches!(outcome, Ok(Decode::Complete(_, n)) if n == data.len()),
+            format!("{outcome:?}"),
+        )
     });
 }

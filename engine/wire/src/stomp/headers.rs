@@ -12,13 +12,19 @@ pub struct Headers<'a> {
 }
 
 impl<'a> Headers<'a> {
-    /// Every header in order, names and values raw (still escaped).
+    /// Every header in order, names and values raw (still escaped). A line without `:` or
+    /// with a CR before its end is [`Error::MalformedHeader`].
     pub fn raw_iter(&self) -> impl Iterator<Item = Result<(&'a [u8], &'a [u8]), Error>> + 'a {
         let raw = self.raw;
         raw.split(|&b| b == b'\n')
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
             .filter(|l| !l.is_empty())
             .map(|l| {
+                // Only the line's end may hold a CR (§"Augmented BNF": names and values
+                // exclude CR and LF); a CR within would not survive re-encoding.
+                if l.contains(&b'\r') {
+                    return Err(Error::MalformedHeader);
+                }
                 let colon = l
                     .iter()
                     .position(|&b| b == b':')

@@ -14,9 +14,11 @@
 //! Header Entries").
 
 mod frame;
+mod fuzz;
 mod headers;
 
 pub use frame::{decode, encode, Command, Frame, Item};
+pub use fuzz::fuzz_check;
 pub use headers::{escape_into, Headers};
 
 /// Why a byte sequence is not a valid STOMP frame.
@@ -30,7 +32,7 @@ pub enum Error {
     },
     /// The command line is not a known client or server command.
     UnknownCommand,
-    /// A header line without a `:`.
+    /// A header line without a `:`, or with a CR before its end.
     MalformedHeader,
     /// An escape sequence other than `\r`, `\n`, `\c`, `\\` (an error in 1.2).
     BadEscape,
@@ -47,7 +49,9 @@ impl core::fmt::Display for Error {
         match self {
             Error::FrameTooLarge { max } => write!(f, "STOMP frame larger than {max} bytes"),
             Error::UnknownCommand => f.write_str("unknown STOMP command"),
-            Error::MalformedHeader => f.write_str("STOMP header line without ':'"),
+            Error::MalformedHeader => {
+                f.write_str("STOMP header line without ':' or with a CR inside")
+            }
             Error::BadEscape => f.write_str("undefined escape sequence in a STOMP header"),
             Error::BadContentLength => f.write_str("STOMP content-length is not a number"),
             Error::MissingNul => f.write_str("STOMP body not followed by NUL"),
