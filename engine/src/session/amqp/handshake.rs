@@ -37,13 +37,22 @@ impl AmqpSession {
         encode_frame(0, &Performative::Attach(attach), &[], out);
     }
 
-    /// Server: the client's protocol header (§2.2, §5.3.1).
-    pub(super) fn on_client_header(
+    /// The peer's protocol header (§2.2, §5.3.1). A client expects the one it sent; a server
+    /// answers the client's: SASL mechanisms after a SASL header, the AMQP header after an
+    /// AMQP one.
+    pub(super) fn on_header(
         &mut self,
-        id: ProtocolId,
+        h: ProtocolHeader,
         out: &mut Vec<u8>,
     ) -> Result<(), SessionError> {
-        match (self.state, id) {
+        match (self.state, h.id) {
+            (State::AwaitSaslHeader, ProtocolId::Sasl) => self.state = State::AwaitMechanisms,
+            (State::AwaitAmqpHeader, ProtocolId::Amqp) => self.state = State::AwaitOpen,
+            (State::AwaitSaslHeader | State::AwaitAmqpHeader, _) => {
+                return Err(SessionError::Refused(format!(
+                    "the peer answered with protocol header {h:?}"
+                )));
+            }
             (State::SrvAwaitHeader, ProtocolId::Sasl) => {
                 out.extend_from_slice(&SASL_HEADER);
                 let offered = ["ANONYMOUS", "PLAIN"];

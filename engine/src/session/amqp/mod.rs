@@ -406,42 +406,15 @@ impl Session for AmqpSession {
             let rest = &input[used..];
             if matches!(
                 self.state,
-                State::SrvAwaitHeader | State::SrvAwaitAmqpHeader
+                State::SrvAwaitHeader
+                    | State::SrvAwaitAmqpHeader
+                    | State::AwaitSaslHeader
+                    | State::AwaitAmqpHeader
             ) {
                 match ProtocolHeader::decode(rest) {
                     Ok(Decode::Complete(h, n)) => {
                         used += n;
-                        result = self.on_client_header(h.id, &mut out);
-                    }
-                    Ok(Decode::Incomplete(_)) => break,
-                    Err(error) => {
-                        result = Err(SessionError::Decode(DecodeError::Amqp {
-                            what: "protocol header",
-                            error,
-                        }))
-                    }
-                }
-                continue;
-            }
-            if matches!(self.state, State::AwaitSaslHeader | State::AwaitAmqpHeader) {
-                match ProtocolHeader::decode(rest) {
-                    Ok(Decode::Complete(h, n)) => {
-                        used += n;
-                        let want = if self.state == State::AwaitSaslHeader {
-                            ProtocolId::Sasl
-                        } else {
-                            ProtocolId::Amqp
-                        };
-                        if h.id != want {
-                            result = Err(SessionError::Refused(format!(
-                                "the peer answered with protocol header {h:?}"
-                            )));
-                        }
-                        self.state = if self.state == State::AwaitSaslHeader {
-                            State::AwaitMechanisms
-                        } else {
-                            State::AwaitOpen
-                        };
+                        result = self.on_header(h, &mut out);
                     }
                     Ok(Decode::Incomplete(_)) => break,
                     Err(error) => {
