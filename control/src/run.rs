@@ -7,7 +7,7 @@ use allegro_engine::clock::{Clock, Nanos};
 use allegro_engine::engine::Engine;
 use allegro_engine::placement::{self, Placement, Policy};
 use allegro_engine::plan::{
-    self, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan, RunIdentity,
+    self, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan, RunIdentity, StompOptions,
 };
 use allegro_engine::run::{self, Observer, Outcome, Status, Totals};
 use allegro_engine::runtime::Backend;
@@ -91,6 +91,10 @@ impl RunConfig {
                 inflight: u32::from(a.inflight),
                 ..AmqpOptions::from_options(&url.options).map_err(|e| BadInput(e.to_string()))?
             }),
+            Scheme::Stomp => ProtocolPlan::Stomp(StompOptions {
+                inflight: u32::from(a.inflight),
+                ..StompOptions::from_options(&url.options).map_err(|e| BadInput(e.to_string()))?
+            }),
             Scheme::Mqtt => {
                 let topic = url.path.trim_start_matches('/');
                 if a.parallel > 0 && topic.contains(['#', '+']) {
@@ -151,7 +155,8 @@ impl RunConfig {
             || a.keep_alive != 30;
         if mqtt_set && plan.protocol.mqtt().is_none() {
             eprintln!(
-                "allegro: --qos, --mqtt-version and --keep-alive apply to MQTT; this AMQP 1.0 run ignores them"
+                "allegro: --qos, --mqtt-version and --keep-alive apply to MQTT; this {} run ignores them",
+            plan.url.scheme.as_str()
             );
         }
         // Every connection is a descriptor (two peer to peer: the accepted end too): refuse up
@@ -236,6 +241,21 @@ impl RunConfig {
                     format!("unsettled (at most {} in flight)", a.inflight)
                 },
                 a.credit
+            ),
+            ProtocolPlan::Stomp(o) => format!(
+                "stomp     1.2 destination {}, {}, ack {}, prefetch {}{}",
+                plan::stomp_destination(&p.url.path),
+                match o.receipt_every {
+                    0 => "receipts off".to_string(),
+                    1 => format!("a receipt per message (at most {} unconfirmed)", o.inflight),
+                    n => format!(
+                        "a receipt every {n} messages (at most {} unconfirmed)",
+                        o.inflight
+                    ),
+                },
+                o.ack.as_str(),
+                o.prefetch,
+                if o.persistent { ", persistent" } else { "" }
             ),
         };
         format!(

@@ -246,10 +246,18 @@ impl Default for MqttOptions {
 }
 
 impl Plan {
-    /// True when every receiver gets every message (MQTT topics); false when receivers share
-    /// the messages (AMQP queues, peer to peer).
+    /// True when every receiver gets every message (MQTT topics, STOMP `/topic/` and
+    /// `/exchange/` destinations, where each subscription gets its own copy); false when
+    /// receivers share the messages (queues, peer to peer).
     pub fn fanout(&self) -> bool {
-        self.url.scheme == crate::url::Scheme::Mqtt && !self.peer
+        match self.protocol {
+            ProtocolPlan::Mqtt(_) => !self.peer,
+            ProtocolPlan::Stomp(_) => {
+                let d = stomp_destination(&self.url.path);
+                d.starts_with("/topic/") || d.starts_with("/exchange/")
+            }
+            ProtocolPlan::Amqp(_) => false,
+        }
     }
 
     /// Deliveries the receivers should see in all for `sent` messages.
@@ -370,11 +378,135 @@ pub fn amqp_address(path: &str) -> String {
     }
 }
 
-/// How a plan speaks to its broker: the settings of one scheme.
+/// How a STOMP receiver acknowledges (STOMP 1.2 §"SUBSCRIBE ack Header").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StompAck {
+    /// The broker counts a message acknowledged once sent.
+    Auto,
+    /// One ACK acknowledges every message up to it (cumulative).
+    Client,
+    /// One ACK per message.
+    ClientIndividual,
+}
+
+impl StompAck {
+    /// The value of SUBSCRIBE's `ack` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StompAck::Auto => "auto",
+            StompAck::Client => "client",
+            StompAck::ClientIndividual => "client-individual",
+        }
+    }
+}
+
+/// STOMP specifics of a plan, from the URL's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StompOptions {
+    /// `receipt=none|each|N`: a sender asks for a RECEIPT every N messages (0: never; the
+    /// DISCONNECT's receipt alone then confirms the broker took everything). Receipts come in
+    /// order, so one confirms every message before it; at most `inflight` go unconfirmed.
+    pub receipt_every: u32,
+    /// `ack=auto|client|client-individual` for receivers.
+    pub ack: StompAck,
+    /// `prefetch=N`: messages the broker may send a receiver ahead of its ACKs (RabbitMQ's
+    /// `prefetch-count`, ActiveMQ's `activemq.prefetchSize`; RabbitMQ applies it to client
+    /// acknowledgement modes only).
+    pub prefetch: u32,
+    /// `vhost=NAME`: CONNECT's `host` header, the virtual host (default `/`, RabbitMQ's).
+    pub vhost: String,
+    /// `persistent=true|false`: SEND's `persistent` header.
+    pub persistent: bool,
+    /// `heartbeat=MS`: the heart-beat interval offered both ways (0: none).
+    pub heartbeat_ms: u32,
+    /// Senders: messages sent and not yet confirmed by a receipt, at most (`--inflight`).
+    pub inflight: u32,
+}
+
+impl Default for StompOptions {
+    fn default() -> Self {
+        StompOptions {
+            receipt_every: 0,
+            ack: StompAck::Auto,
+            prefetch: 1000,
+            vhost: "/".into(),
+            persistent: false,
+            heartbeat_ms: 10_000,
+            inflight: 1000,
+        }
+    }
+}
+
+impl StompOptions {
+    /// Reads the URL options; an unknown option or a bad value is an error naming it.
+    pub fn from_options(options: &[(String, String)]) -> Result<Self, ParseError> {
+        let mut o = StompOptions::default();
+        let bad = |k: &str, v: &str, want: &str| {
+            ParseError(format!("bad URL option {k}={v} (expected {want})"))
+        };
+        let count = |k: &str, v: &str| {
+            v.parse::<u32>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| bad(k, v, "a count above 0"))
+        };
+        let flag = |k: &str, v: &str| match v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(bad(k, v, "true or false")),
+        };
+        for (k, v) in options {
+            match k.as_str() {
+                "receipt" => {
+                    o.receipt_every = match v.as_str() {
+                        "none" | "off" => 0,
+                        "each" => 1,
+                        n => n
+                            .parse()
+                            .ok()
+                            .filter(|&n| n > 0)
+                            .ok_or_else(|| bad(k, v, "none, each or a count above 0"))?,
+                    }
+                }
+                "ack" => {
+                    o.ack = match v.as_str() {
+                        "auto" => StompAck::Auto,
+                        "client" => StompAck::Client,
+                        "client-individual" => StompAck::ClientIndividual,
+                        _ => return Err(bad(k, v, "auto, client or client-individual")),
+                    }
+                }
+                "prefetch" => o.prefetch = count(k, v)?,
+                "vhost" => o.vhost = v.clone(),
+                "persistent" | "durable" => o.persistent = flag(k, v)?,
+                "heartbeat" => o.heartbeat_ms = v.parse().map_err(|_| bad(k, v, "milliseconds"))?,
+                _ => {
+                    return Err(ParseError(format!(
+                        "unknown URL option '{k}' (STOMP takes receipt, ack, prefetch, vhost, persistent, heartbeat)"
+                    )))
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// The STOMP destination for a URL path: the path with its leading `/` (`/queue/NAME`,
+/// `/topic/NAME`, RabbitMQ's `/exchange/X/KEY` and `/amq/queue/NAME`); `/queue/allegro` when
+/// the path is empty.
+pub fn stomp_destination(path: &str) -> String {
+    match path.trim_start_matches('/') {
+        "" => "/queue/allegro".into(),
+        p => format!("/{p}"),
+    }
+}
+
+/// How a plan speaks to its broker: the settings of one scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtocolPlan {
     Mqtt(MqttOptions),
     Amqp(AmqpOptions),
+    Stomp(StompOptions),
 }
 
 impl ProtocolPlan {
@@ -382,7 +514,7 @@ impl ProtocolPlan {
     pub fn mqtt(&self) -> Option<&MqttOptions> {
         match self {
             ProtocolPlan::Mqtt(m) => Some(m),
-            ProtocolPlan::Amqp(_) => None,
+            _ => None,
         }
     }
 
@@ -390,7 +522,7 @@ impl ProtocolPlan {
     pub fn amqp(&self) -> Option<&AmqpOptions> {
         match self {
             ProtocolPlan::Amqp(a) => Some(a),
-            ProtocolPlan::Mqtt(_) => None,
+            _ => None,
         }
     }
 
@@ -399,6 +531,7 @@ impl ProtocolPlan {
         match self {
             ProtocolPlan::Mqtt(m) => u32::from(m.inflight),
             ProtocolPlan::Amqp(a) => a.inflight,
+            ProtocolPlan::Stomp(s) => s.inflight,
         }
     }
 }

@@ -12,6 +12,8 @@ pub enum Scheme {
     Mqtt,
     /// AMQP 1.0 over TCP (`amqp://`), default port 5672.
     Amqp,
+    /// STOMP 1.2 (1.0 and 1.1 negotiated down) over TCP (`stomp://`), default port 61613.
+    Stomp,
 }
 
 impl Scheme {
@@ -19,7 +21,8 @@ impl Scheme {
         match s.to_ascii_lowercase().as_str() {
             "mqtt" | "tcp" => Ok(Scheme::Mqtt),
             "amqp" => Ok(Scheme::Amqp),
-            "mqtts" | "ssl" | "amqps" | "stomp" | "stomps" | "amqp091" => {
+            "stomp" => Ok(Scheme::Stomp),
+            "mqtts" | "ssl" | "amqps" | "stomps" | "amqp091" => {
                 Err(UrlError::UnsupportedScheme(s.to_owned()))
             }
             _ => Err(UrlError::UnknownScheme(s.to_owned())),
@@ -31,6 +34,7 @@ impl Scheme {
         match self {
             Scheme::Mqtt => 1883,
             Scheme::Amqp => 5672,
+            Scheme::Stomp => 61613,
         }
     }
 
@@ -39,6 +43,7 @@ impl Scheme {
         match self {
             Scheme::Mqtt => "mqtt",
             Scheme::Amqp => "amqp",
+            Scheme::Stomp => "stomp",
         }
     }
 }
@@ -82,11 +87,13 @@ impl fmt::Display for UrlError {
             UrlError::MissingScheme => {
                 write!(f, "missing scheme (expected e.g. mqtt://host:1883/topic)")
             }
-            UrlError::UnknownScheme(s) => write!(f, "unknown scheme '{s}' (supported: mqtt, amqp)"),
+            UrlError::UnknownScheme(s) => {
+                write!(f, "unknown scheme '{s}' (supported: mqtt, amqp, stomp)")
+            }
             UrlError::UnsupportedScheme(s) => {
                 write!(
                     f,
-                    "scheme '{s}' is not supported yet (supported: mqtt, amqp)"
+                    "scheme '{s}' is not supported yet (supported: mqtt, amqp, stomp)"
                 )
             }
             UrlError::MissingHost => write!(f, "missing host"),
@@ -296,6 +303,10 @@ mod tests {
         assert_eq!(
             p("amqp://h/q").map(|u| (u.scheme, u.port)),
             Ok((Scheme::Amqp, 5672))
+        );
+        assert_eq!(
+            p("stomp://h/queue/q").map(|u| (u.scheme, u.port, u.path)),
+            Ok((Scheme::Stomp, 61613, "queue/q".to_string()))
         );
         assert_eq!(p("mqtt:///t"), Err(UrlError::MissingHost));
         assert_eq!(p("mqtt://h:0/t"), Err(UrlError::BadPort("0".into())));

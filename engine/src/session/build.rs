@@ -2,10 +2,11 @@
 //! client id) and its receive coalescing window.
 
 use crate::clock::Nanos;
-use crate::plan::{AmqpOptions, MqttOptions, Plan, ProtocolPlan};
+use crate::plan::{AmqpOptions, MqttOptions, Plan, ProtocolPlan, StompOptions};
 use crate::session::amqp::{AmqpConfig, AmqpSession};
 use crate::session::load::SenderPlan;
 use crate::session::mqtt::{MqttConfig, MqttSession};
+use crate::session::stomp::{StompConfig, StompSession};
 use crate::session::AnySession;
 use crate::shard::ConnSpec;
 
@@ -29,6 +30,7 @@ pub fn session_for(plan: &Plan, spec: ConnSpec) -> AnySession {
     match &plan.protocol {
         ProtocolPlan::Mqtt(m) => AnySession::Mqtt(make_mqtt(plan, m, spec, client_id)),
         ProtocolPlan::Amqp(a) => AnySession::Amqp(make_amqp(plan, a, spec, client_id)),
+        ProtocolPlan::Stomp(s) => AnySession::Stomp(make_stomp(plan, s, spec)),
     }
 }
 
@@ -93,5 +95,29 @@ fn make_amqp(plan: &Plan, a: &AmqpOptions, spec: ConnSpec, container_id: String)
         ConnSpec::Sender(i) => AmqpSession::sender(cfg, sender_plan(plan, i)),
         ConnSpec::Receiver(_) => AmqpSession::receiver(cfg, plan.drain_idle, plan.run.only()),
         ConnSpec::Accept(_) => AmqpSession::server(cfg, plan.drain_idle, plan.run.only()),
+    }
+}
+
+fn make_stomp(plan: &Plan, o: &StompOptions, spec: ConnSpec) -> StompSession {
+    let (_, max_size) = plan.shape.size.bounds();
+    let cfg = StompConfig {
+        destination: crate::plan::stomp_destination(&plan.url.path),
+        vhost: o.vhost.clone(),
+        username: plan.url.username.clone(),
+        password: plan.url.password.clone(),
+        receipt_every: o.receipt_every,
+        inflight: o.inflight,
+        ack: o.ack,
+        prefetch: o.prefetch,
+        persistent: o.persistent,
+        heartbeat_ms: o.heartbeat_ms,
+        // Body plus the broker's headers, with room to spare.
+        max_frame: max_size as usize + 16 * 1024,
+    };
+    match spec {
+        ConnSpec::Sender(i) => StompSession::sender(cfg, sender_plan(plan, i)),
+        ConnSpec::Receiver(_) | ConnSpec::Accept(_) => {
+            StompSession::receiver(cfg, plan.drain_idle, plan.run.only())
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod amqp;
 pub mod build;
 pub mod load;
 pub mod mqtt;
+pub mod stomp;
 pub mod txbuf;
 
 use crate::clock::Nanos;
@@ -38,6 +39,7 @@ pub enum DecodeError {
         what: &'static str,
         error: allegro_wire::amqp10::Error,
     },
+    Stomp(allegro_wire::stomp::Error),
 }
 
 impl fmt::Display for DecodeError {
@@ -45,6 +47,7 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::Mqtt(e) => e.fmt(f),
             DecodeError::Amqp { what, error } => write!(f, "{what}: {error}"),
+            DecodeError::Stomp(e) => e.fmt(f),
         }
     }
 }
@@ -175,6 +178,7 @@ pub(crate) fn earliest(a: Option<Nanos>, b: Option<Nanos>) -> Option<Nanos> {
 pub enum AnySession {
     Mqtt(mqtt::MqttSession),
     Amqp(amqp::AmqpSession),
+    Stomp(stomp::StompSession),
 }
 
 macro_rules! each {
@@ -182,6 +186,7 @@ macro_rules! each {
         match $self {
             AnySession::Mqtt($s) => $e,
             AnySession::Amqp($s) => $e,
+            AnySession::Stomp($s) => $e,
         }
     };
 }
