@@ -5,7 +5,11 @@
 //! `write` calls of the same pre-encoded frames), each pinned to the load CPU. Both are measured
 //! by the same sink (bytes from first to last arrival) and by their own CPU time.
 //!
-//! `ceiling [--rounds 3] [--seconds 5] [--size 100] [--sink-cpu 0] [--load-cpu 1] [--backend uring]`
+//! With `--protocol stomp` both send STOMP SEND frames (no receipts) to `/queue/bench` instead
+//! of MQTT QoS 0 PUBLISH frames.
+//!
+//! `ceiling [--rounds 3] [--seconds 5] [--size 100] [--sink-cpu 0] [--load-cpu 1] [--backend uring]
+//! [--protocol mqtt|stomp]`
 
 use allegro_bench::{arg, bin_dir, context, run_measured, stats, write_record, ChildRun};
 use serde_json::{json, Value};
@@ -72,37 +76,60 @@ fn main() {
     let sink_cpu = arg(&args, "--sink-cpu", "0");
     let load_cpu = arg(&args, "--load-cpu", "1");
     let backend = arg(&args, "--backend", "uring");
-    // PUBLISH QoS 0: fixed header (2 bytes below 128 B of remaining length, else 3) + topic.
-    let remaining = 2 + TOPIC.len() + size;
-    let frame_len = (1 + if remaining < 128 { 1 } else { 2 } + remaining) as f64;
+    let protocol = arg(&args, "--protocol", "mqtt");
+    let (frame_len, url_path, extra): (f64, String, &[&str]) = match protocol.as_str() {
+        "stomp" => (
+            format!("SEND\ndestination:/queue/{TOPIC}\ncontent-length:{size}\n\n").len() as f64
+                + size as f64
+                + 1.0,
+            format!("stomp://127.0.0.1:{{port}}/queue/{TOPIC}?heartbeat=0"),
+            &[],
+        ),
+        "mqtt" => {
+            // PUBLISH QoS 0: fixed header (2 bytes below 128 B of remaining length, else 3)
+            // + topic.
+            let remaining = 2 + TOPIC.len() + size;
+            (
+                (1 + if remaining < 128 { 1 } else { 2 } + remaining) as f64,
+                format!("mqtt://127.0.0.1:{{port}}/{TOPIC}"),
+                &["--keep-alive", "0"],
+            )
+        }
+        p => {
+            eprintln!("ceiling: unknown --protocol '{p}' (mqtt or stomp)");
+            std::process::exit(2);
+        }
+    };
     let results_dir = std::env::temp_dir().join("allegro-bench-ceiling");
     let mut engine = Vec::new();
     let mut raw = Vec::new();
     for round in 0..rounds {
         let a = measure(&sink_cpu, frame_len, |port| {
-            run_measured(Command::new(bin_dir().join("allegro")).args([
-                "run",
-                &format!("mqtt://127.0.0.1:{port}/{TOPIC}"),
-                "--receivers",
-                "0",
-                "--parallel",
-                "1",
-                "--size",
-                &size.to_string(),
-                "--duration",
-                &format!("{seconds}s"),
-                "--cores",
-                &load_cpu,
-                "--keep-alive",
-                "0",
-                "--backend",
-                &backend,
-                "--quiet",
-                "--output",
-                "json",
-                "--results",
-                &results_dir.display().to_string(),
-            ]))
+            run_measured(
+                Command::new(bin_dir().join("allegro"))
+                    .args([
+                        "run",
+                        &url_path.replace("{port}", &port.to_string()),
+                        "--receivers",
+                        "0",
+                        "--parallel",
+                        "1",
+                        "--size",
+                        &size.to_string(),
+                        "--duration",
+                        &format!("{seconds}s"),
+                        "--cores",
+                        &load_cpu,
+                        "--backend",
+                        &backend,
+                        "--quiet",
+                        "--output",
+                        "json",
+                        "--results",
+                        &results_dir.display().to_string(),
+                    ])
+                    .args(extra),
+            )
             .expect("run allegro")
         });
         let b = measure(&sink_cpu, frame_len, |port| {
@@ -117,6 +144,8 @@ fn main() {
                 &size.to_string(),
                 "--topic",
                 TOPIC,
+                "--protocol",
+                &protocol,
             ]))
             .expect("run raw-write")
         });
@@ -158,8 +187,8 @@ fn main() {
         "context": context(),
         "setup": {
             "size": size, "frame_len": frame_len, "seconds": seconds, "sink_cpu": sink_cpu,
-            "load_cpu": load_cpu, "backend": backend, "qos": 0, "shards": 1,
-            "sink": "discard-sink: recv(MSG_TRUNC) after CONNACK",
+            "load_cpu": load_cpu, "backend": backend, "protocol": protocol, "shards": 1,
+            "sink": "discard-sink: recv(MSG_TRUNC) after CONNACK or CONNECTED",
         },
         "rounds": engine.iter().zip(&raw).map(|(a, b)| json!({
             "allegro": {"msgs_per_s": a.msgs_per_s, "bytes_per_s": a.bytes_per_s, "cpu_s_per_million": a.cpu_s_per_million},

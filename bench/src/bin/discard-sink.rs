@@ -1,5 +1,5 @@
-//! A minimal MQTT sink for measuring a sender's ceiling: accepts connections, answers CONNECT
-//! with CONNACK, then discards every byte with `recv(MSG_TRUNC)` (the kernel drops the data
+//! A minimal broker sink for measuring a sender's ceiling: accepts connections, answers an MQTT
+//! CONNECT with CONNACK or a STOMP CONNECT with CONNECTED (no heart-beats), then discards every byte with `recv(MSG_TRUNC)` (the kernel drops the data
 //! without copying it), so the sender, not the sink, is what gets measured.
 //!
 //! `discard-sink --port P [--cpu C] [--connections N]` prints `listening PORT` once ready, and
@@ -74,17 +74,25 @@ fn serve(mut s: TcpStream) -> Option<(u64, Instant, Instant)> {
             return None;
         }
         have += n;
+        // STOMP: CONNECT (or STOMP) up to its NUL.
+        if matches!(buf[0], b'C' | b'S') {
+            match buf[..have].iter().position(|&b| b == 0) {
+                Some(end) => break (None, end + 1),
+                None if have < buf.len() => continue,
+                None => return None,
+            }
+        }
         // The level byte decides how the CONNECT is read; both are accepted.
         match mqtt::decode(&buf[..have], Protocol::V311, buf.len()) {
-            Ok(Decode::Complete(Packet::Connect(c), used)) => break (c.protocol, used),
+            Ok(Decode::Complete(Packet::Connect(c), used)) => break (Some(c.protocol), used),
             Ok(Decode::Incomplete(_)) if have < buf.len() => continue,
             _ => return None,
         }
     };
-    let connack: &[u8] = if protocol == Protocol::V5 {
-        &[0x20, 3, 0, 0, 0]
-    } else {
-        &[0x20, 2, 0, 0]
+    let connack: &[u8] = match protocol {
+        Some(Protocol::V5) => &[0x20, 3, 0, 0, 0],
+        Some(Protocol::V311) => &[0x20, 2, 0, 0],
+        None => b"CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0",
     };
     s.write_all(connack).ok()?;
     let mut bytes = (have - used) as u64;

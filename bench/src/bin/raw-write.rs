@@ -1,10 +1,13 @@
-//! The raw write limit: the same 100-byte-body MQTT PUBLISH frames Allegro sends, pre-encoded
-//! into a 64 KiB block and written by a plain loop of `write(2)` calls.
+//! The raw write limit: the same frames Allegro sends (an MQTT QoS 0 PUBLISH, or a STOMP SEND
+//! without receipt), pre-encoded into a 64 KiB block and written by a plain loop of `write(2)`
+//! calls.
 //!
-//! `raw-write --port P [--cpu C] [--seconds S] [--size N] [--topic T]` connects, does the MQTT
-//! handshake, writes for S seconds, and prints one JSON line: bytes, frames, seconds.
+//! `raw-write --port P [--cpu C] [--seconds S] [--size N] [--topic T] [--protocol mqtt|stomp]`
+//! connects, does the handshake, writes for S seconds, and prints one JSON line: bytes, frames,
+//! seconds. A STOMP frame goes to destination `/queue/T`.
 
 use allegro_wire::mqtt::{encode_publish_header, Connect, Packet, Properties, Protocol, QoS};
+use allegro_wire::stomp;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -37,36 +40,17 @@ fn main() {
         std::process::exit(1)
     });
     let _ = s.set_nodelay(true);
-    let mut out = Vec::new();
-    Packet::Connect(Connect {
-        protocol: Protocol::V311,
-        clean_start: true,
-        keep_alive: 0,
-        client_id: "raw-write",
-        will: None,
-        username: None,
-        password: None,
-        properties: Properties::EMPTY,
-    })
-    .encode(Protocol::V311, &mut out);
-    s.write_all(&out).expect("write CONNECT");
-    let mut ack = [0u8; 4];
-    s.read_exact(&mut ack).expect("read CONNACK");
-    // One 64 KiB block of whole frames.
+    let stomp = arg(&args, "--protocol").as_deref() == Some("stomp");
     let body = allegro_engine::payload::template(size);
+    let frame = if stomp {
+        stomp_handshake(&mut s);
+        stomp_frame(&topic, &body)
+    } else {
+        mqtt_handshake(&mut s);
+        mqtt_frame(&topic, &body)
+    };
+    // One 64 KiB block of whole frames.
     let mut block = Vec::with_capacity(64 * 1024);
-    let mut frame = Vec::new();
-    encode_publish_header(
-        Protocol::V311,
-        QoS::AtMostOnce,
-        false,
-        false,
-        &topic,
-        0,
-        size,
-        &mut frame,
-    );
-    frame.extend_from_slice(&body);
     let per_block = (64 * 1024) / frame.len();
     for _ in 0..per_block {
         block.extend_from_slice(&frame);
@@ -87,4 +71,74 @@ fn main() {
         bytes / frame.len() as u64,
         frame.len()
     );
+}
+
+fn mqtt_handshake(s: &mut TcpStream) {
+    let mut out = Vec::new();
+    Packet::Connect(Connect {
+        protocol: Protocol::V311,
+        clean_start: true,
+        keep_alive: 0,
+        client_id: "raw-write",
+        will: None,
+        username: None,
+        password: None,
+        properties: Properties::EMPTY,
+    })
+    .encode(Protocol::V311, &mut out);
+    s.write_all(&out).expect("write CONNECT");
+    let mut ack = [0u8; 4];
+    s.read_exact(&mut ack).expect("read CONNACK");
+}
+
+/// An MQTT 3.1.1 QoS 0 PUBLISH of `body` on `topic`.
+fn mqtt_frame(topic: &str, body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    encode_publish_header(
+        Protocol::V311,
+        QoS::AtMostOnce,
+        false,
+        false,
+        topic,
+        0,
+        body.len(),
+        &mut frame,
+    );
+    frame.extend_from_slice(body);
+    frame
+}
+
+fn stomp_handshake(s: &mut TcpStream) {
+    let mut out = Vec::new();
+    stomp::encode(
+        stomp::Command::Connect,
+        &[
+            ("accept-version", "1.2"),
+            ("host", "/"),
+            ("heart-beat", "0,0"),
+        ],
+        b"",
+        &mut out,
+    );
+    s.write_all(&out).expect("write CONNECT");
+    let mut b = [0u8; 1];
+    loop {
+        s.read_exact(&mut b).expect("read CONNECTED");
+        if b[0] == 0 {
+            break;
+        }
+    }
+}
+
+/// A STOMP SEND of `body` to `/queue/{topic}`, as Allegro's sender writes it without receipts.
+fn stomp_frame(topic: &str, body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    let dest = format!("/queue/{topic}");
+    stomp::encode(
+        stomp::Command::Send,
+        &[("destination", &dest)],
+        body,
+        &mut frame,
+    );
+    frame
 }
