@@ -612,6 +612,15 @@ fn a_latency_condition_that_cannot_hold_fails_the_receiver_with_the_reason() {
 
 /// `allegro test fixed-rate` against two fresh workers on a private Maestro broker.
 fn fixed_rate_test(extra: &[&str], kill_one_after: Option<Duration>) -> (common::Ran, PathBuf) {
+    fixed_rate_test_on(&sut_topic("allegro/ft"), extra, kill_one_after)
+}
+
+/// `allegro test fixed-rate` with `sut` as the send and receive URL.
+fn fixed_rate_test_on(
+    sut: &str,
+    extra: &[&str],
+    kill_one_after: Option<Duration>,
+) -> (common::Ran, PathBuf) {
     let broker = Mosquitto::start();
     let maestro = format!("mqtt://127.0.0.1:{}", broker.1);
     let (a, b) = (unique("fa"), unique("fb"));
@@ -619,14 +628,13 @@ fn fixed_rate_test(extra: &[&str], kill_one_after: Option<Duration>) -> (common:
     let _wb = Worker::start(&maestro, &b);
     wait_for(&maestro, &[&a, &b], Duration::from_secs(10));
     let results = common::scratch("client");
-    let sut = sut_topic("allegro/ft");
     let mut args = vec![
         "test",
         "fixed-rate",
         "--maestro",
         &maestro,
         "--send-receive-url",
-        &sut,
+        sut,
         "--parallel-count",
         "1",
         "--quiet",
@@ -665,6 +673,34 @@ fn the_client_runs_a_fixed_rate_test_and_collects_every_result() {
         ],
         None,
     );
+    check_fixed_rate_results(&r, &results);
+}
+
+/// Workers SET a `stomp://` SUT URL (with options) and run the test over ActiveMQ's STOMP.
+#[test]
+fn a_fixed_rate_test_over_stomp() {
+    let ep = common::endpoint("ACTIVEMQ_STOMP");
+    let sut = format!(
+        "stomp://{ep}/queue/{}?receipt=50&ack=client",
+        unique("allegro-ft")
+    );
+    let (r, results) = fixed_rate_test_on(
+        &sut,
+        &[
+            "--test-duration",
+            "2s",
+            "--rate",
+            "300",
+            "--message-size",
+            "100",
+        ],
+        None,
+    );
+    check_fixed_rate_results(&r, &results);
+}
+
+/// A 2 s test at 300 msg/s succeeded: every worker's files, and the counts match.
+fn check_fixed_rate_results(r: &common::Ran, results: &std::path::Path) {
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("test successful"), "{}", r.stdout);
     assert!(r.stdout.contains("latency (all receivers"), "{}", r.stdout);
