@@ -9,11 +9,14 @@
 //! * [`amqp10`]: OASIS AMQP 1.0 (2012) frames, performatives, SASL frames and
 //!   messages.
 //! * [`stomp`]: STOMP 1.2 frames (and the 1.0/1.1 forms brokers answer with).
+//! * [`amqp091`]: AMQP 0-9-1 frames, methods, content headers and field tables, with
+//!   RabbitMQ's extensions (publisher confirms, `basic.nack`, `connection.blocked`).
 //!
 //! The crate has no dependencies and no unsafe code.
 
 #![forbid(unsafe_code)]
 
+pub mod amqp091;
 pub mod amqp10;
 pub mod mqtt;
 pub mod stomp;
