@@ -1,5 +1,6 @@
 //! Allegro against independent clients through real brokers, both ways: Debian's python3-stomp
-//! on RabbitMQ's and ActiveMQ's STOMP (`tests/peers/stomp_client.py`). The peers build and check
+//! on RabbitMQ's and ActiveMQ's STOMP (`tests/peers/stomp_client.py`) and Debian's python3-pika
+//! on RabbitMQ's AMQP 0-9-1 (`tests/peers/pika_client.py`). The peers build and check
 //! bodies in Allegro's layout (`tests/peers/allegro_body.py`: the 8-byte send timestamp first,
 //! then the sequence block and the filler).
 //!
@@ -182,4 +183,80 @@ fn stomp_activemq_allegro_to_stomp_py() {
 #[test]
 fn stomp_activemq_stomp_py_to_allegro() {
     stomp_client_to_allegro("ACTIVEMQ_STOMP");
+}
+
+/// Allegro sends COUNT messages with publisher confirms; pika consumes with manual acks.
+#[test]
+fn amqp091_rabbitmq_allegro_to_pika() {
+    let ep = endpoint("RABBITMQ_AMQP");
+    let (host, port) = ep.split_once(':').unwrap();
+    let queue = unique("allegro-it-pika");
+    let count = COUNT.to_string();
+    let mut client = Client::start(
+        "pika_client.py",
+        &["receive", host, port, &queue, &count, "5"],
+    );
+    assert_eq!(client.expect("subscribed", Duration::from_secs(30)), true);
+    let s = allegro(
+        &format!("amqp091://{ep}/{queue}?confirm=true"),
+        &[
+            "--parallel",
+            "1",
+            "--receivers",
+            "0",
+            "--duration",
+            &count,
+            "--size",
+            "300",
+        ],
+    );
+    assert_eq!(s["totals"]["sent"], COUNT);
+    assert_eq!(s["totals"]["acked"], COUNT);
+    let r = client.expect("result", Duration::from_secs(60));
+    assert_eq!(r["count"], COUNT, "{r}");
+    assert_eq!(r["bad_count"], 0, "{r}");
+    assert_eq!(r["duplicates"], 0, "{r}");
+    assert_eq!(r["gaps"], 0, "{r}");
+    let sender = s["config"]["sender_id"].as_str().unwrap();
+    assert_eq!(r["streams"][format!("{sender}:0")], COUNT, "{r}");
+}
+
+/// pika sends COUNT messages with confirms; Allegro, given pika's run id, receives them.
+#[test]
+fn amqp091_rabbitmq_pika_to_allegro() {
+    let ep = endpoint("RABBITMQ_AMQP");
+    let (host, port) = ep.split_once(':').unwrap();
+    let queue = unique("allegro-it-pika");
+    let count = COUNT.to_string();
+    let run_id = "0a1b2c3d";
+    let mut client = Client::start(
+        "pika_client.py",
+        &["send", host, port, &queue, &count, "256", run_id],
+    );
+    let r = client.expect("result", Duration::from_secs(60));
+    assert_eq!(r["confirmed"], true, "{r}");
+    let s = allegro(
+        &format!("amqp091://{ep}/{queue}?ack=manual"),
+        &[
+            "--parallel",
+            "0",
+            "--receivers",
+            "1",
+            "--duration",
+            &count,
+            "--run-id",
+            run_id,
+        ],
+    );
+    let t = &s["totals"];
+    assert_eq!(t["received"], COUNT, "{t}");
+    for k in ["lost", "duplicated", "stale", "unstamped", "unsettled"] {
+        assert_eq!(t[k], 0, "{k}: {t}");
+    }
+    assert_eq!(t["bytes_received"], COUNT * 256, "{t}");
+    assert_eq!(
+        common::rabbit_queue_depth(&queue),
+        0,
+        "nothing left on the queue"
+    );
 }

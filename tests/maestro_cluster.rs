@@ -699,6 +699,29 @@ fn a_fixed_rate_test_over_stomp() {
     check_fixed_rate_results(&r, &results);
 }
 
+/// Workers SET an `amqp091://` SUT URL (with options) and run the test over RabbitMQ.
+#[test]
+fn a_fixed_rate_test_over_amqp091() {
+    let ep = common::endpoint("RABBITMQ_AMQP");
+    let sut = format!(
+        "amqp091://{ep}/{}?confirm=true&ack=manual",
+        unique("allegro-ft")
+    );
+    let (r, results) = fixed_rate_test_on(
+        &sut,
+        &[
+            "--test-duration",
+            "2s",
+            "--rate",
+            "300",
+            "--message-size",
+            "100",
+        ],
+        None,
+    );
+    check_fixed_rate_results(&r, &results);
+}
+
 /// A 2 s test at 300 msg/s succeeded: every worker's files, and the counts match.
 fn check_fixed_rate_results(r: &common::Ran, results: &std::path::Path) {
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);

@@ -7,7 +7,8 @@ use allegro_engine::clock::{Clock, Nanos};
 use allegro_engine::engine::Engine;
 use allegro_engine::placement::{self, Placement, Policy};
 use allegro_engine::plan::{
-    self, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan, RunIdentity, StompOptions,
+    self, Amqp091Options, Amqp091Target, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan,
+    RunIdentity, StompOptions,
 };
 use allegro_engine::run::{self, Observer, Outcome, Status, Totals};
 use allegro_engine::runtime::Backend;
@@ -90,6 +91,10 @@ impl RunConfig {
             Scheme::Amqp => ProtocolPlan::Amqp(AmqpOptions {
                 inflight: u32::from(a.inflight),
                 ..AmqpOptions::from_options(&url.options).map_err(|e| BadInput(e.to_string()))?
+            }),
+            Scheme::Amqp091 => ProtocolPlan::Amqp091(Amqp091Options {
+                inflight: u32::from(a.inflight),
+                ..Amqp091Options::from_options(&url.options).map_err(|e| BadInput(e.to_string()))?
             }),
             Scheme::Stomp => ProtocolPlan::Stomp(StompOptions {
                 inflight: u32::from(a.inflight),
@@ -255,6 +260,28 @@ impl RunConfig {
                 },
                 o.ack.as_str(),
                 o.prefetch,
+                if o.persistent { ", persistent" } else { "" }
+            ),
+            ProtocolPlan::Amqp091(o) => format!(
+                "amqp091   {}, {}, {} ack{}{}",
+                Amqp091Target::from_path(&p.url.path),
+                if o.confirm {
+                    format!("publisher confirms (at most {} unconfirmed)", o.inflight)
+                } else {
+                    "no confirms".to_string()
+                },
+                if o.manual_ack {
+                    format!("manual (prefetch {})", o.prefetch)
+                } else {
+                    "auto".to_string()
+                },
+                if o.passive {
+                    ", passive"
+                } else if o.durable {
+                    ", durable"
+                } else {
+                    ""
+                },
                 if o.persistent { ", persistent" } else { "" }
             ),
         };

@@ -247,7 +247,7 @@ impl Default for MqttOptions {
 
 impl Plan {
     /// True when every receiver gets every message (MQTT topics, STOMP `/topic/` and
-    /// `/exchange/` destinations, where each subscription gets its own copy); false when
+    /// `/exchange/` destinations, AMQP 0-9-1 exchanges: each subscription gets its own copy); false when
     /// receivers share the messages (queues, peer to peer).
     pub fn fanout(&self) -> bool {
         match self.protocol {
@@ -256,6 +256,10 @@ impl Plan {
                 let d = stomp_destination(&self.url.path);
                 d.starts_with("/topic/") || d.starts_with("/exchange/")
             }
+            ProtocolPlan::Amqp091(_) => matches!(
+                Amqp091Target::from_path(&self.url.path),
+                Amqp091Target::Exchange { .. }
+            ),
             ProtocolPlan::Amqp(_) => false,
         }
     }
@@ -501,12 +505,152 @@ pub fn stomp_destination(path: &str) -> String {
     }
 }
 
+/// AMQP 0-9-1 specifics of a plan, from the URL's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amqp091Options {
+    /// `confirm=true`: publisher confirms (RabbitMQ's `confirm.select`), at most `inflight`
+    /// messages unconfirmed.
+    pub confirm: bool,
+    /// `ack=manual`: receivers acknowledge (one `basic.ack` with `multiple` per read);
+    /// `ack=auto` (default): the broker counts a message acknowledged once sent (`no-ack`).
+    pub manual_ack: bool,
+    /// `prefetch=N`: `basic.qos` prefetch count (manual acknowledgement only).
+    pub prefetch: u16,
+    /// `durable=true`: the queue is declared durable.
+    pub durable: bool,
+    /// `passive=true`: the queue (or exchange) must exist; nothing is declared.
+    pub passive: bool,
+    /// `exchange-type=direct|fanout|topic|headers`: `/exchange/X/KEY` declares X of this type
+    /// (without it, X must exist).
+    pub exchange_type: Option<String>,
+    /// `persistent=true`: messages are published with delivery mode 2.
+    pub persistent: bool,
+    /// `mandatory=true`: unroutable messages come back (`basic.return`) and count as errors.
+    pub mandatory: bool,
+    /// `vhost=NAME` (default `/`).
+    pub vhost: String,
+    /// `heartbeat=S`: the heart-beat interval asked for (the broker's proposal when lower; 0:
+    /// none).
+    pub heartbeat_s: u16,
+    /// Senders: unconfirmed messages at most (`--inflight`, with confirms).
+    pub inflight: u32,
+}
+
+impl Default for Amqp091Options {
+    fn default() -> Self {
+        Amqp091Options {
+            confirm: false,
+            manual_ack: false,
+            prefetch: 1000,
+            durable: false,
+            passive: false,
+            exchange_type: None,
+            persistent: false,
+            mandatory: false,
+            vhost: "/".into(),
+            heartbeat_s: 30,
+            inflight: 1000,
+        }
+    }
+}
+
+impl Amqp091Options {
+    /// Reads the URL options; an unknown option or a bad value is an error naming it.
+    pub fn from_options(options: &[(String, String)]) -> Result<Self, ParseError> {
+        let mut o = Amqp091Options::default();
+        let bad = |k: &str, v: &str, want: &str| {
+            ParseError(format!("bad URL option {k}={v} (expected {want})"))
+        };
+        let flag = |k: &str, v: &str| match v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(bad(k, v, "true or false")),
+        };
+        for (k, v) in options {
+            match k.as_str() {
+                "confirm" => o.confirm = flag(k, v)?,
+                "ack" => {
+                    o.manual_ack = match v.as_str() {
+                        "auto" => false,
+                        "manual" => true,
+                        _ => return Err(bad(k, v, "auto or manual")),
+                    }
+                }
+                "prefetch" => {
+                    o.prefetch = v
+                        .parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| bad(k, v, "1 to 65535"))?
+                }
+                "durable" => o.durable = flag(k, v)?,
+                "passive" => o.passive = flag(k, v)?,
+                "exchange-type" => match v.as_str() {
+                    "direct" | "fanout" | "topic" | "headers" => o.exchange_type = Some(v.clone()),
+                    _ => return Err(bad(k, v, "direct, fanout, topic or headers")),
+                },
+                "persistent" => o.persistent = flag(k, v)?,
+                "mandatory" => o.mandatory = flag(k, v)?,
+                "vhost" => o.vhost = v.clone(),
+                "heartbeat" => o.heartbeat_s = v.parse().map_err(|_| bad(k, v, "seconds"))?,
+                _ => {
+                    return Err(ParseError(format!(
+                        "unknown URL option '{k}' (AMQP 0-9-1 takes confirm, ack, prefetch, durable, passive, exchange-type, persistent, mandatory, vhost, heartbeat)"
+                    )))
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Where an AMQP 0-9-1 URL path sends and receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Amqp091Target {
+    /// `/NAME` or `/queue/NAME`: published through the default exchange to queue NAME, consumed
+    /// from it (receivers share the messages).
+    Queue(String),
+    /// `/exchange/X/KEY`: published to exchange X with routing key KEY; each receiver consumes
+    /// from a queue of its own bound to X with KEY.
+    Exchange { exchange: String, key: String },
+}
+
+impl Amqp091Target {
+    /// The target for a URL path; an empty path is queue `allegro`.
+    pub fn from_path(path: &str) -> Self {
+        let p = path.trim_start_matches('/');
+        if let Some(rest) = p.strip_prefix("exchange/") {
+            let (exchange, key) = rest.split_once('/').unwrap_or((rest, ""));
+            return Amqp091Target::Exchange {
+                exchange: exchange.into(),
+                key: key.into(),
+            };
+        }
+        match p.strip_prefix("queue/").unwrap_or(p) {
+            "" => Amqp091Target::Queue("allegro".into()),
+            q => Amqp091Target::Queue(q.into()),
+        }
+    }
+}
+
+impl fmt::Display for Amqp091Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Amqp091Target::Queue(q) => write!(f, "queue '{q}'"),
+            Amqp091Target::Exchange { exchange, key } => {
+                write!(f, "exchange '{exchange}' with routing key '{key}'")
+            }
+        }
+    }
+}
+
 /// How a plan speaks to its broker: the settings of one scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtocolPlan {
     Mqtt(MqttOptions),
     Amqp(AmqpOptions),
     Stomp(StompOptions),
+    Amqp091(Amqp091Options),
 }
 
 impl ProtocolPlan {
@@ -532,6 +676,7 @@ impl ProtocolPlan {
             ProtocolPlan::Mqtt(m) => u32::from(m.inflight),
             ProtocolPlan::Amqp(a) => a.inflight,
             ProtocolPlan::Stomp(s) => s.inflight,
+            ProtocolPlan::Amqp091(a) => a.inflight,
         }
     }
 }

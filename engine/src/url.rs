@@ -14,6 +14,8 @@ pub enum Scheme {
     Amqp,
     /// STOMP 1.2 (1.0 and 1.1 negotiated down) over TCP (`stomp://`), default port 61613.
     Stomp,
+    /// AMQP 0-9-1 over TCP (`amqp091://`: `amqp://` is AMQP 1.0 here), default port 5672.
+    Amqp091,
 }
 
 impl Scheme {
@@ -22,7 +24,8 @@ impl Scheme {
             "mqtt" | "tcp" => Ok(Scheme::Mqtt),
             "amqp" => Ok(Scheme::Amqp),
             "stomp" => Ok(Scheme::Stomp),
-            "mqtts" | "ssl" | "amqps" | "stomps" | "amqp091" => {
+            "amqp091" | "amqp0-9-1" => Ok(Scheme::Amqp091),
+            "mqtts" | "ssl" | "amqps" | "stomps" | "amqp091s" => {
                 Err(UrlError::UnsupportedScheme(s.to_owned()))
             }
             _ => Err(UrlError::UnknownScheme(s.to_owned())),
@@ -35,6 +38,7 @@ impl Scheme {
             Scheme::Mqtt => 1883,
             Scheme::Amqp => 5672,
             Scheme::Stomp => 61613,
+            Scheme::Amqp091 => 5672,
         }
     }
 
@@ -44,6 +48,7 @@ impl Scheme {
             Scheme::Mqtt => "mqtt",
             Scheme::Amqp => "amqp",
             Scheme::Stomp => "stomp",
+            Scheme::Amqp091 => "amqp091",
         }
     }
 }
@@ -88,12 +93,15 @@ impl fmt::Display for UrlError {
                 write!(f, "missing scheme (expected e.g. mqtt://host:1883/topic)")
             }
             UrlError::UnknownScheme(s) => {
-                write!(f, "unknown scheme '{s}' (supported: mqtt, amqp, stomp)")
+                write!(
+                    f,
+                    "unknown scheme '{s}' (supported: mqtt, amqp, stomp, amqp091)"
+                )
             }
             UrlError::UnsupportedScheme(s) => {
                 write!(
                     f,
-                    "scheme '{s}' is not supported yet (supported: mqtt, amqp, stomp)"
+                    "scheme '{s}' is not supported yet (supported: mqtt, amqp, stomp, amqp091)"
                 )
             }
             UrlError::MissingHost => write!(f, "missing host"),
@@ -307,6 +315,10 @@ mod tests {
         assert_eq!(
             p("stomp://h/queue/q").map(|u| (u.scheme, u.port, u.path)),
             Ok((Scheme::Stomp, 61613, "queue/q".to_string()))
+        );
+        assert_eq!(
+            p("amqp091://h/q").map(|u| (u.scheme, u.port)),
+            Ok((Scheme::Amqp091, 5672))
         );
         assert_eq!(p("mqtt:///t"), Err(UrlError::MissingHost));
         assert_eq!(p("mqtt://h:0/t"), Err(UrlError::BadPort("0".into())));

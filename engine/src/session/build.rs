@@ -2,8 +2,11 @@
 //! client id) and its receive coalescing window.
 
 use crate::clock::Nanos;
-use crate::plan::{AmqpOptions, MqttOptions, Plan, ProtocolPlan, StompOptions};
+use crate::plan::{
+    Amqp091Options, Amqp091Target, AmqpOptions, MqttOptions, Plan, ProtocolPlan, StompOptions,
+};
 use crate::session::amqp::{AmqpConfig, AmqpSession};
+use crate::session::amqp091::{Amqp091Config, Amqp091Session};
 use crate::session::load::SenderPlan;
 use crate::session::mqtt::{MqttConfig, MqttSession};
 use crate::session::stomp::{StompConfig, StompSession};
@@ -31,6 +34,7 @@ pub fn session_for(plan: &Plan, spec: ConnSpec) -> AnySession {
         ProtocolPlan::Mqtt(m) => AnySession::Mqtt(make_mqtt(plan, m, spec, client_id)),
         ProtocolPlan::Amqp(a) => AnySession::Amqp(make_amqp(plan, a, spec, client_id)),
         ProtocolPlan::Stomp(s) => AnySession::Stomp(make_stomp(plan, s, spec)),
+        ProtocolPlan::Amqp091(a) => AnySession::Amqp091(make_amqp091(plan, a, spec, client_id)),
     }
 }
 
@@ -118,6 +122,34 @@ fn make_stomp(plan: &Plan, o: &StompOptions, spec: ConnSpec) -> StompSession {
         ConnSpec::Sender(i) => StompSession::sender(cfg, sender_plan(plan, i)),
         ConnSpec::Receiver(_) | ConnSpec::Accept(_) => {
             StompSession::receiver(cfg, plan.drain_idle, plan.run.only())
+        }
+    }
+}
+
+fn make_amqp091(plan: &Plan, o: &Amqp091Options, spec: ConnSpec, name: String) -> Amqp091Session {
+    let cfg = Amqp091Config {
+        target: Amqp091Target::from_path(&plan.url.path),
+        vhost: o.vhost.clone(),
+        username: plan.url.username.clone().unwrap_or_else(|| "guest".into()),
+        password: plan.url.password.clone().unwrap_or_else(|| "guest".into()),
+        connection_name: name,
+        confirm: o.confirm,
+        inflight: o.inflight,
+        manual_ack: o.manual_ack,
+        prefetch: o.prefetch,
+        durable: o.durable,
+        passive: o.passive,
+        exchange_type: o.exchange_type.clone(),
+        persistent: o.persistent,
+        mandatory: o.mandatory,
+        heartbeat_s: o.heartbeat_s,
+        // RabbitMQ's default; larger bodies go over several frames.
+        frame_max: 128 * 1024,
+    };
+    match spec {
+        ConnSpec::Sender(i) => Amqp091Session::sender(cfg, sender_plan(plan, i)),
+        ConnSpec::Receiver(_) | ConnSpec::Accept(_) => {
+            Amqp091Session::receiver(cfg, plan.drain_idle, plan.run.only())
         }
     }
 }

@@ -3,6 +3,7 @@
 //! the shard's runtime (io_uring or epoll) only moves bytes and wakes them at [`Session::next_timeout`].
 
 pub mod amqp;
+pub mod amqp091;
 pub mod build;
 pub mod load;
 pub mod mqtt;
@@ -40,6 +41,7 @@ pub enum DecodeError {
         error: allegro_wire::amqp10::Error,
     },
     Stomp(allegro_wire::stomp::Error),
+    Amqp091(allegro_wire::amqp091::Error),
 }
 
 impl fmt::Display for DecodeError {
@@ -48,6 +50,7 @@ impl fmt::Display for DecodeError {
             DecodeError::Mqtt(e) => e.fmt(f),
             DecodeError::Amqp { what, error } => write!(f, "{what}: {error}"),
             DecodeError::Stomp(e) => e.fmt(f),
+            DecodeError::Amqp091(e) => e.fmt(f),
         }
     }
 }
@@ -179,6 +182,7 @@ pub enum AnySession {
     Mqtt(mqtt::MqttSession),
     Amqp(amqp::AmqpSession),
     Stomp(stomp::StompSession),
+    Amqp091(amqp091::Amqp091Session),
 }
 
 macro_rules! each {
@@ -187,6 +191,7 @@ macro_rules! each {
             AnySession::Mqtt($s) => $e,
             AnySession::Amqp($s) => $e,
             AnySession::Stomp($s) => $e,
+            AnySession::Amqp091($s) => $e,
         }
     };
 }

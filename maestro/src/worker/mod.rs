@@ -25,7 +25,8 @@ use crate::note::{
 };
 use allegro_engine::clock::NANOS_PER_SEC;
 use allegro_engine::plan::{
-    self, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan, RunIdentity, StompOptions,
+    self, Amqp091Options, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan, RunIdentity,
+    StompOptions,
 };
 use allegro_engine::url::Url;
 use allegro_wire::mqtt::QoS;
@@ -820,6 +821,9 @@ fn worker_plan(o: &Options, sender: bool, run: RunIdentity) -> Result<Plan, Stri
             ProtocolPlan::Amqp(AmqpOptions::from_options(&url.options).map_err(|e| e.to_string())?)
         }
         allegro_engine::url::Scheme::Mqtt => ProtocolPlan::Mqtt(MqttOptions::default()),
+        allegro_engine::url::Scheme::Amqp091 => ProtocolPlan::Amqp091(
+            Amqp091Options::from_options(&url.options).map_err(|e| e.to_string())?,
+        ),
         allegro_engine::url::Scheme::Stomp => ProtocolPlan::Stomp(
             StompOptions::from_options(&url.options).map_err(|e| e.to_string())?,
         ),
