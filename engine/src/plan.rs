@@ -718,9 +718,10 @@ pub struct Plan {
     pub connect_timeout: Nanos,
     /// After the senders finish, how long receivers wait with nothing arriving before they stop.
     pub drain_idle: Nanos,
-    /// Receive coalescing window: while messages stream in, a receiving connection reads at
-    /// most once per window (0: read whenever bytes arrive). Bounds how much later than its
-    /// arrival a message may be read, so it is reported beside every latency figure.
+    /// Receive coalescing window: while messages (a sender's: acknowledgements) stream in, a
+    /// connection reads at most once per window (0: read whenever bytes arrive). Bounds how much
+    /// later than its arrival a message may be read, so it is reported beside every latency
+    /// figure.
     pub rx_coalesce: Nanos,
 }
 

@@ -262,13 +262,15 @@ impl<S: Session> Pump<S> {
                 Some(0) => return Err(SessionError::Closed.into()),
                 Some(n) => {
                     self.rx_tail += n;
-                    let before = stats.counters.received;
+                    // A sender's stream is its acknowledgements.
+                    let before = stats.counters.received + stats.counters.acked;
                     let used = self.session.handle_input(
                         &self.rx[self.rx_head..self.rx_tail],
                         now,
                         stats,
                     )?;
-                    let messages = stats.counters.received - before;
+                    let messages =
+                        (stats.counters.received + stats.counters.acked).saturating_sub(before);
                     self.coalesce.on_data(now, n, messages, n == offered);
                     if self.coalesce.wants_ack() {
                         t.ack_now();

@@ -13,14 +13,13 @@ use crate::session::stomp::{StompConfig, StompSession};
 use crate::session::AnySession;
 use crate::shard::ConnSpec;
 
-/// The receive coalescing window of a connection: the plan's for receivers, none for senders
-/// (whose reads are acknowledgements that refill their window).
-pub fn rx_window(plan: &Plan, spec: ConnSpec) -> Nanos {
-    if spec.is_sender() {
-        0
-    } else {
-        plan.rx_coalesce
-    }
+/// The receive coalescing window of a connection: the plan's. A sender's reads are
+/// acknowledgements (confirms, receipts, PUBACKs, dispositions); they count as its stream's
+/// messages, so a sender whose acknowledgements stream in at least as fast as a busy receiver's
+/// messages reads them once per window too (its window of unacknowledged messages is far
+/// larger than a window's worth of them).
+pub fn rx_window(plan: &Plan, _spec: ConnSpec) -> Nanos {
+    plan.rx_coalesce
 }
 
 /// The session for one connection of the plan: its protocol, role and settings.
