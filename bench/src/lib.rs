@@ -231,3 +231,40 @@ pub fn process_cpu_s(pid: u32) -> f64 {
     // utime and stime are fields 14 and 15, i.e. 11 and 12 after the state.
     (ticks(11) + ticks(12)) / hz
 }
+
+/// One side of a round: rate, its CPU per million, the broker's CPU per million and its load.
+#[derive(Debug, Clone, Copy)]
+pub struct Side {
+    pub msgs_per_s: f64,
+    pub cpu_s_per_million: f64,
+    pub broker_cpu_s_per_million: f64,
+    /// Broker CPU seconds per wall second during the run (1.0 = one core busy).
+    pub broker_cores: f64,
+}
+
+impl Side {
+    /// From a finished load process that received `received` messages while the broker used
+    /// `broker_cpu_s`.
+    pub fn of(run: &ChildRun, received: u64, broker_cpu_s: f64) -> Side {
+        let m = received as f64 / 1e6;
+        Side {
+            msgs_per_s: received as f64 / run.wall_s,
+            cpu_s_per_million: run.cpu_s / m,
+            broker_cpu_s_per_million: broker_cpu_s / m,
+            broker_cores: broker_cpu_s / run.wall_s,
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        json!({"msgs_per_s": self.msgs_per_s, "cpu_s_per_million": self.cpu_s_per_million,
+               "broker_cpu_s_per_million": self.broker_cpu_s_per_million, "broker_cores": self.broker_cores})
+    }
+}
+
+/// Runs `cmd` and measures the broker process's CPU over it.
+pub fn with_broker_cpu(pid: Option<u32>, cmd: &mut Command) -> (ChildRun, f64) {
+    let before = pid.map_or(0.0, process_cpu_s);
+    let run = run_measured(cmd).expect("start the load process");
+    let after = pid.map_or(0.0, process_cpu_s);
+    (run, after - before)
+}

@@ -5,11 +5,12 @@
 //! `write` calls of the same pre-encoded frames), each pinned to the load CPU. Both are measured
 //! by the same sink (bytes from first to last arrival) and by their own CPU time.
 //!
-//! With `--protocol stomp` both send STOMP SEND frames (no receipts) to `/queue/bench` instead
-//! of MQTT QoS 0 PUBLISH frames.
+//! With `--protocol stomp` both send STOMP SEND frames (no receipts) to `/queue/bench`, with
+//! `--protocol amqp091` AMQP 0-9-1 publishes (method, content header, body frame) to queue
+//! `bench`, instead of MQTT QoS 0 PUBLISH frames.
 //!
 //! `ceiling [--rounds 3] [--seconds 5] [--size 100] [--sink-cpu 0] [--load-cpu 1] [--backend uring]
-//! [--protocol mqtt|stomp]`
+//! [--protocol mqtt|stomp|amqp091]`
 
 use allegro_bench::{arg, bin_dir, context, run_measured, stats, write_record, ChildRun};
 use serde_json::{json, Value};
@@ -85,6 +86,13 @@ fn main() {
             format!("stomp://127.0.0.1:{{port}}/queue/{TOPIC}?heartbeat=0"),
             &[],
         ),
+        "amqp091" => (
+            // basic.publish (7 + 4 + 2 + 1 + 1 + len(TOPIC) + 1 + 1), content header (7 + 14 + 1),
+            // body frame (7 + size + 1).
+            (7 + 4 + 2 + 1 + 1 + TOPIC.len() + 1 + 1) as f64 + 22.0 + 8.0 + size as f64,
+            format!("amqp091://127.0.0.1:{{port}}/{TOPIC}?heartbeat=0"),
+            &[],
+        ),
         "mqtt" => {
             // PUBLISH QoS 0: fixed header (2 bytes below 128 B of remaining length, else 3)
             // + topic.
@@ -96,7 +104,7 @@ fn main() {
             )
         }
         p => {
-            eprintln!("ceiling: unknown --protocol '{p}' (mqtt or stomp)");
+            eprintln!("ceiling: unknown --protocol '{p}' (mqtt, stomp or amqp091)");
             std::process::exit(2);
         }
     };

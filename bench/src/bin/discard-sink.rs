@@ -1,5 +1,7 @@
 //! A minimal broker sink for measuring a sender's ceiling: accepts connections, answers an MQTT
-//! CONNECT with CONNACK or a STOMP CONNECT with CONNECTED (no heart-beats), then discards every byte with `recv(MSG_TRUNC)` (the kernel drops the data
+//! CONNECT with CONNACK, a STOMP CONNECT with CONNECTED (no heart-beats), or an AMQP 0-9-1
+//! client's opening up to its first `basic.publish` (start, tune without heart-beats, open,
+//! channel, queue.declare, confirm.select), then discards every byte with `recv(MSG_TRUNC)` (the kernel drops the data
 //! without copying it), so the sender, not the sink, is what gets measured.
 //!
 //! `discard-sink --port P [--cpu C] [--connections N]` prints `listening PORT` once ready, and
@@ -74,6 +76,13 @@ fn serve(mut s: TcpStream) -> Option<(u64, Instant, Instant)> {
             return None;
         }
         have += n;
+        if buf[0] == b'A' {
+            if have < 8 {
+                continue;
+            }
+            let used = amqp091_opening(&mut s, &mut buf, &mut have)?;
+            break (None, used);
+        }
         // STOMP: CONNECT (or STOMP) up to its NUL.
         if matches!(buf[0], b'C' | b'S') {
             match buf[..have].iter().position(|&b| b == 0) {
@@ -94,7 +103,9 @@ fn serve(mut s: TcpStream) -> Option<(u64, Instant, Instant)> {
         Some(Protocol::V311) => &[0x20, 2, 0, 0],
         None => b"CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0",
     };
-    s.write_all(connack).ok()?;
+    if buf[0] != b'A' {
+        s.write_all(connack).ok()?;
+    }
     let mut bytes = (have - used) as u64;
     let mut first = (bytes > 0).then(Instant::now);
     let mut last = Instant::now();
@@ -112,4 +123,66 @@ fn serve(mut s: TcpStream) -> Option<(u64, Instant, Instant)> {
         bytes += n as u64;
     }
     Some((bytes, first.unwrap_or(last), last))
+}
+
+/// Plays the broker's side of an AMQP 0-9-1 opening (§2.2.4) until the client's first
+/// `basic.publish`; returns where that frame starts in `buf[..have]`.
+fn amqp091_opening(s: &mut TcpStream, buf: &mut [u8], have: &mut usize) -> Option<usize> {
+    use allegro_wire::amqp091::{self as w, Method, Table};
+    let mut out = Vec::new();
+    w::encode_method(
+        0,
+        &Method::ConnectionStart {
+            version_major: 0,
+            version_minor: 9,
+            server_properties: Table::EMPTY,
+            mechanisms: b"PLAIN",
+            locales: b"en_US",
+        },
+        &mut out,
+    );
+    s.write_all(&out).ok()?;
+    let mut at = 8;
+    loop {
+        let frame = match w::decode(&buf[at..*have], buf.len()) {
+            Ok(Decode::Complete(f, n)) => Some((f, n)),
+            Ok(Decode::Incomplete(_)) => None,
+            Err(_) => return None,
+        };
+        let Some((f, n)) = frame else {
+            let got = s.read(&mut buf[*have..]).ok()?;
+            if got == 0 {
+                return None;
+            }
+            *have += got;
+            continue;
+        };
+        out.clear();
+        let reply = match f.body {
+            w::FrameBody::Method(Method::BasicPublish { .. }) => return Some(at),
+            w::FrameBody::Method(Method::ConnectionStartOk { .. }) => {
+                Some(Method::ConnectionTune {
+                    channel_max: 16,
+                    frame_max: 131_072,
+                    heartbeat: 0,
+                })
+            }
+            w::FrameBody::Method(Method::ConnectionOpen { .. }) => Some(Method::ConnectionOpenOk),
+            w::FrameBody::Method(Method::ChannelOpen) => Some(Method::ChannelOpenOk),
+            w::FrameBody::Method(Method::QueueDeclare { queue, .. }) => {
+                Some(Method::QueueDeclareOk {
+                    queue,
+                    message_count: 0,
+                    consumer_count: 0,
+                })
+            }
+            w::FrameBody::Method(Method::ConfirmSelect { .. }) => Some(Method::ConfirmSelectOk),
+            _ => None,
+        };
+        if let Some(m) = reply {
+            w::encode_method(f.channel, &m, &mut out);
+            s.write_all(&out).ok()?;
+        }
+        at += n;
+    }
 }

@@ -1,10 +1,11 @@
-//! The raw write limit: the same frames Allegro sends (an MQTT QoS 0 PUBLISH, or a STOMP SEND
-//! without receipt), pre-encoded into a 64 KiB block and written by a plain loop of `write(2)`
+//! The raw write limit: the same frames Allegro sends (an MQTT QoS 0 PUBLISH, a STOMP SEND
+//! without receipt, or an AMQP 0-9-1 `basic.publish` with its content header and body frame),
+//! pre-encoded into a 64 KiB block and written by a plain loop of `write(2)`
 //! calls.
 //!
-//! `raw-write --port P [--cpu C] [--seconds S] [--size N] [--topic T] [--protocol mqtt|stomp]`
+//! `raw-write --port P [--cpu C] [--seconds S] [--size N] [--topic T] [--protocol mqtt|stomp|amqp091]`
 //! connects, does the handshake, writes for S seconds, and prints one JSON line: bytes, frames,
-//! seconds. A STOMP frame goes to destination `/queue/T`.
+//! seconds. A STOMP frame goes to destination `/queue/T`, an AMQP 0-9-1 one to queue T.
 
 use allegro_wire::mqtt::{encode_publish_header, Connect, Packet, Properties, Protocol, QoS};
 use allegro_wire::stomp;
@@ -40,14 +41,20 @@ fn main() {
         std::process::exit(1)
     });
     let _ = s.set_nodelay(true);
-    let stomp = arg(&args, "--protocol").as_deref() == Some("stomp");
     let body = allegro_engine::payload::template(size);
-    let frame = if stomp {
-        stomp_handshake(&mut s);
-        stomp_frame(&topic, &body)
-    } else {
-        mqtt_handshake(&mut s);
-        mqtt_frame(&topic, &body)
+    let frame = match arg(&args, "--protocol").as_deref() {
+        Some("stomp") => {
+            stomp_handshake(&mut s);
+            stomp_frame(&topic, &body)
+        }
+        Some("amqp091") => {
+            amqp091_handshake(&mut s);
+            amqp091_frame(&topic, &body)
+        }
+        _ => {
+            mqtt_handshake(&mut s);
+            mqtt_frame(&topic, &body)
+        }
     };
     // One 64 KiB block of whole frames.
     let mut block = Vec::with_capacity(64 * 1024);
@@ -141,4 +148,81 @@ fn stomp_frame(topic: &str, body: &[u8]) -> Vec<u8> {
         &mut frame,
     );
     frame
+}
+
+/// Reads one AMQP 0-9-1 frame (whole) from `s`.
+fn read_frame(s: &mut TcpStream) -> Vec<u8> {
+    let mut head = [0u8; 7];
+    s.read_exact(&mut head).expect("read a frame");
+    let size = u32::from_be_bytes([head[3], head[4], head[5], head[6]]) as usize;
+    let mut rest = vec![0u8; size + 1];
+    s.read_exact(&mut rest).expect("read a frame");
+    let mut f = head.to_vec();
+    f.extend_from_slice(&rest);
+    f
+}
+
+/// The client's side of an AMQP 0-9-1 opening up to an open channel 1 (§2.2.4).
+fn amqp091_handshake(s: &mut TcpStream) {
+    use allegro_wire::amqp091::{self as w, Method, Table};
+    s.write_all(&w::PROTOCOL_HEADER).expect("write the header");
+    let _start = read_frame(s);
+    let mut out = Vec::new();
+    w::encode_method(
+        0,
+        &Method::ConnectionStartOk {
+            client_properties: Table::EMPTY,
+            mechanism: "PLAIN",
+            response: b"\0guest\0guest",
+            locale: "en_US",
+        },
+        &mut out,
+    );
+    s.write_all(&out).expect("write start-ok");
+    let _tune = read_frame(s);
+    out.clear();
+    w::encode_method(
+        0,
+        &Method::ConnectionTuneOk {
+            channel_max: 1,
+            frame_max: 131_072,
+            heartbeat: 0,
+        },
+        &mut out,
+    );
+    w::encode_method(0, &Method::ConnectionOpen { virtual_host: "/" }, &mut out);
+    s.write_all(&out).expect("write open");
+    let _open_ok = read_frame(s);
+    out.clear();
+    w::encode_method(1, &Method::ChannelOpen, &mut out);
+    s.write_all(&out).expect("write channel.open");
+    let _channel_ok = read_frame(s);
+}
+
+/// A `basic.publish` of `body` to queue `topic` through the default exchange, as Allegro's
+/// sender writes it without confirms.
+fn amqp091_frame(topic: &str, body: &[u8]) -> Vec<u8> {
+    use allegro_wire::amqp091::{self as w, BasicProperties, ContentHeader, Method};
+    let mut f = Vec::new();
+    w::encode_method(
+        1,
+        &Method::BasicPublish {
+            exchange: "",
+            routing_key: topic,
+            mandatory: false,
+            immediate: false,
+        },
+        &mut f,
+    );
+    w::encode_content_header(
+        1,
+        &ContentHeader {
+            class_id: 60,
+            body_size: body.len() as u64,
+            properties: BasicProperties::default(),
+        },
+        &mut f,
+    );
+    w::encode_body(1, body, 131_072, &mut f);
+    f
 }

@@ -9,39 +9,11 @@
 //! (each broker a `.brokers.env` key or `host:port`).
 
 use allegro_bench::{
-    arg, bin_dir, broker_endpoint, context, pid_listening_on, process_cpu_s, repo_root,
-    run_measured, stats, write_record, ChildRun,
+    arg, bin_dir, broker_endpoint, context, pid_listening_on, repo_root, stats, with_broker_cpu,
+    write_record, Side,
 };
 use serde_json::{json, Value};
 use std::process::Command;
-
-/// One side of a round: rate, its CPU per million, the broker's CPU per million and its load.
-#[derive(Debug, Clone, Copy)]
-struct Side {
-    msgs_per_s: f64,
-    cpu_s_per_million: f64,
-    broker_cpu_s_per_million: f64,
-    /// Broker CPU seconds per wall second during the run (1.0 = one core busy).
-    broker_cores: f64,
-}
-
-fn side(run: &ChildRun, received: u64, broker_cpu_s: f64) -> Side {
-    let m = received as f64 / 1e6;
-    Side {
-        msgs_per_s: received as f64 / run.wall_s,
-        cpu_s_per_million: run.cpu_s / m,
-        broker_cpu_s_per_million: broker_cpu_s / m,
-        broker_cores: broker_cpu_s / run.wall_s,
-    }
-}
-
-/// Runs `cmd` and measures the broker process's CPU over it.
-fn with_broker_cpu(pid: Option<u32>, cmd: &mut Command) -> (ChildRun, f64) {
-    let before = pid.map_or(0.0, process_cpu_s);
-    let run = run_measured(cmd).expect("start the load process");
-    let after = pid.map_or(0.0, process_cpu_s);
-    (run, after - before)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -118,7 +90,7 @@ fn main() {
                 );
                 std::process::exit(1);
             }
-            let (x, y) = (side(&a, a_rx, a_broker), side(&b, b_rx, b_broker));
+            let (x, y) = (Side::of(&a, a_rx, a_broker), Side::of(&b, b_rx, b_broker));
             println!(
                 "{key} round {}: allegro {:.0} msg/s, {:.2} CPU s/M (broker {:.2} CPU s/M, {:.2} cores) | python3-stomp {:.0} msg/s, {:.2} CPU s/M (broker {:.2} CPU s/M, {:.2} cores)",
                 round + 1,
@@ -157,8 +129,8 @@ fn main() {
         records.push(json!({
             "broker": key, "endpoint": ep,
             "rounds": rows.iter().map(|(x, y)| json!({
-                "allegro": {"msgs_per_s": x.msgs_per_s, "cpu_s_per_million": x.cpu_s_per_million, "broker_cpu_s_per_million": x.broker_cpu_s_per_million, "broker_cores": x.broker_cores},
-                "python3_stomp": {"msgs_per_s": y.msgs_per_s, "cpu_s_per_million": y.cpu_s_per_million, "broker_cpu_s_per_million": y.broker_cpu_s_per_million, "broker_cores": y.broker_cores},
+                "allegro": x.json(),
+                "python3_stomp": y.json(),
             })).collect::<Vec<_>>(),
             "median": {"allegro_msgs_per_s": ar, "python3_stomp_msgs_per_s": br, "rate_ratio": rr,
                        "allegro_cpu_s_per_million": ac, "python3_stomp_cpu_s_per_million": bc, "cpu_ratio": cr,
