@@ -117,17 +117,29 @@ pub fn decode(input: &[u8], max: usize) -> Result<Decode<Item<'_>>, Error> {
     };
     let line = &input[..eol];
     let command = Command::parse(line.strip_suffix(b"\r").unwrap_or(line))?;
-    // Header lines up to the blank line.
+    // Header lines up to the blank line, checked as they are passed (§"Augmented BNF": a name,
+    // `:`, a value; no CR but the line's end), the first `content-length` read on the way (the
+    // first of repeated headers counts).
     let start = eol + 1;
     let mut at = start;
+    let mut length = None;
     let headers_end = loop {
         let Some(n) = input[at..].iter().position(|&b| b == b'\n') else {
             too_large(input.len())?;
             return Ok(Decode::Incomplete(1));
         };
-        let line = &input[at..at + n];
-        if line.is_empty() || line == b"\r" {
+        let raw = &input[at..at + n];
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if line.is_empty() {
             break at;
+        }
+        if line.contains(&b'\r') || !line.contains(&b':') {
+            return Err(Error::MalformedHeader);
+        }
+        if length.is_none() {
+            if let Some(v) = line.strip_prefix(b"content-length:") {
+                length = Some(parse_length(v)?);
+            }
         }
         at += n + 1;
     };
@@ -135,14 +147,6 @@ pub fn decode(input: &[u8], max: usize) -> Result<Decode<Item<'_>>, Error> {
     let headers = Headers {
         raw: &input[start..headers_end],
         escaped: command.escapes_headers(),
-    };
-    let length = match headers.get("content-length")? {
-        Some(v) => Some(
-            v.trim()
-                .parse::<usize>()
-                .map_err(|_| Error::BadContentLength)?,
-        ),
-        None => None,
     };
     let (body, end) = match length {
         Some(len) => {
@@ -171,6 +175,15 @@ pub fn decode(input: &[u8], max: usize) -> Result<Decode<Item<'_>>, Error> {
         }),
         end,
     ))
+}
+
+/// A `content-length` value: decimal octets, blanks around allowed.
+fn parse_length(v: &[u8]) -> Result<usize, Error> {
+    let v = v.trim_ascii();
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return Err(Error::BadContentLength);
+    }
+    Ok(v.iter().fold(0usize, |n, &d| n * 10 + usize::from(d - b'0')))
 }
 
 /// Appends a frame: `command`, the `headers` (escaped unless the command forbids it), a
