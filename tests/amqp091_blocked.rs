@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{check_summary_schema, endpoint, run, scratch, unique};
+use common::{completed_run, endpoint, refused_run, run_json, unique};
 use std::process::Command;
 use std::time::Duration;
 
@@ -41,65 +41,37 @@ impl Drop for MemoryAlarm {
 #[test]
 fn a_broker_that_blocks_publishing_ends_the_run_with_its_reason() {
     let ep = endpoint("RABBITMQ_AMQP");
-    let results = scratch("amqp091-blocked");
-    let dir = results.to_str().unwrap();
     let url = format!("amqp091://{ep}/{}", unique("allegro-it-blocked"));
     let alarm = MemoryAlarm::raise();
-    let r = run(
-        &[
-            "run",
-            &url,
-            "--rate",
-            "1000",
-            "--duration",
-            "30s",
-            "--output",
-            "json",
-            "--quiet",
-            "--results",
-            dir,
-        ],
+    let (r, results) = run_json(
+        &url,
+        &["--rate", "1000", "--duration", "30s"],
         Duration::from_secs(90),
     );
     drop(alarm);
-    assert_eq!(r.status, 1, "{}\n{}", r.stderr, r.stdout);
+    let s = refused_run(
+        &r,
+        &results,
+        "the broker blocked publishing for more than 10 s",
+        "blocked",
+    );
+    assert!(
+        s["errors"].to_string().contains("memory"),
+        "{}",
+        s["errors"]
+    );
     assert!(
         r.elapsed < Duration::from_secs(25),
         "the stall ended at the limit, not the run's end: {:?}",
         r.elapsed
     );
-    let s = r.json();
-    check_summary_schema(&s);
-    assert_eq!(s["status"], "failed");
-    let errors = s["errors"].to_string();
-    assert!(
-        errors.contains("the broker blocked publishing for more than 10 s")
-            && errors.contains("memory"),
-        "{errors}"
-    );
-    let t = &s["totals"];
     // Nothing published while blocked reached the receiver.
+    let t = &s["totals"];
     assert!(
         t["received"].as_u64().unwrap() <= t["sent"].as_u64().unwrap(),
         "{t}"
     );
-    assert!(std::fs::read_to_string(results.join("last/summary.json"))
-        .unwrap()
-        .contains("\"failed\""));
     // The alarm is gone: the same URL works again.
-    let ok = run(
-        &[
-            "run",
-            &url,
-            "--duration",
-            "100",
-            "--output",
-            "json",
-            "--quiet",
-            "--results",
-            dir,
-        ],
-        Duration::from_secs(60),
-    );
-    assert_eq!(ok.status, 0, "{}\n{}", ok.stderr, ok.stdout);
+    let (ok, results) = run_json(&url, &["--duration", "100"], Duration::from_secs(60));
+    completed_run(&ok, &results, "amqp091", "after the alarm");
 }

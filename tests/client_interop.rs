@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{check_summary_schema, endpoint, root, run, scratch, unique};
+use common::{completed_run, endpoint, root, run_json, unique};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -73,41 +73,25 @@ impl Drop for Client {
     }
 }
 
-/// `allegro run URL ARGS... --output json`: the completed summary.
-fn allegro(url: &str, args: &[&str]) -> Value {
-    let results = scratch("interop");
-    let mut all = vec!["run", url];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&[
-        "--output",
-        "json",
-        "--quiet",
-        "--results",
-        results.to_str().unwrap(),
-    ]);
-    let r = run(&all, Duration::from_secs(120));
-    assert_eq!(r.status, 0, "{url}: {}\n{}", r.stderr, r.stdout);
-    let s = r.json();
-    check_summary_schema(&s);
-    assert_eq!(s["status"], "completed", "{s}");
-    s
+/// `allegro run URL ARGS...`: the completed summary.
+fn allegro(url: &str, protocol: &str, args: &[&str]) -> Value {
+    let (r, results) = run_json(url, args, Duration::from_secs(120));
+    completed_run(&r, &results, protocol, url)
 }
 
 const COUNT: u64 = 2_000;
 
-/// Allegro sends COUNT messages of 300 bytes on one connection; the client checks each.
-fn stomp_allegro_to_client(key: &str) {
+/// Allegro sends COUNT messages of 300 bytes on one connection to `url`; `script`, receiving
+/// from `dest` on the broker at `key`, checks each.
+fn allegro_to_client(key: &str, script: &str, dest: &str, url: &str, protocol: &str) {
     let ep = endpoint(key);
     let (host, port) = ep.split_once(':').unwrap();
-    let dest = format!("/queue/{}", unique("allegro-it-py"));
     let count = COUNT.to_string();
-    let mut client = Client::start(
-        "stomp_client.py",
-        &["receive", host, port, &dest, &count, "5"],
-    );
+    let mut client = Client::start(script, &["receive", host, port, dest, &count, "5"]);
     assert_eq!(client.expect("subscribed", Duration::from_secs(30)), true);
     let s = allegro(
-        &format!("stomp://{ep}{dest}?receipt=100"),
+        url,
+        protocol,
         &[
             "--parallel",
             "1",
@@ -120,32 +104,29 @@ fn stomp_allegro_to_client(key: &str) {
         ],
     );
     assert_eq!(s["totals"]["sent"], COUNT);
-    assert_eq!(s["totals"]["acked"], COUNT);
+    assert_eq!(s["totals"]["acked"], COUNT, "{url}: confirmed");
     let r = client.expect("result", Duration::from_secs(60));
-    assert_eq!(r["count"], COUNT, "{key}: {r}");
-    assert_eq!(r["bad_count"], 0, "{key}: {r}");
-    assert_eq!(r["duplicates"], 0, "{key}: {r}");
-    assert_eq!(r["gaps"], 0, "{key}: {r}");
+    assert_eq!(r["count"], COUNT, "{url}: {r}");
+    for k in ["bad_count", "duplicates", "gaps"] {
+        assert_eq!(r[k], 0, "{url}: {k}: {r}");
+    }
     let sender = s["config"]["sender_id"].as_str().unwrap();
-    assert_eq!(r["streams"][format!("{sender}:0")], COUNT, "{key}: {r}");
+    assert_eq!(r["streams"][format!("{sender}:0")], COUNT, "{url}: {r}");
 }
 
-/// The client sends COUNT messages (a receipt on the last); Allegro, given the client's run id,
-/// receives them.
-fn stomp_client_to_allegro(key: &str) {
+/// `script` sends COUNT messages to `dest` (confirmed); Allegro, receiving from `url` with the
+/// client's run id, counts every one.
+fn client_to_allegro(key: &str, script: &str, dest: &str, url: &str, protocol: &str) {
     let ep = endpoint(key);
     let (host, port) = ep.split_once(':').unwrap();
-    let dest = format!("/queue/{}", unique("allegro-it-py"));
     let count = COUNT.to_string();
     let run_id = "5eed1e55";
-    let mut client = Client::start(
-        "stomp_client.py",
-        &["send", host, port, &dest, &count, "256", run_id],
-    );
+    let mut client = Client::start(script, &["send", host, port, dest, &count, "256", run_id]);
     let r = client.expect("result", Duration::from_secs(60));
-    assert_eq!(r["confirmed"], true, "{key}: {r}");
+    assert_eq!(r["confirmed"], true, "{url}: {r}");
     let s = allegro(
-        &format!("stomp://{ep}{dest}?ack=client"),
+        url,
+        protocol,
         &[
             "--parallel",
             "0",
@@ -158,102 +139,59 @@ fn stomp_client_to_allegro(key: &str) {
         ],
     );
     let t = &s["totals"];
-    assert_eq!(t["received"], COUNT, "{key}: {t}");
+    assert_eq!(t["received"], COUNT, "{url}: {t}");
     for k in ["lost", "duplicated", "stale", "unstamped", "unsettled"] {
-        assert_eq!(t[k], 0, "{key}: {k}: {t}");
+        assert_eq!(t[k], 0, "{url}: {k}: {t}");
     }
-    assert_eq!(t["bytes_received"], COUNT * 256, "{key}: {t}");
+    assert_eq!(t["bytes_received"], COUNT * 256, "{url}: {t}");
+}
+
+/// A fresh STOMP queue on the broker at `key`: the client's destination and Allegro's URL.
+fn stomp_queue(key: &str, query: &str) -> (String, String) {
+    let dest = format!("/queue/{}", unique("allegro-it-py"));
+    let url = format!("stomp://{}{dest}?{query}", endpoint(key));
+    (dest, url)
 }
 
 #[test]
 fn stomp_rabbitmq_allegro_to_stomp_py() {
-    stomp_allegro_to_client("RABBITMQ_STOMP");
+    let (dest, url) = stomp_queue("RABBITMQ_STOMP", "receipt=100");
+    allegro_to_client("RABBITMQ_STOMP", "stomp_client.py", &dest, &url, "stomp");
 }
 
 #[test]
 fn stomp_rabbitmq_stomp_py_to_allegro() {
-    stomp_client_to_allegro("RABBITMQ_STOMP");
+    let (dest, url) = stomp_queue("RABBITMQ_STOMP", "ack=client");
+    client_to_allegro("RABBITMQ_STOMP", "stomp_client.py", &dest, &url, "stomp");
 }
 
 #[test]
 fn stomp_activemq_allegro_to_stomp_py() {
-    stomp_allegro_to_client("ACTIVEMQ_STOMP");
+    let (dest, url) = stomp_queue("ACTIVEMQ_STOMP", "receipt=100");
+    allegro_to_client("ACTIVEMQ_STOMP", "stomp_client.py", &dest, &url, "stomp");
 }
 
 #[test]
 fn stomp_activemq_stomp_py_to_allegro() {
-    stomp_client_to_allegro("ACTIVEMQ_STOMP");
+    let (dest, url) = stomp_queue("ACTIVEMQ_STOMP", "ack=client");
+    client_to_allegro("ACTIVEMQ_STOMP", "stomp_client.py", &dest, &url, "stomp");
 }
 
-/// Allegro sends COUNT messages with publisher confirms; pika consumes with manual acks.
 #[test]
 fn amqp091_rabbitmq_allegro_to_pika() {
-    let ep = endpoint("RABBITMQ_AMQP");
-    let (host, port) = ep.split_once(':').unwrap();
     let queue = unique("allegro-it-pika");
-    let count = COUNT.to_string();
-    let mut client = Client::start(
-        "pika_client.py",
-        &["receive", host, port, &queue, &count, "5"],
+    let url = format!(
+        "amqp091://{}/{queue}?confirm=true",
+        endpoint("RABBITMQ_AMQP")
     );
-    assert_eq!(client.expect("subscribed", Duration::from_secs(30)), true);
-    let s = allegro(
-        &format!("amqp091://{ep}/{queue}?confirm=true"),
-        &[
-            "--parallel",
-            "1",
-            "--receivers",
-            "0",
-            "--duration",
-            &count,
-            "--size",
-            "300",
-        ],
-    );
-    assert_eq!(s["totals"]["sent"], COUNT);
-    assert_eq!(s["totals"]["acked"], COUNT);
-    let r = client.expect("result", Duration::from_secs(60));
-    assert_eq!(r["count"], COUNT, "{r}");
-    assert_eq!(r["bad_count"], 0, "{r}");
-    assert_eq!(r["duplicates"], 0, "{r}");
-    assert_eq!(r["gaps"], 0, "{r}");
-    let sender = s["config"]["sender_id"].as_str().unwrap();
-    assert_eq!(r["streams"][format!("{sender}:0")], COUNT, "{r}");
+    allegro_to_client("RABBITMQ_AMQP", "pika_client.py", &queue, &url, "amqp091");
 }
 
-/// pika sends COUNT messages with confirms; Allegro, given pika's run id, receives them.
 #[test]
 fn amqp091_rabbitmq_pika_to_allegro() {
-    let ep = endpoint("RABBITMQ_AMQP");
-    let (host, port) = ep.split_once(':').unwrap();
     let queue = unique("allegro-it-pika");
-    let count = COUNT.to_string();
-    let run_id = "0a1b2c3d";
-    let mut client = Client::start(
-        "pika_client.py",
-        &["send", host, port, &queue, &count, "256", run_id],
-    );
-    let r = client.expect("result", Duration::from_secs(60));
-    assert_eq!(r["confirmed"], true, "{r}");
-    let s = allegro(
-        &format!("amqp091://{ep}/{queue}?ack=manual"),
-        &[
-            "--parallel",
-            "0",
-            "--receivers",
-            "1",
-            "--duration",
-            &count,
-            "--run-id",
-            run_id,
-        ],
-    );
-    let t = &s["totals"];
-    assert_eq!(t["received"], COUNT, "{t}");
-    for k in ["lost", "duplicated", "stale", "unstamped", "unsettled"] {
-        assert_eq!(t[k], 0, "{k}: {t}");
-    }
-    assert_eq!(t["bytes_received"], COUNT * 256, "{t}");
+    let url = format!("amqp091://{}/{queue}?ack=manual", endpoint("RABBITMQ_AMQP"));
+    client_to_allegro("RABBITMQ_AMQP", "pika_client.py", &queue, &url, "amqp091");
     assert_eq!(
         common::rabbit_queue_depth(&queue),
         0,

@@ -676,16 +676,10 @@ fn the_client_runs_a_fixed_rate_test_and_collects_every_result() {
     check_fixed_rate_results(&r, &results);
 }
 
-/// Workers SET a `stomp://` SUT URL (with options) and run the test over ActiveMQ's STOMP.
-#[test]
-fn a_fixed_rate_test_over_stomp() {
-    let ep = common::endpoint("ACTIVEMQ_STOMP");
-    let sut = format!(
-        "stomp://{ep}/queue/{}?receipt=50&ack=client",
-        unique("allegro-ft")
-    );
+/// A 2 s fixed-rate test at 300 msg/s with `sut` as the send and receive URL succeeded.
+fn fixed_rate_over(sut: &str) {
     let (r, results) = fixed_rate_test_on(
-        &sut,
+        sut,
         &[
             "--test-duration",
             "2s",
@@ -699,27 +693,24 @@ fn a_fixed_rate_test_over_stomp() {
     check_fixed_rate_results(&r, &results);
 }
 
+/// Workers SET a `stomp://` SUT URL (with options) and run the test over ActiveMQ's STOMP.
+#[test]
+fn a_fixed_rate_test_over_stomp() {
+    let ep = common::endpoint("ACTIVEMQ_STOMP");
+    fixed_rate_over(&format!(
+        "stomp://{ep}/queue/{}?receipt=50&ack=client",
+        unique("allegro-ft")
+    ));
+}
+
 /// Workers SET an `amqp091://` SUT URL (with options) and run the test over RabbitMQ.
 #[test]
 fn a_fixed_rate_test_over_amqp091() {
     let ep = common::endpoint("RABBITMQ_AMQP");
-    let sut = format!(
+    fixed_rate_over(&format!(
         "amqp091://{ep}/{}?confirm=true&ack=manual",
         unique("allegro-ft")
-    );
-    let (r, results) = fixed_rate_test_on(
-        &sut,
-        &[
-            "--test-duration",
-            "2s",
-            "--rate",
-            "300",
-            "--message-size",
-            "100",
-        ],
-        None,
-    );
-    check_fixed_rate_results(&r, &results);
+    ));
 }
 
 /// A 2 s test at 300 msg/s succeeded: every worker's files, and the counts match.

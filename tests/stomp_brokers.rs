@@ -6,46 +6,17 @@
 
 mod common;
 
-use common::{check_summary_schema, endpoint, run, scratch, unique, Ran};
-use serde_json::Value;
+use common::{assert_paced, completed_run, endpoint, refused_run, run, run_json, unique, Ran};
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// `allegro run stomp://EP/KIND/NAME?QUERY ARGS... --output json` with a fresh destination.
-fn stomp_run(key: &str, kind: &str, query: &str, backend: &str, args: &[&str]) -> (Ran, String) {
+/// `allegro run stomp://EP/KIND/NAME?QUERY --backend B ARGS...` with a fresh destination.
+fn stomp_run(key: &str, kind: &str, query: &str, backend: &str, args: &[&str]) -> (Ran, PathBuf) {
     let ep = endpoint(key);
-    let name = unique("allegro-it-stomp");
-    let q = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    let url = format!("stomp://{ep}/{kind}/{name}{q}");
-    let results = scratch("stomp");
-    let mut all = vec!["run", &url, "--backend", backend];
+    let url = format!("stomp://{ep}/{kind}/{}?{query}", unique("allegro-it-stomp"));
+    let mut all = vec!["--backend", backend];
     all.extend_from_slice(args);
-    let dir = results.to_str().unwrap().to_owned();
-    all.extend_from_slice(&["--output", "json", "--quiet", "--results", &dir]);
-    (run(&all, Duration::from_secs(120)), dir)
-}
-
-/// A completed run's summary, checked against the schema and the copy on disk.
-fn completed(r: &Ran, dir: &str, what: &str) -> Value {
-    assert_eq!(
-        r.status, 0,
-        "{what}: exit {}\nstderr:\n{}\nstdout:\n{}",
-        r.status, r.stderr, r.stdout
-    );
-    let s = r.json();
-    check_summary_schema(&s);
-    assert_eq!(s["status"], "completed", "{what}: {s}");
-    assert_eq!(s["errors"], serde_json::json!([]), "{what}");
-    assert_eq!(s["config"]["protocol"], "stomp", "{what}");
-    let on_disk: Value = serde_json::from_str(
-        &std::fs::read_to_string(std::path::Path::new(dir).join("last/summary.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(on_disk["totals"], s["totals"], "{what}: summary.json");
-    s
+    run_json(&url, &all, Duration::from_secs(120))
 }
 
 /// 2 senders × 2,000 messages of ~200 bytes, `receivers` receivers: every message arrives
@@ -69,7 +40,7 @@ fn exact(key: &str, kind: &str, query: &str, receivers: u32, backend: &str) {
             "~200",
         ],
     );
-    let s = completed(&r, &dir, &what);
+    let s = completed_run(&r, &dir, "stomp", &what);
     let t = &s["totals"];
     let sent = 4_000u64;
     let copies = if kind == "topic" {
@@ -110,36 +81,9 @@ fn paced(key: &str, backend: &str) {
             "100",
         ],
     );
-    let s = completed(&r, &dir, key);
-    let t = &s["totals"];
-    assert_eq!(t["requested_rate"], 800);
-    assert_eq!(t["sent"], 2400, "{t}");
-    assert_eq!(t["received"], 2400, "{t}");
-    assert_eq!(t["acked"], 2400, "{t}");
-    let rate = t["send_rate"].as_f64().unwrap();
-    assert!(
-        (rate - 800.0).abs() <= 16.0,
-        "{key}: achieved {rate}/s of 800/s asked"
-    );
-    assert_eq!(t["rate_short"], false);
-}
-
-/// A run the broker refuses: exit 1, one line naming the broker's reason, a failed summary on
-/// disk whose counts add up.
-fn refused(r: &Ran, dir: &str, words: &str, what: &str) {
-    assert_eq!(r.status, 1, "{what}: {}\n{}", r.stderr, r.stdout);
-    let s = r.json();
-    check_summary_schema(&s);
-    assert_eq!(s["status"], "failed", "{what}");
-    let errors = s["errors"].to_string();
-    assert!(errors.contains(words), "{what}: {errors}");
-    assert!(!errors.contains("\\n"), "{what}: one line each: {errors}");
-    let t = &s["totals"];
-    assert_eq!(t["sent"], 0, "{what}: {t}");
-    assert_eq!(t["received"], 0, "{what}: {t}");
-    let on_disk = std::fs::read_to_string(std::path::Path::new(dir).join("last/summary.json"))
-        .expect("summary on disk");
-    assert!(on_disk.contains("\"failed\""));
+    let s = completed_run(&r, &dir, "stomp", key);
+    assert_paced(&s, 2, 400, 3, key);
+    assert_eq!(s["totals"]["acked"], 2400);
 }
 
 macro_rules! broker_tests {
@@ -198,52 +142,24 @@ broker_tests!(activemq, "ACTIVEMQ_STOMP");
 #[test]
 fn rabbitmq_error_frame_for_an_unknown_destination_ends_the_run() {
     let ep = endpoint("RABBITMQ_STOMP");
-    let results = scratch("stomp-error");
-    let dir = results.to_str().unwrap();
     let url = format!("stomp://{ep}/nowhere/{}", unique("x"));
-    let r = run(
-        &[
-            "run",
-            &url,
-            "--duration",
-            "100",
-            "--output",
-            "json",
-            "--quiet",
-            "--results",
-            dir,
-        ],
-        Duration::from_secs(60),
-    );
-    refused(
+    let (r, dir) = run_json(&url, &["--duration", "100"], Duration::from_secs(60));
+    let s = refused_run(
         &r,
-        dir,
+        &dir,
         "STOMP ERROR: Unknown destination",
         "unknown destination",
     );
+    assert_eq!(s["totals"]["received"], 0);
 }
 
 #[test]
 fn rabbitmq_refused_login_ends_the_run_without_printing_the_password() {
     let ep = endpoint("RABBITMQ_STOMP");
-    let results = scratch("stomp-login");
-    let dir = results.to_str().unwrap();
     let url = format!("stomp://guest:s3cret-word@{ep}/queue/{}", unique("x"));
-    let r = run(
-        &[
-            "run",
-            &url,
-            "--duration",
-            "100",
-            "--output",
-            "json",
-            "--quiet",
-            "--results",
-            dir,
-        ],
-        Duration::from_secs(60),
-    );
-    refused(&r, dir, "Access refused", "refused login");
+    let (r, dir) = run_json(&url, &["--duration", "100"], Duration::from_secs(60));
+    let s = refused_run(&r, &dir, "Access refused", "refused login");
+    assert_eq!(s["totals"]["sent"], 0);
     assert!(!r.stdout.contains("s3cret-word") && !r.stderr.contains("s3cret-word"));
 }
 

@@ -262,3 +262,72 @@ pub fn rabbit_queue_depth(name: &str) -> u64 {
         .map(|(_, n)| n.trim().parse().expect("a message count"))
         .unwrap_or_else(|| panic!("queue {name} is not on the broker:\n{text}"))
 }
+
+/// `allegro run URL ARGS... --output json --quiet --results DIR` into a fresh scratch
+/// directory, killed after `limit`; the run and its results root.
+pub fn run_json(url: &str, args: &[&str], limit: Duration) -> (Ran, PathBuf) {
+    let results = scratch("run");
+    let mut all = vec!["run", url];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--output", "json", "--quiet", "--results"]);
+    all.push(results.to_str().expect("a UTF-8 temp dir"));
+    (run(&all, limit), results)
+}
+
+/// The summary under `results/last`.
+pub fn summary_on_disk(results: &Path) -> Value {
+    let path = results.join("last/summary.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A completed run of `protocol`: exit 0, its summary valid against the schema, no errors,
+/// and the same totals on disk.
+pub fn completed_run(r: &Ran, results: &Path, protocol: &str, what: &str) -> Value {
+    assert_eq!(
+        r.status, 0,
+        "{what}: exit {}\nstderr:\n{}\nstdout:\n{}",
+        r.status, r.stderr, r.stdout
+    );
+    let s = r.json();
+    check_summary_schema(&s);
+    assert_eq!(s["status"], "completed", "{what}: {s}");
+    assert_eq!(s["errors"], serde_json::json!([]), "{what}");
+    assert_eq!(s["config"]["protocol"], protocol, "{what}");
+    assert_eq!(
+        summary_on_disk(results)["totals"],
+        s["totals"],
+        "{what}: summary.json"
+    );
+    s
+}
+
+/// A run the broker refused: exit 1, `words` among its errors (one line each), a failed
+/// summary valid against the schema, on disk as well.
+pub fn refused_run(r: &Ran, results: &Path, words: &str, what: &str) -> Value {
+    assert_eq!(r.status, 1, "{what}: {}\n{}", r.stderr, r.stdout);
+    let s = r.json();
+    check_summary_schema(&s);
+    assert_eq!(s["status"], "failed", "{what}");
+    let errors = s["errors"].to_string();
+    assert!(errors.contains(words), "{what}: {errors}");
+    assert!(!errors.contains("\\n"), "{what}: one line each: {errors}");
+    assert_eq!(summary_on_disk(results)["status"], "failed", "{what}");
+    s
+}
+
+/// A paced run of `senders` at `rate` each for `seconds`: every message sent and received, the
+/// rate held within 2%.
+pub fn assert_paced(s: &Value, senders: u64, rate: u64, seconds: u64, what: &str) {
+    let t = &s["totals"];
+    let total = senders * rate;
+    assert_eq!(t["requested_rate"], total, "{what}: {t}");
+    assert_eq!(t["sent"], total * seconds, "{what}: {t}");
+    assert_eq!(t["received"], total * seconds, "{what}: {t}");
+    let achieved = t["send_rate"].as_f64().unwrap();
+    assert!(
+        (achieved - total as f64).abs() <= total as f64 * 0.02,
+        "{what}: achieved {achieved}/s of {total}/s asked"
+    );
+    assert_eq!(t["rate_short"], false, "{what}: {t}");
+}

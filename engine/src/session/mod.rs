@@ -8,6 +8,7 @@ pub mod build;
 pub mod load;
 pub mod mqtt;
 pub mod stomp;
+mod template;
 pub mod txbuf;
 
 use crate::clock::Nanos;

@@ -10,6 +10,7 @@
 //! (§4.3.3).
 
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
+use super::template::FrameTemplate;
 use super::txbuf::TxBuf;
 use super::{DecodeError, Idle, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::{Nanos, NANOS_PER_SEC};
@@ -130,13 +131,7 @@ impl MqttSession {
         MqttSession {
             role: Role::Sender(Sender {
                 load: SenderLoad::new(plan),
-                tpl: FrameTemplate {
-                    frame: Vec::new(),
-                    body_len: usize::MAX,
-                    body_off: 0,
-                    pkid_off: 0,
-                    block_frames: 0,
-                },
+                tpl: FrameTemplate::default(),
                 slots,
                 in_flight: 0,
                 next_pkid: 1,
@@ -216,7 +211,7 @@ impl MqttSession {
         let fixed = matches!(s.load.plan.size, MessageSize::Fixed(_));
         if fixed {
             if s.tpl.body_len != s.load.body.len() {
-                s.tpl.build(protocol, qos, &cfg.topic, &s.load.body);
+                build_publish(&mut s.tpl, protocol, qos, &cfg.topic, &s.load.body);
             }
             s.tpl.lay(block);
         } else {
@@ -251,7 +246,7 @@ impl MqttSession {
             if !fixed {
                 let len = s.load.sizes.next();
                 if len != s.tpl.body_len {
-                    s.tpl.build(protocol, qos, &cfg.topic, &s.load.body[..len]);
+                    build_publish(&mut s.tpl, protocol, qos, &cfg.topic, &s.load.body[..len]);
                 }
                 block.extend_from_slice(&s.tpl.frame);
             }
@@ -267,7 +262,7 @@ impl MqttSession {
                         break id;
                     }
                 };
-                frame[s.tpl.pkid_off..s.tpl.pkid_off + 2].copy_from_slice(&pkid.to_be_bytes());
+                frame[s.tpl.patch_off..s.tpl.patch_off + 2].copy_from_slice(&pkid.to_be_bytes());
             }
             payload::stamp(&mut frame[s.tpl.body_off..], now, seq, intended);
             at += s.tpl.frame.len();
@@ -449,53 +444,16 @@ impl MqttSession {
     }
 }
 
-/// A whole PUBLISH (fixed header, topic, packet id, body template) for bodies of `body_len`
-/// bytes: each message copies it once and patches the packet id and the body's header in place.
-#[derive(Debug)]
-struct FrameTemplate {
-    frame: Vec<u8>,
-    body_len: usize,
-    body_off: usize,
-    pkid_off: usize,
-    /// Copies of `frame` laid end to end at the start of the data block (0: the block holds
-    /// something else).
-    block_frames: usize,
-}
-
-impl FrameTemplate {
-    /// Encodes the template for `body` (§3.3: fixed header, topic name, packet identifier for
-    /// QoS > 0, properties for 5.0, payload).
-    fn build(&mut self, protocol: Protocol, qos: QoS, topic: &str, body: &[u8]) {
-        self.frame.clear();
-        let pkid = if qos == QoS::AtMostOnce { 0 } else { 1 };
-        encode_publish_header(
-            protocol,
-            qos,
-            false,
-            false,
-            topic,
-            pkid,
-            body.len(),
-            &mut self.frame,
-        );
-        self.body_off = self.frame.len();
-        self.pkid_off = self.body_off - usize::from(protocol == Protocol::V5) - 2;
-        self.frame.extend_from_slice(body);
-        self.body_len = body.len();
-        self.block_frames = 0;
-    }
-
-    /// Lays copies of the frame over `block` (once; later blocks only patch them).
-    fn lay(&mut self, block: &mut Vec<u8>) {
-        if self.block_frames == 0 {
-            let n = (TX_BLOCK / self.frame.len()).max(1);
-            block.clear();
-            for _ in 0..n {
-                block.extend_from_slice(&self.frame);
-            }
-            self.block_frames = n;
-        }
-    }
+/// Encodes the PUBLISH for `body` into `t` (§3.3: fixed header, topic name, packet identifier
+/// for QoS > 0, properties for 5.0, payload); the packet id is its patch.
+fn build_publish(t: &mut FrameTemplate, protocol: Protocol, qos: QoS, topic: &str, body: &[u8]) {
+    let f = t.rebuild(body.len());
+    let pkid = if qos == QoS::AtMostOnce { 0 } else { 1 };
+    encode_publish_header(protocol, qos, false, false, topic, pkid, body.len(), f);
+    let body_off = f.len();
+    f.extend_from_slice(body);
+    t.body_off = body_off;
+    t.patch_off = body_off - usize::from(protocol == Protocol::V5) - 2;
 }
 
 impl Session for MqttSession {

@@ -15,6 +15,7 @@
 //! by `message-id` (and `subscription` in 1.1) before.
 
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
+use super::template::FrameTemplate;
 use super::txbuf::TxBuf;
 use super::{DecodeError, Idle, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::Nanos;
@@ -58,8 +59,8 @@ enum Version {
 struct Sender {
     load: SenderLoad,
     /// SEND frames without and with a receipt header.
-    plain: Template,
-    receipted: Template,
+    plain: FrameTemplate,
+    receipted: FrameTemplate,
     /// Messages written, and messages a receipt confirmed (receipts name a message count).
     sent: u64,
     confirmed: u64,
@@ -153,8 +154,8 @@ impl StompSession {
     pub fn sender(cfg: StompConfig, plan: SenderPlan) -> Self {
         let role = Role::Sender(Sender {
             load: SenderLoad::new(plan),
-            plain: Template::default(),
-            receipted: Template::default(),
+            plain: FrameTemplate::default(),
+            receipted: FrameTemplate::default(),
             sent: 0,
             confirmed: 0,
         });
@@ -258,8 +259,8 @@ impl StompSession {
         // Fixed size without receipts: copies of one frame laid over the block once; per
         // message only the stamp is written.
         let laid = every == 0 && matches!(s.load.plan.size, MessageSize::Fixed(_));
-        let build = |t: &mut Template, body: &[u8], receipt: bool| {
-            t.build(*version, cfg, body, receipt);
+        let build = |t: &mut FrameTemplate, body: &[u8], receipt: bool| {
+            build_send(t, *version, cfg, body, receipt);
         };
         if laid {
             if s.plain.body_len != s.load.body.len() {
@@ -312,7 +313,7 @@ impl StompSession {
             let frame = &mut block[at..at + t.frame.len()];
             if receipt {
                 write_digits(
-                    &mut frame[t.receipt_off..t.receipt_off + RECEIPT_DIGITS],
+                    &mut frame[t.patch_off..t.patch_off + RECEIPT_DIGITS],
                     s.sent,
                 );
             }
@@ -566,74 +567,42 @@ fn write_digits(out: &mut [u8], mut n: u64) {
     }
 }
 
-/// A whole SEND frame for bodies of `body_len` bytes: each message copies it once and patches
-/// the receipt id and the body's header in place.
-#[derive(Debug)]
-struct Template {
-    frame: Vec<u8>,
-    body_len: usize,
-    body_off: usize,
-    receipt_off: usize,
-    /// Copies of `frame` laid end to end at the start of the data block (0: the block holds
-    /// something else).
-    block_frames: usize,
-}
-
-impl Default for Template {
-    fn default() -> Self {
-        Template {
-            frame: Vec::new(),
-            body_len: usize::MAX,
-            body_off: 0,
-            receipt_off: 0,
-            block_frames: 0,
-        }
+/// Encodes a SEND for `body` into `t` (§"SEND": `destination`, `content-length` (bodies hold
+/// NULs), `persistent` when asked, a `receipt` when asked (its id is the patch), the body and
+/// its NUL).
+fn build_send(
+    t: &mut FrameTemplate,
+    version: Version,
+    cfg: &StompConfig,
+    body: &[u8],
+    receipt: bool,
+) {
+    let f = t.rebuild(body.len());
+    f.extend_from_slice(b"SEND\ndestination:");
+    if version == Version::V10 {
+        f.extend_from_slice(cfg.destination.as_bytes());
+    } else {
+        stomp::escape_into(&cfg.destination, f);
     }
-}
-
-impl Template {
-    /// §"SEND": `destination`, `content-length` (bodies hold NULs), `persistent` when asked,
-    /// a `receipt` when asked, the body and its NUL.
-    fn build(&mut self, version: Version, cfg: &StompConfig, body: &[u8], receipt: bool) {
-        let f = &mut self.frame;
-        f.clear();
-        f.extend_from_slice(b"SEND\ndestination:");
-        if version == Version::V10 {
-            f.extend_from_slice(cfg.destination.as_bytes());
-        } else {
-            stomp::escape_into(&cfg.destination, f);
-        }
-        f.extend_from_slice(b"\ncontent-length:");
-        f.extend_from_slice(body.len().to_string().as_bytes());
+    f.extend_from_slice(b"\ncontent-length:");
+    f.extend_from_slice(body.len().to_string().as_bytes());
+    f.push(b'\n');
+    if cfg.persistent {
+        f.extend_from_slice(b"persistent:true\n");
+    }
+    let mut patch_off = 0;
+    if receipt {
+        f.extend_from_slice(b"receipt:");
+        patch_off = f.len();
+        f.extend_from_slice(&[b'0'; RECEIPT_DIGITS]);
         f.push(b'\n');
-        if cfg.persistent {
-            f.extend_from_slice(b"persistent:true\n");
-        }
-        if receipt {
-            f.extend_from_slice(b"receipt:");
-            self.receipt_off = f.len();
-            f.extend_from_slice(&[b'0'; RECEIPT_DIGITS]);
-            f.push(b'\n');
-        }
-        f.push(b'\n');
-        self.body_off = f.len();
-        f.extend_from_slice(body);
-        f.push(0);
-        self.body_len = body.len();
-        self.block_frames = 0;
     }
-
-    /// Lays copies of the frame over `block` (once; later blocks only patch them).
-    fn lay(&mut self, block: &mut Vec<u8>) {
-        if self.block_frames == 0 {
-            let n = (TX_BLOCK / self.frame.len()).max(1);
-            block.clear();
-            for _ in 0..n {
-                block.extend_from_slice(&self.frame);
-            }
-            self.block_frames = n;
-        }
-    }
+    f.push(b'\n');
+    let body_off = f.len();
+    f.extend_from_slice(body);
+    f.push(0);
+    t.body_off = body_off;
+    t.patch_off = patch_off;
 }
 
 impl Session for StompSession {

@@ -14,6 +14,7 @@
 //! past [`BLOCKED_LIMIT`] the session ends with the broker's reason.
 
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
+use super::template::FrameTemplate;
 use super::txbuf::TxBuf;
 use super::{DecodeError, Idle, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::{Nanos, NANOS_PER_SEC};
@@ -137,7 +138,7 @@ impl Confirms {
 #[derive(Debug)]
 struct Sender {
     load: SenderLoad,
-    tpl: Template,
+    tpl: FrameTemplate,
     confirms: Confirms,
     /// The window filled up: publish again once half of it is confirmed (fewer, larger writes
     /// than one small write per confirm).
@@ -227,7 +228,7 @@ impl Amqp091Session {
     pub fn sender(cfg: Amqp091Config, plan: SenderPlan) -> Self {
         let role = Role::Sender(Sender {
             load: SenderLoad::new(plan),
-            tpl: Template::default(),
+            tpl: FrameTemplate::default(),
             confirms: Confirms::new(),
             refill: false,
             done_at: None,
@@ -773,15 +774,8 @@ impl Amqp091Session {
         let room = window.saturating_sub(s.confirms.outstanding);
         let block = &mut tx.data;
         let fixed = matches!(s.load.plan.size, MessageSize::Fixed(_));
-        let build = |t: &mut Template, body: &[u8]| {
-            t.build(
-                exchange,
-                key,
-                cfg.mandatory,
-                cfg.persistent,
-                body,
-                *frame_max,
-            );
+        let build = |t: &mut FrameTemplate, body: &[u8]| {
+            build_publish(t, (exchange, key), cfg, body, *frame_max);
         };
         if fixed {
             if s.tpl.body_len != s.load.body.len() {
@@ -876,83 +870,44 @@ fn in_reply_to(class: u16, method: u16) -> String {
     format!(" (in reply to {name})")
 }
 
-/// A whole publish (method, content header and body frames) for bodies of `body_len` bytes:
-/// each message copies it once and stamps the body in place (§4.2.6: a message is a
-/// `basic.publish` frame, a content header frame and body frames of at most frame-max bytes).
-#[derive(Debug)]
-struct Template {
-    frame: Vec<u8>,
-    body_len: usize,
-    /// Where the first body frame's payload starts (the stamp goes there).
-    body_off: usize,
-    /// Copies of `frame` laid end to end at the start of the data block (0: the block holds
-    /// something else).
-    block_frames: usize,
-}
-
-impl Default for Template {
-    fn default() -> Self {
-        Template {
-            frame: Vec::new(),
-            body_len: usize::MAX,
-            body_off: 0,
-            block_frames: 0,
-        }
-    }
-}
-
-impl Template {
-    fn build(
-        &mut self,
-        exchange: &str,
-        key: &str,
-        mandatory: bool,
-        persistent: bool,
-        body: &[u8],
-        frame_max: u32,
-    ) {
-        let f = &mut self.frame;
-        f.clear();
-        wire::encode_method(
-            CH,
-            &Method::BasicPublish {
-                exchange,
-                routing_key: key,
-                mandatory,
-                immediate: false,
+/// Encodes a whole publish of `body` into `t` (§4.2.6: a `basic.publish` frame, a content
+/// header frame and body frames of at most frame-max bytes); only the body's stamp changes per
+/// message.
+fn build_publish(
+    t: &mut FrameTemplate,
+    target: (&str, &str),
+    cfg: &Amqp091Config,
+    body: &[u8],
+    frame_max: u32,
+) {
+    let (exchange, routing_key) = target;
+    let f = t.rebuild(body.len());
+    wire::encode_method(
+        CH,
+        &Method::BasicPublish {
+            exchange,
+            routing_key,
+            mandatory: cfg.mandatory,
+            immediate: false,
+        },
+        f,
+    );
+    wire::encode_content_header(
+        CH,
+        &ContentHeader {
+            class_id: 60,
+            body_size: body.len() as u64,
+            properties: BasicProperties {
+                delivery_mode: cfg.persistent.then_some(2),
+                ..BasicProperties::default()
             },
-            f,
-        );
-        wire::encode_content_header(
-            CH,
-            &ContentHeader {
-                class_id: 60,
-                body_size: body.len() as u64,
-                properties: BasicProperties {
-                    delivery_mode: persistent.then_some(2),
-                    ..BasicProperties::default()
-                },
-            },
-            f,
-        );
-        // After the body frame's type, channel and size.
-        self.body_off = f.len() + 7;
-        wire::encode_body(CH, body, frame_max, f);
-        self.body_len = body.len();
-        self.block_frames = 0;
-    }
-
-    /// Lays copies of the frame over `block` (once; later blocks only patch them).
-    fn lay(&mut self, block: &mut Vec<u8>) {
-        if self.block_frames == 0 {
-            let n = (TX_BLOCK / self.frame.len()).max(1);
-            block.clear();
-            for _ in 0..n {
-                block.extend_from_slice(&self.frame);
-            }
-            self.block_frames = n;
-        }
-    }
+        },
+        f,
+    );
+    // After the body frame's type, channel and size.
+    let body_off = f.len() + 7;
+    wire::encode_body(CH, body, frame_max, f);
+    t.body_off = body_off;
 }
 
 impl Session for Amqp091Session {
