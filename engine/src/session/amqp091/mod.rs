@@ -1130,12 +1130,9 @@ impl Session for Amqp091Session {
 
     fn close(&mut self) {
         self.state = match (self.state, &self.role) {
+            _ if self.phase() == Phase::Handshake => State::Finished,
             (State::Ready, Role::Receiver(_)) => State::Cancel,
             (State::Ready | State::Running, Role::Sender(_)) => State::SendClose,
-            (s, _) if self.phase() == Phase::Handshake => {
-                let _ = s;
-                State::Finished
-            }
             (s, _) => s,
         };
     }

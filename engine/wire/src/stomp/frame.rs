@@ -183,7 +183,8 @@ fn parse_length(v: &[u8]) -> Result<usize, Error> {
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
         return Err(Error::BadContentLength);
     }
-    Ok(v.iter().fold(0usize, |n, &d| n * 10 + usize::from(d - b'0')))
+    Ok(v.iter()
+        .fold(0usize, |n, &d| n * 10 + usize::from(d - b'0')))
 }
 
 /// Appends a frame: `command`, the `headers` (escaped unless the command forbids it), a
