@@ -11,7 +11,11 @@ ALLEGRO_BROKERS=(mosquitto rabbitmq activemq)
 
 # Every port of the plan, so that a fallback port picked for one broker never takes the
 # planned port of another.
-ALLEGRO_PLANNED_PORTS=(1883 5672 61613 1884 61616 61614 1885)
+ALLEGRO_PLANNED_PORTS=(1883 5672 61613 1884 61616 61614 1885 8883 8884 5671 61615 8885)
+
+# Test TLS material (a CA, a server certificate for localhost and 127.0.0.1, a client
+# certificate, and a second CA that signed nothing here), written by scripts/setup.
+ALLEGRO_TLS_DIR=$ALLEGRO_STATE_DIR/tls
 
 # Where each broker's pid lives, and what its command line looks like (so a recycled pid is
 # not taken for the broker).
@@ -298,8 +302,8 @@ brokers_env_file() {
 # The keys each broker owns in the endpoints file, in the order they are written.
 broker_env_keys() {
 	case $1 in
-	mosquitto) echo MOSQUITTO_MQTT ;;
-	rabbitmq) echo RABBITMQ_AMQP RABBITMQ_STOMP RABBITMQ_MQTT ;;
+	mosquitto) echo MOSQUITTO_MQTT MOSQUITTO_MQTTS MOSQUITTO_MQTTS_CLIENT_CERT ALLEGRO_TLS_DIR ;;
+	rabbitmq) echo RABBITMQ_AMQP RABBITMQ_STOMP RABBITMQ_MQTT RABBITMQ_AMQPS RABBITMQ_STOMPS RABBITMQ_MQTTS ;;
 	activemq) echo ACTIVEMQ_OPENWIRE ACTIVEMQ_STOMP ACTIVEMQ_MQTT ;;
 	esac
 }

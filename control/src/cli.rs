@@ -200,6 +200,42 @@ pub struct WorkerArgs {
     /// CPUs for the engine's shards: 0-3, 1,3 (default: every online CPU).
     #[arg(long, value_parser = parse_cores)]
     pub cores: Option<CpuList>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// How connections to `mqtts://`, `amqps://`, `stomps://` and `amqp091s://` URLs verify the
+/// broker and present themselves.
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// PEM file of the CA certificates to trust (default: the system's).
+    #[arg(long = "tls-ca")]
+    pub ca: Option<PathBuf>,
+    /// PEM file of a client certificate chain, presented when the broker asks (with --tls-key).
+    #[arg(long = "tls-cert", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    #[arg(long = "tls-key", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Do not verify the broker's certificate (an explicit opt-out: anyone in the path can read
+    /// and change the traffic).
+    #[arg(long = "tls-insecure")]
+    pub insecure: bool,
+    /// The name to verify in the broker's certificate and send as SNI (default: the URL's host).
+    #[arg(long = "tls-server-name")]
+    pub server_name: Option<String>,
+}
+
+impl TlsArgs {
+    pub fn options(&self) -> allegro_engine::tls::TlsOptions {
+        allegro_engine::tls::TlsOptions {
+            ca_file: self.ca.clone(),
+            cert_file: self.cert.clone(),
+            key_file: self.key.clone(),
+            insecure: self.insecure,
+            server_name: self.server_name.clone(),
+        }
+    }
 }
 
 /// Output format of the final report.
@@ -291,6 +327,9 @@ pub struct RunArgs {
     /// arrive, at more CPU.
     #[arg(long = "rx-coalesce", default_value = "1ms", value_parser = parse_time)]
     pub rx_coalesce: i64,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
 
     /// Directory under which each run gets a numbered results directory.
     #[arg(long, default_value = "results")]
@@ -392,13 +431,19 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, i32> {
     }
 }
 
-/// The first line of a clap error, without its `error: ` prefix.
+/// A clap error on one line, without its `error: ` prefix: the first line, and when it ends
+/// with a colon (a list follows, as for missing arguments) the list joined to it.
 fn one_line(s: &str) -> String {
-    let first = s
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments");
-    first.trim_start_matches("error: ").trim().to_owned()
+    let mut lines = s.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    if !first.ends_with(':') {
+        return first.to_owned();
+    }
+    let list: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:")).collect();
+    format!("{first} {}", list.join(", "))
 }
 
 #[cfg(test)]
@@ -410,6 +455,15 @@ mod tests {
             .chain(a.iter().copied())
             .map(OsString::from)
             .collect()
+    }
+
+    #[test]
+    fn a_missing_argument_is_named_on_the_one_line() {
+        let msg = "error: the following required arguments were not provided:\n  --tls-key <KEY>\n\nUsage: allegro run --tls-cert <CERT> --tls-key <KEY> [URL]\n";
+        assert_eq!(
+            one_line(msg),
+            "the following required arguments were not provided: --tls-key <KEY>"
+        );
     }
 
     #[test]

@@ -106,12 +106,17 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 Some(c) => allegro_engine::placement::Policy::Cores(c.0),
                 None => allegro_engine::placement::Policy::AllCores,
             };
+            let tls = a.tls.options();
+            let daemon = worker::Daemon {
+                addr: &addr,
+                name: &a.name,
+                host: &host,
+                results: &a.results,
+                cores: &policy,
+                tls: &tls,
+            };
             match worker::run(
-                &addr,
-                &a.name,
-                &host,
-                &a.results,
-                &policy,
+                &daemon,
                 &run::interrupted,
                 std::sync::Arc::new(run::write_worker_summary),
             ) {

@@ -42,6 +42,8 @@ pub struct RunConfig {
     pub results: PathBuf,
     pub output: Output,
     pub quiet: bool,
+    /// How TLS connections verify the broker (for the banner), when the URL asks for TLS.
+    pub tls: Option<allegro_engine::tls::TlsOptions>,
 }
 
 impl RunConfig {
@@ -67,6 +69,8 @@ impl RunConfig {
                 .parse::<allegro_engine::url::Url>()
                 .map_err(|e| BadInput(e.to_string()))?,
         };
+        let url_tls = url.tls.then(|| url.host.clone());
+        let url_tls_options = url.tls.then(|| a.tls.options());
         let receivers = if peer { a.parallel } else { a.receivers };
         if a.parallel == 0 && (peer || receivers == 0) {
             return Err(BadInput(if peer {
@@ -142,6 +146,13 @@ impl RunConfig {
                     filter: a.run_id.is_some() || a.parallel > 0 || peer,
                 }
             },
+            tls: match url_tls {
+                Some(host) => Some(
+                    allegro_engine::tls::TlsClient::new(&a.tls.options(), &host)
+                        .map_err(BadInput)?,
+                ),
+                None => None,
+            },
             connect_timeout: a.connect_timeout,
             drain_idle: a.drain_idle,
             rx_coalesce: a.rx_coalesce,
@@ -183,6 +194,7 @@ impl RunConfig {
             results: a.results,
             output: a.output,
             quiet: a.quiet,
+            tls: url_tls_options,
         })
     }
 
@@ -214,6 +226,7 @@ impl RunConfig {
             "run_id": format!("{:08x}", p.run.run),
             "sender_id": format!("{:08x}", p.run.sender),
             "stale_filter": p.run.filter,
+            "tls": p.tls.is_some(),
         })
     }
 
@@ -286,13 +299,25 @@ impl RunConfig {
             ),
         };
         format!(
-            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}\n  receive   {}\n  run id    {:08x} ({})\n  cores     {:?}\n  results   {}",
+            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}{}\n  receive   {}\n  run id    {:08x} ({})\n  cores     {:?}\n  results   {}",
             if p.peer { "(peer to peer: AMQP 1.0 into Allegro's own loopback receiver)".to_string() } else { p.url.to_string() },
             s.parallel,
             s.receivers,
             s.size,
             s.duration,
             if s.warmup > 0 { format!(", warm-up {}", plan::format_duration(s.warmup)) } else { String::new() },
+            match &self.tls {
+                Some(t) => format!("\n  tls       {}{}{}",
+                    match (&t.ca_file, t.insecure) {
+                        (_, true) => "the broker's certificate NOT verified (--tls-insecure)".to_string(),
+                        (Some(ca), false) => format!("verified against {}", ca.display()),
+                        (None, false) => "verified against the system's CA certificates".to_string(),
+                    },
+                    t.server_name.as_deref().map(|n| format!(" as {n}")).unwrap_or_default(),
+                    t.cert_file.as_ref().map(|c| format!(", client certificate {}", c.display())).unwrap_or_default(),
+                ),
+                None => String::new(),
+            },
             if p.rx_coalesce > 0 {
                 format!(
                     "coalesced over {} from {} messages up to {} KiB per window (a message is read at most that late)",
@@ -492,6 +517,7 @@ pub fn write_worker_summary(plan: &Plan, placement: &Placement, o: &Outcome, dir
         results: dir.to_path_buf(),
         output: Output::Json,
         quiet: true,
+        tls: None,
     };
     let summary = output::summary(&cfg, o, Some(dir));
     if let Err(e) = std::fs::write(

@@ -20,4 +20,5 @@ pub mod session;
 pub mod shard;
 pub mod stats;
 pub mod sys;
+pub mod tls;
 pub mod url;

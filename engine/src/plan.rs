@@ -714,6 +714,8 @@ pub struct Plan {
     pub peer: bool,
     /// What this run's messages carry and which messages its receivers count.
     pub run: RunIdentity,
+    /// TLS for every connection (`mqtts://`, `amqps://`, `stomps://`, `amqp091s://`).
+    pub tls: Option<crate::tls::TlsClient>,
     /// A connection not up (handshake included) within this fails the run.
     pub connect_timeout: Nanos,
     /// After the senders finish, how long receivers wait with nothing arriving before they stop.

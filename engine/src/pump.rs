@@ -15,6 +15,7 @@
 use crate::clock::{Clock, Nanos};
 use crate::session::{Phase, Session, SessionError};
 use crate::stats::ShardStats;
+use crate::tls::TlsLayer;
 use std::io;
 
 /// Initial receive buffer; grows to fit the largest frame.
@@ -194,6 +195,8 @@ pub struct Pump<S> {
     coalesce: Coalesce,
     /// Whether the transport was told to delay ACKs (while coalescing).
     acks_delayed: bool,
+    /// TLS between the session and the socket, if the run asked for it.
+    tls: Option<TlsLayer>,
 }
 
 impl<S: Session> Pump<S> {
@@ -206,7 +209,14 @@ impl<S: Session> Pump<S> {
             rx_tail: 0,
             coalesce: Coalesce::default(),
             acks_delayed: false,
+            tls: None,
         }
+    }
+
+    /// Puts TLS between the session and the socket.
+    pub fn with_tls(mut self, tls: Option<TlsLayer>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Coalesces reads over `window` nanoseconds (see [`Coalesce`]); for receiving connections.
@@ -215,14 +225,16 @@ impl<S: Session> Pump<S> {
         self
     }
 
-    /// Bytes waiting to be written.
+    /// Bytes waiting to be written (the session's, or TLS records).
     pub fn tx_pending(&self) -> bool {
-        self.session.tx_pending()
+        self.session.tx_pending() || self.tls.as_ref().is_some_and(TlsLayer::pending)
     }
 
     /// True when the session is finished and its last bytes are written.
     pub fn done(&self) -> bool {
-        self.session.phase() == Phase::Finished && !self.tx_pending()
+        self.session.phase() == Phase::Finished
+            && !self.tx_pending()
+            && self.tls.as_ref().is_none_or(TlsLayer::closed)
     }
 
     /// When the runtime must call `step` again even if the socket stays quiet.
@@ -252,10 +264,16 @@ impl<S: Session> Pump<S> {
                 self.make_room();
             }
             let offered = self.rx.len() - self.rx_tail;
-            let read = match (self.coalesce.may_read(now), self.coalesce.resting()) {
-                (false, _) => Ok(None),
-                (true, false) => t.recv(&mut self.rx[self.rx_tail..]),
-                (true, true) => t.recv_quiet(&mut self.rx[self.rx_tail..]),
+            let buf = &mut self.rx[self.rx_tail..];
+            let read = match (
+                self.coalesce.may_read(now),
+                self.coalesce.resting(),
+                &mut self.tls,
+            ) {
+                (false, _, _) => Ok(None),
+                (true, quiet, Some(tls)) => tls.recv(t, quiet, buf),
+                (true, false, None) => t.recv(buf),
+                (true, true, None) => t.recv_quiet(buf),
             }
             .map_err(PumpError::Io)?;
             match read {
@@ -299,9 +317,19 @@ impl<S: Session> Pump<S> {
                 t.delay_acks(self.acks_delayed);
             }
             let out = self.session.poll_transmit(now, stats)?;
-            if !out.is_empty() {
+            if out.is_empty() {
+                if let Some(tls) = &mut self.tls {
+                    let pending = tls.pending();
+                    tls.flush(t).map_err(PumpError::Io)?;
+                    moved |= pending && !tls.pending();
+                }
+            } else {
                 let len = out.len();
-                match t.send(out) {
+                let sent = match &mut self.tls {
+                    Some(tls) => tls.send(t, out),
+                    None => t.send(out),
+                };
+                match sent {
                     Ok(Some(n)) => {
                         self.session.on_sent(n);
                         moved = true;
@@ -314,6 +342,16 @@ impl<S: Session> Pump<S> {
                         moved = true;
                     }
                     Err(e) => return Err(PumpError::Io(e)),
+                }
+            }
+            // The session said its last words: TLS says its own right after them (before the
+            // peer, having read them, hangs up).
+            if let Some(tls) = &mut self.tls {
+                let finished = self.session.phase() == Phase::Finished;
+                if finished && !self.session.tx_pending() && !tls.closed() {
+                    tls.close();
+                    tls.flush(t).map_err(PumpError::Io)?;
+                    moved = true;
                 }
             }
             if !moved || self.done() {

@@ -19,26 +19,30 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    fn parse(s: &str) -> Result<Self, UrlError> {
+    /// The protocol a scheme names, and whether it runs over TLS.
+    fn parse(s: &str) -> Result<(Self, bool), UrlError> {
         match s.to_ascii_lowercase().as_str() {
-            "mqtt" | "tcp" => Ok(Scheme::Mqtt),
-            "amqp" => Ok(Scheme::Amqp),
-            "stomp" => Ok(Scheme::Stomp),
-            "amqp091" | "amqp0-9-1" => Ok(Scheme::Amqp091),
-            "mqtts" | "ssl" | "amqps" | "stomps" | "amqp091s" => {
-                Err(UrlError::UnsupportedScheme(s.to_owned()))
-            }
+            "mqtt" | "tcp" => Ok((Scheme::Mqtt, false)),
+            "mqtts" | "ssl" => Ok((Scheme::Mqtt, true)),
+            "amqp" => Ok((Scheme::Amqp, false)),
+            "amqps" => Ok((Scheme::Amqp, true)),
+            "stomp" => Ok((Scheme::Stomp, false)),
+            "stomps" | "stomp+ssl" => Ok((Scheme::Stomp, true)),
+            "amqp091" | "amqp0-9-1" => Ok((Scheme::Amqp091, false)),
+            "amqp091s" => Ok((Scheme::Amqp091, true)),
             _ => Err(UrlError::UnknownScheme(s.to_owned())),
         }
     }
 
-    /// The IANA port of the scheme.
-    pub fn default_port(self) -> u16 {
-        match self {
-            Scheme::Mqtt => 1883,
-            Scheme::Amqp => 5672,
-            Scheme::Stomp => 61613,
-            Scheme::Amqp091 => 5672,
+    /// The scheme's usual port, plain or over TLS (RabbitMQ's for STOMP over TLS).
+    pub fn default_port(self, tls: bool) -> u16 {
+        match (self, tls) {
+            (Scheme::Mqtt, false) => 1883,
+            (Scheme::Mqtt, true) => 8883,
+            (Scheme::Amqp | Scheme::Amqp091, false) => 5672,
+            (Scheme::Amqp | Scheme::Amqp091, true) => 5671,
+            (Scheme::Stomp, false) => 61613,
+            (Scheme::Stomp, true) => 61614,
         }
     }
 
@@ -57,6 +61,8 @@ impl Scheme {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
     pub scheme: Scheme,
+    /// Over TLS (`mqtts`, `amqps`, `stomps`, `amqp091s`).
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     /// Path without the leading `/` (an MQTT topic, a queue name...). May be empty.
@@ -74,8 +80,6 @@ pub enum UrlError {
     MissingScheme,
     /// A scheme Allegro does not know at all.
     UnknownScheme(String),
-    /// A scheme Allegro knows but does not drive yet.
-    UnsupportedScheme(String),
     /// Empty host.
     MissingHost,
     /// Port not a number in 1..=65535.
@@ -95,13 +99,7 @@ impl fmt::Display for UrlError {
             UrlError::UnknownScheme(s) => {
                 write!(
                     f,
-                    "unknown scheme '{s}' (supported: mqtt, amqp, stomp, amqp091)"
-                )
-            }
-            UrlError::UnsupportedScheme(s) => {
-                write!(
-                    f,
-                    "scheme '{s}' is not supported yet (supported: mqtt, amqp, stomp, amqp091)"
+                    "unknown scheme '{s}' (supported: mqtt, amqp, stomp, amqp091, and over TLS mqtts, amqps, stomps, amqp091s)"
                 )
             }
             UrlError::MissingHost => write!(f, "missing host"),
@@ -125,7 +123,7 @@ impl std::str::FromStr for Url {
         if scheme.is_empty() {
             return Err(UrlError::MissingScheme);
         }
-        let scheme = Scheme::parse(scheme)?;
+        let (scheme, tls) = Scheme::parse(scheme)?;
         let (rest, query) = match rest.split_once('?') {
             Some((r, q)) => (r, Some(q)),
             None => (rest, None),
@@ -147,7 +145,7 @@ impl std::str::FromStr for Url {
         };
         let (host, port) = split_host_port(hostport)?;
         let port = match port {
-            None => scheme.default_port(),
+            None => scheme.default_port(tls),
             Some(p) => match p.parse::<u16>() {
                 Ok(n) if n > 0 => n,
                 _ => return Err(UrlError::BadPort(p.to_owned())),
@@ -163,6 +161,7 @@ impl std::str::FromStr for Url {
         }
         Ok(Url {
             scheme,
+            tls,
             host: host.to_owned(),
             port,
             path: decode(path)?,
@@ -174,6 +173,15 @@ impl std::str::FromStr for Url {
 }
 
 impl Url {
+    /// The scheme as written: the protocol's name, with `s` for TLS.
+    pub fn scheme_name(&self) -> String {
+        format!(
+            "{}{}",
+            self.scheme.as_str(),
+            if self.tls { "s" } else { "" }
+        )
+    }
+
     /// `host:port`, with brackets around an IPv6 literal.
     pub fn authority(&self) -> String {
         if self.host.contains(':') {
@@ -209,7 +217,7 @@ pub fn redact(url: &str) -> String {
 impl fmt::Display for Url {
     /// Prints the URL without its password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://", self.scheme.as_str())?;
+        write!(f, "{}://", self.scheme_name())?;
         if let Some(u) = &self.username {
             write!(
                 f,
@@ -305,8 +313,12 @@ mod tests {
             Err(UrlError::UnknownScheme("gopher".into()))
         );
         assert_eq!(
-            p("amqps://h/q"),
-            Err(UrlError::UnsupportedScheme("amqps".into()))
+            p("amqps://h/q").map(|u| (u.scheme, u.tls, u.port)),
+            Ok((Scheme::Amqp, true, 5671))
+        );
+        assert_eq!(
+            p("mqtts://h/t").map(|u| (u.tls, u.port, u.to_string())),
+            Ok((true, 8883, "mqtts://h:8883/t".to_string()))
         );
         assert_eq!(
             p("amqp://h/q").map(|u| (u.scheme, u.port)),

@@ -45,12 +45,17 @@ fn main() {
                 .stack_size(256 * 1024)
                 .spawn(move || {
                     let name = format!("scale-{}-{i}", std::process::id());
+                    let tls = Default::default();
+                    let daemon = worker::Daemon {
+                        addr: &addr,
+                        name: &name,
+                        host: "scale-host",
+                        results: &results,
+                        cores: &Policy::AllCores,
+                        tls: &tls,
+                    };
                     let _ = worker::run(
-                        &addr,
-                        &name,
-                        "scale-host",
-                        &results,
-                        &Policy::AllCores,
+                        &daemon,
                         &|| STOP.load(Ordering::Relaxed),
                         std::sync::Arc::new(|_, _, _, _| {}),
                     );

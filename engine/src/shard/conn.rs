@@ -45,7 +45,8 @@ impl Conn {
         let plan = &sp.plan;
         Conn {
             pump: Pump::new(build::session_for(plan, spec))
-                .with_coalescing(build::rx_window(plan, spec)),
+                .with_coalescing(build::rx_window(plan, spec))
+                .with_tls(plan.tls.clone().map(crate::tls::TlsLayer::new)),
             addr: sp.addr,
             connect_timeout: plan.connect_timeout,
             state: ConnState::Connecting,

@@ -50,17 +50,32 @@ struct Engine<'a> {
     halted: bool,
 }
 
-/// Runs the worker daemon named `name` on `host` against the Maestro broker at `addr` until
-/// HALT or `stop()`.
-pub fn run(
-    addr: &str,
-    name: &str,
-    host: &str,
-    results: &Path,
-    cores: &Policy,
-    stop: &dyn Fn() -> bool,
-    summary: SummaryHook,
-) -> Result<(), Error> {
+/// Who a worker daemon is and what it runs with.
+#[derive(Debug, Clone)]
+pub struct Daemon<'a> {
+    /// The Maestro broker's `host:port`.
+    pub addr: &'a str,
+    /// The peer name and host name reported to the cluster.
+    pub name: &'a str,
+    pub host: &'a str,
+    /// Where each test's result directory goes.
+    pub results: &'a Path,
+    /// CPUs for the engine's shards.
+    pub cores: &'a Policy,
+    /// How TLS SUT URLs are verified.
+    pub tls: &'a allegro_engine::tls::TlsOptions,
+}
+
+/// Runs the worker daemon `d` until HALT or `stop()`.
+pub fn run(d: &Daemon<'_>, stop: &dyn Fn() -> bool, summary: SummaryHook) -> Result<(), Error> {
+    let Daemon {
+        addr,
+        name,
+        host,
+        results,
+        cores,
+        tls,
+    } = *d;
     let id = topics::peer_id(&uuid4());
     let mut link = Link::new(id.clone(), 30);
     for (t, q) in topics::worker_subscriptions(&id) {
@@ -76,7 +91,8 @@ pub fn run(
     };
     // A test may open many connections: the soft open-files limit goes up to the hard one.
     let _ = allegro_engine::sys::raise_open_files_limit();
-    let mut worker = Worker::new(peer, results.to_path_buf(), Box::new(uuid4));
+    let mut worker =
+        Worker::new(peer, results.to_path_buf(), Box::new(uuid4)).with_tls(tls.clone());
     let mut engine = Engine {
         results,
         placement: placement::resolve(cores, Path::new("/"))

@@ -16,7 +16,7 @@
 
 pub mod driver;
 
-pub use driver::{run, SummaryHook};
+pub use driver::{run, Daemon, SummaryHook};
 
 use crate::files;
 use crate::note::{
@@ -28,6 +28,7 @@ use allegro_engine::plan::{
     self, Amqp091Options, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan, RunIdentity,
     StompOptions,
 };
+use allegro_engine::tls::{TlsClient, TlsOptions};
 use allegro_engine::url::Url;
 use allegro_wire::mqtt::QoS;
 use std::path::PathBuf;
@@ -128,6 +129,8 @@ pub struct Worker {
     last_word_us: i64,
     /// Fresh UUID strings (correlation ids of notifications, instance ids of runs).
     ids: Box<dyn FnMut() -> String + Send>,
+    /// How TLS SUT URLs are verified.
+    tls: TlsOptions,
 }
 
 impl std::fmt::Debug for Worker {
@@ -167,7 +170,14 @@ impl Worker {
             runs: 0,
             last_word_us: i64::MIN,
             ids,
+            tls: TlsOptions::default(),
         }
+    }
+
+    /// Verifies TLS SUT URLs (`mqtts://`...) with `tls` (default: the system's roots).
+    pub fn with_tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
     }
 
     pub fn peer(&self) -> &PeerInfo {
@@ -511,7 +521,7 @@ impl Worker {
             sender: instance,
             filter: self.test_run.is_some(),
         };
-        let plan = worker_plan(&self.options, sender, run)?;
+        let plan = worker_plan(&self.options, sender, run, &self.tls)?;
         Ok(TestOrder {
             plan,
             sender,
@@ -547,7 +557,7 @@ impl Worker {
             sender: self.fresh_id(),
             filter: false,
         };
-        let mut plan = worker_plan(&o, false, run)?;
+        let mut plan = worker_plan(&o, false, run, &self.tls)?;
         plan.drain_idle = 2 * NANOS_PER_SEC;
         Ok(plan)
     }
@@ -800,7 +810,12 @@ pub fn test_run_id(correlation_id: &str) -> u32 {
 }
 
 /// Builds the engine plan for START_WORKER from the stored options.
-fn worker_plan(o: &Options, sender: bool, run: RunIdentity) -> Result<Plan, String> {
+fn worker_plan(
+    o: &Options,
+    sender: bool,
+    run: RunIdentity,
+    tls: &TlsOptions,
+) -> Result<Plan, String> {
     let need = |v: &Option<String>, what: &str| {
         v.clone()
             .ok_or_else(|| format!("the {what} is not set (SET it first)"))
@@ -828,6 +843,10 @@ fn worker_plan(o: &Options, sender: bool, run: RunIdentity) -> Result<Plan, Stri
             StompOptions::from_options(&url.options).map_err(|e| e.to_string())?,
         ),
     };
+    let tls = match url.tls {
+        true => Some(TlsClient::new(tls, &url.host)?),
+        false => None,
+    };
     Ok(Plan {
         url,
         shape: LoadShape {
@@ -838,6 +857,7 @@ fn worker_plan(o: &Options, sender: bool, run: RunIdentity) -> Result<Plan, Stri
             duration,
             warmup: 0,
         },
+        tls,
         protocol,
         peer: false,
         run,
