@@ -32,7 +32,7 @@ fn rejected_urls_never_show_their_password() {
     for args in [
         vec!["run", "mqtt://user:s3cret@127.0.0.1:70000/t"],
         vec!["run", "amqp://user:s3cret@127.0.0.1/q?settle=maybe"],
-        vec!["run", "mqtts://user:s3cret@127.0.0.1/t"],
+        vec!["run", "gopher://user:s3cret@127.0.0.1/t"],
         vec!["run", "mqtt://user:s3cret@127.0.0.1/bad%zz"],
         vec!["ping", "--maestro", "mqtt://user:s3cret@127.0.0.1:0"],
         vec![
