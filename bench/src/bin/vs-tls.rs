@@ -10,6 +10,9 @@ use allegro_bench::{arg, bin_dir, broker_endpoint, context, run_measured, stats,
 use serde_json::{json, Value};
 use std::process::Command;
 
+/// One side of a round: msgs/s, CPU s per M messages, wall ms and CPU ms per connection.
+type Measure = (f64, f64, f64, f64);
+
 /// One scheme's plain and TLS URLs (`{q}` is replaced by a fresh destination).
 struct Pair {
     name: &'static str,
@@ -88,7 +91,7 @@ fn main() {
     let mut records = Vec::new();
     for p in pairs() {
         // (plain, tls) per round: msgs/s, CPU s per M msgs, wall ms per connection, CPU ms per connection.
-        let mut rows: Vec<[(f64, f64, f64, f64); 2]> = Vec::new();
+        let mut rows: Vec<[Measure; 2]> = Vec::new();
         for round in 0..rounds {
             let mut row = [(0.0, 0.0, 0.0, 0.0); 2];
             for (i, url) in [&p.plain, &p.tls].into_iter().enumerate() {
@@ -146,9 +149,8 @@ fn main() {
             );
             rows.push(row);
         }
-        let med = |f: &dyn Fn(&[(f64, f64, f64, f64); 2]) -> f64| {
-            stats(&rows.iter().map(f).collect::<Vec<_>>()).0
-        };
+        let med =
+            |f: &dyn Fn(&[Measure; 2]) -> f64| stats(&rows.iter().map(f).collect::<Vec<_>>()).0;
         let rate = med(&|r| r[1].0 / r[0].0);
         let cpu = med(&|r| r[1].1 / r[0].1);
         let conn_cpu = med(&|r| r[1].3 / r[0].3);
@@ -156,7 +158,7 @@ fn main() {
             "\n{} median of {rounds}: TLS / plain rate {rate:.2}, CPU per message {cpu:.2}, CPU per connection {conn_cpu:.2} ({:.2} vs {:.2} CPU ms)\n",
             p.name, med(&|r| r[1].3), med(&|r| r[0].3)
         );
-        let side = |s: &(f64, f64, f64, f64)| json!({"msgs_per_s": s.0, "cpu_s_per_million": s.1, "ms_per_connection": s.2, "cpu_ms_per_connection": s.3});
+        let side = |s: &Measure| json!({"msgs_per_s": s.0, "cpu_s_per_million": s.1, "ms_per_connection": s.2, "cpu_ms_per_connection": s.3});
         records.push(json!({
             "scheme": p.name,
             "rounds": rows.iter().map(|r| json!({"plain": side(&r[0]), "tls": side(&r[1])})).collect::<Vec<_>>(),
