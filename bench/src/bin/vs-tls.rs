@@ -89,13 +89,13 @@ fn main() {
         std::process::exit(1);
     }
     let mut records = Vec::new();
-    for p in pairs() {
+    for (k, p) in pairs().into_iter().enumerate() {
         // (plain, tls) per round: msgs/s, CPU s per M msgs, wall ms per connection, CPU ms per connection.
         let mut rows: Vec<[Measure; 2]> = Vec::new();
         for round in 0..rounds {
             let mut row = [(0.0, 0.0, 0.0, 0.0); 2];
             for (i, url) in [&p.plain, &p.tls].into_iter().enumerate() {
-                let q = format!("allegro-bench-tls-{}-{round}-{i}", std::process::id());
+                let q = format!("allegro-bench-tls-{}-{k}-{round}-{i}", std::process::id());
                 let url = url.replace("{q}", &q);
                 let load = [
                     "--parallel",
