@@ -230,7 +230,10 @@ fn a_restarted_maestro_broker_brings_the_workers_back() {
     let before = wait_for(&maestro, &[&name], Duration::from_secs(10));
     use allegro_maestro::cluster::ask;
     use allegro_maestro::note::{Request, Response, Role};
-    let addr = format!("127.0.0.1:{port}");
+    let addr = allegro_maestro::link::Broker {
+        addr: format!("127.0.0.1:{port}"),
+        tls: None,
+    };
     let by_id = format!("/mpt/peer/by-id/{}", before[0]);
     let ok = |r: Vec<(allegro_maestro::note::PeerInfo, Response)>| {
         r.iter().any(|(_, r)| *r == Response::Ok)
@@ -282,7 +285,13 @@ impl Client {
         }
         link.subscribe(topics::LOGS, allegro_wire::mqtt::QoS::AtLeastOnce);
         let mut c = Client {
-            driver: allegro_maestro::link::Driver::new(addr.into(), link),
+            driver: allegro_maestro::link::Driver::new(
+                allegro_maestro::link::Broker {
+                    addr: addr.into(),
+                    tls: None,
+                },
+                link,
+            ),
             got: Vec::new(),
         };
         c.run_until(Duration::from_secs(10), |c| c.driver.link.is_up());

@@ -187,3 +187,96 @@ fn bad_tls_files_are_bad_input() {
     assert_eq!(r.status, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--tls-key"), "{}", r.stderr);
 }
+
+/// `allegro ping --maestro URL --tls-ca CA`: (status, stdout, stderr).
+fn ping_tls(maestro: &str, ca: &str) -> (i32, String, String) {
+    let r = common::run(
+        &["ping", "--maestro", maestro, "--tls-ca", ca, "--wait", "1s"],
+        Duration::from_secs(30),
+    );
+    (r.status, r.stdout, r.stderr)
+}
+
+/// Kills the worker daemons it holds when dropped.
+struct Daemons(Vec<std::process::Child>);
+
+impl Drop for Daemons {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn a_maestro_cluster_over_tls_runs_a_test() {
+    let maestro = format!("mqtts://{}", local("MOSQUITTO_MQTTS"));
+    let ca = tls_file("ca.pem");
+    let names = [unique("tls-a"), unique("tls-b")];
+    let mut daemons = Daemons(Vec::new());
+    for name in &names {
+        let results = common::scratch("tls-worker");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_allegro"))
+            .args([
+                "worker",
+                "--maestro",
+                &maestro,
+                "--tls-ca",
+                &ca,
+                "--name",
+                name,
+            ])
+            .arg("--results")
+            .arg(&results)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start allegro worker");
+        daemons.0.push(child);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, out, err) = ping_tls(&maestro, &ca);
+        assert_eq!(status, 0, "{err}");
+        if names.iter().all(|n| out.contains(n.as_str())) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "workers not seen: {out}"
+        );
+    }
+    // Another CA: the link is refused with rustls's words.
+    let (status, _, err) = ping_tls(&maestro, &tls_file("other-ca.pem"));
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    // A fixed-rate test through the TLS Maestro broker, the SUT plain MQTT.
+    let sut = format!("mqtt://{}/{}", endpoint("MOSQUITTO_MQTT"), unique("tls-ft"));
+    let results = common::scratch("tls-client");
+    let r = common::run(
+        &[
+            "test",
+            "fixed-rate",
+            "--maestro",
+            &maestro,
+            "--tls-ca",
+            &ca,
+            "--send-receive-url",
+            &sut,
+            "--test-duration",
+            "2s",
+            "--rate",
+            "100",
+            "--parallel-count",
+            "1",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("test successful"), "{}", r.stdout);
+    drop(daemons);
+}

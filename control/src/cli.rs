@@ -35,9 +35,11 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct PingArgs {
-    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883 (default: $MAESTRO_BROKER).
+    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883 or mqtts:// (default: $MAESTRO_BROKER).
     #[arg(long, env = "MAESTRO_BROKER")]
     pub maestro: String,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// How long to collect answers.
     #[arg(long, default_value = "2s", value_parser = parse_positive_time)]
     pub wait: i64,
@@ -58,9 +60,12 @@ pub enum TestKind {
 /// What every test type takes; every option also reads Maestro's environment variable.
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883.
+    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883, or mqtts:// (verified as the --tls-*
+    /// flags say; TLS SUT URLs are the workers' to verify).
     #[arg(long, env = "MAESTRO_BROKER")]
     pub maestro: String,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// The SUT URL for senders and receivers.
     #[arg(long = "send-receive-url", env = "SEND_RECEIVE_URL")]
     pub send_receive_url: Option<String>,
@@ -178,14 +183,16 @@ pub struct FairIncrementalArgs {
 
 #[derive(Debug, Args)]
 pub struct HaltArgs {
-    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883 (default: $MAESTRO_BROKER).
+    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883 or mqtts:// (default: $MAESTRO_BROKER).
     #[arg(long, env = "MAESTRO_BROKER")]
     pub maestro: String,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883 (default: $MAESTRO_BROKER).
+    /// The Maestro broker, e.g. mqtt://127.0.0.1:1883 or mqtts:// (default: $MAESTRO_BROKER).
     #[arg(long, env = "MAESTRO_BROKER")]
     pub maestro: String,
     /// Peer name reported to the cluster.

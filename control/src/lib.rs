@@ -34,10 +34,10 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             }
         },
         cli::Command::Ping(a) => {
-            let Some(addr) = maestro_addr(&a.maestro) else {
+            let Some(broker) = maestro_broker(&a.maestro, &a.tls) else {
                 return EXIT_USAGE;
             };
-            match maestro::ping(&addr, std::time::Duration::from_nanos(a.wait as u64)) {
+            match maestro::ping(&broker, std::time::Duration::from_nanos(a.wait as u64)) {
                 Ok(pongs) => {
                     println!("{} peer(s) answered", pongs.len());
                     for p in pongs {
@@ -59,10 +59,10 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         }
         cli::Command::Test(kind) => run_test(kind),
         cli::Command::Stats(a) => {
-            let Some(addr) = maestro_addr(&a.maestro) else {
+            let Some(broker) = maestro_broker(&a.maestro, &a.tls) else {
                 return EXIT_USAGE;
             };
-            match maestro::stats(&addr, std::time::Duration::from_nanos(a.wait as u64)) {
+            match maestro::stats(&broker, std::time::Duration::from_nanos(a.wait as u64)) {
                 Ok(all) => {
                     println!("{} worker(s) answered", all.len());
                     for (p, s) in all {
@@ -85,10 +85,10 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             }
         }
         cli::Command::Halt(a) => {
-            let Some(addr) = maestro_addr(&a.maestro) else {
+            let Some(broker) = maestro_broker(&a.maestro, &a.tls) else {
                 return EXIT_USAGE;
             };
-            match maestro::halt(&addr) {
+            match maestro::halt(&broker) {
                 Ok(()) => EXIT_OK,
                 Err(e) => {
                     eprintln!("allegro: {e}");
@@ -97,7 +97,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             }
         }
         cli::Command::Worker(a) => {
-            let Some(addr) = maestro_addr(&a.maestro) else {
+            let Some(broker) = maestro_broker(&a.maestro, &a.tls) else {
                 return EXIT_USAGE;
             };
             let host = a.host.unwrap_or_else(hostname);
@@ -108,7 +108,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             };
             let tls = a.tls.options();
             let daemon = worker::Daemon {
-                addr: &addr,
+                broker: &broker,
                 name: &a.name,
                 host: &host,
                 results: &a.results,
@@ -130,9 +130,10 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     }
 }
 
-/// The Maestro broker's `host:port`, or `None` after saying what is wrong with the URL.
-fn maestro_addr(url: &str) -> Option<String> {
-    maestro::broker_addr(url)
+/// The Maestro broker of `url` (TLS verified as `tls` says), or `None` after saying what is
+/// wrong with it.
+fn maestro_broker(url: &str, tls: &cli::TlsArgs) -> Option<allegro_maestro::link::Broker> {
+    maestro::broker(url, &tls.options())
         .map_err(|e| eprintln!("allegro: {e}"))
         .ok()
 }
@@ -179,12 +180,12 @@ fn run_test(kind: cli::TestKind) -> i32 {
             return EXIT_USAGE;
         }
     }
-    if maestro_addr(&common.maestro).is_none() {
+    let Some(broker) = maestro_broker(&common.maestro, &common.tls) else {
         return EXIT_USAGE;
-    }
+    };
     let incremental = !matches!(kind, cli::TestKind::FixedRate(_));
     let base = client::FixedRate {
-        maestro: common.maestro.clone(),
+        maestro: broker,
         send_url,
         receive_url,
         size: common.message_size,

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 /// SET strings only on the way to the workers ([`FixedRate::set_options`]).
 #[derive(Debug, Clone)]
 pub struct FixedRate {
-    pub maestro: String,
+    pub maestro: crate::link::Broker,
     pub send_url: String,
     pub receive_url: String,
     pub size: MessageSize,
@@ -216,21 +216,20 @@ fn verdict_timeout(duration: TestDuration, rate: u64) -> Duration {
 /// the files pulled and the roles taken back.
 pub fn fixed_rate(t: &FixedRate, quiet: bool, stop: &dyn Fn() -> bool) -> Result<Verdict, Error> {
     let began = Instant::now();
-    let addr = crate::cluster::broker_addr(&t.maestro)?;
     let mut link = Link::new(topics::peer_id(&uuid4()), 30);
     for (topic, q) in topics::CLIENT_SUBSCRIPTIONS {
         link.subscribe(topic, q);
     }
     link.subscribe(topics::LOGS, allegro_wire::mqtt::QoS::AtLeastOnce);
     let mut s = Session {
-        driver: Driver::new(addr.clone(), link),
+        driver: Driver::new(t.maestro.clone(), link),
         got: Vec::new(),
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !s.driver.link.is_ready() {
         if Instant::now() > deadline {
             return Err(Error::Broker(s.driver.last_error.clone().unwrap_or_else(
-                || format!("cannot reach the Maestro broker at {addr}"),
+                || format!("cannot reach the Maestro broker at {}", t.maestro.addr),
             )));
         }
         s.turn();
@@ -787,7 +786,10 @@ mod tests {
     #[test]
     fn the_warm_up_runs_at_30_percent_on_at_most_30_connections() {
         let t = FixedRate {
-            maestro: "mqtt://m".into(),
+            maestro: crate::link::Broker {
+                addr: "m:1883".into(),
+                tls: None,
+            },
             send_url: "s".into(),
             receive_url: "r".into(),
             size: MessageSize::Fixed(256),
@@ -824,7 +826,10 @@ mod tests {
     #[test]
     fn options_become_set_strings_on_the_way_out() {
         let t = FixedRate {
-            maestro: "mqtt://m:1883".into(),
+            maestro: crate::link::Broker {
+                addr: "m:1883".into(),
+                tls: None,
+            },
             send_url: "amqp://s/q".into(),
             receive_url: "amqp://r/q".into(),
             size: MessageSize::Variable(256),

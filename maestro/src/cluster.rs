@@ -1,26 +1,33 @@
 //! One-shot cluster commands over the Maestro broker: `ping`, `stats` and `halt`
 //! (`docs/maestro-protocol.md`), and the request/answer exchange they share.
 
-use crate::link::{uuid4, Driver, Event, Link};
+use crate::link::{uuid4, Broker, Driver, Event, Link};
 use crate::note::{self, topics, Body, Note, PeerInfo, Request, Response, Stats};
 use crate::Error;
-use allegro_engine::url::Url;
+use allegro_engine::tls::{TlsClient, TlsOptions};
+use allegro_engine::url::{Scheme, Url};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// `host:port` of a Maestro broker URL (`mqtt://host:port`, `tcp://host:port`).
-pub fn broker_addr(url: &str) -> Result<String, Error> {
-    let url = url.replacen("tcp://", "mqtt://", 1);
-    if !url.starts_with("mqtt://") {
+/// The Maestro broker of a URL: `mqtt://host:port` (or `tcp://`), or `mqtts://host:port` (or
+/// `ssl://`) for MQTT over TLS, verified as `tls` says.
+pub fn broker(url: &str, tls: &TlsOptions) -> Result<Broker, Error> {
+    let shown = allegro_engine::url::redact(url);
+    let u: Url = url
+        .parse()
+        .map_err(|e| Error::BadBrokerUrl(format!("bad Maestro broker URL '{shown}': {e}")))?;
+    if u.scheme != Scheme::Mqtt {
         return Err(Error::BadBrokerUrl(format!(
-            "the Maestro broker is spoken to over MQTT: give mqtt://host:port (or tcp://), not '{}'",
-            allegro_engine::url::redact(&url)
+            "the Maestro broker is spoken to over MQTT: give mqtt://host:port (or mqtts:// for TLS), not '{shown}'"
         )));
     }
-    let u: Url = url.parse().map_err(|e| {
-        let shown = allegro_engine::url::redact(&url);
-        Error::BadBrokerUrl(format!("bad Maestro broker URL '{shown}': {e}"))
-    })?;
-    Ok(u.authority())
+    let tls = match u.tls {
+        true => Some(TlsClient::new(tls, &u.host).map_err(Error::BadBrokerUrl)?),
+        false => None,
+    };
+    Ok(Broker {
+        addr: u.authority(),
+        tls,
+    })
 }
 
 pub(crate) fn epoch_us() -> i64 {
@@ -46,18 +53,18 @@ pub struct Pong {
 /// Publishes one request made by `make` (called once connected) to `topic` and collects, for
 /// `wait`, every response that carries its correlation id.
 pub fn ask(
-    addr: &str,
+    broker: &Broker,
     topic: &str,
     make: impl Fn() -> Request,
     wait: Duration,
 ) -> Result<Vec<(PeerInfo, Response)>, Error> {
-    ask_until(addr, topic, make, wait, usize::MAX).map(|(answers, _)| answers)
+    ask_until(broker, topic, make, wait, usize::MAX).map(|(answers, _)| answers)
 }
 
 /// [`ask`], returning as soon as `enough` answers arrived; also says how long after the
 /// request the last answer came.
 pub fn ask_until(
-    addr: &str,
+    broker: &Broker,
     topic: &str,
     make: impl Fn() -> Request,
     wait: Duration,
@@ -68,7 +75,7 @@ pub fn ask_until(
     for (t, q) in topics::CLIENT_SUBSCRIPTIONS {
         link.subscribe(t, q);
     }
-    let mut driver = Driver::new(addr.to_owned(), link);
+    let mut driver = Driver::new(broker.clone(), link);
     let correlation = uuid4();
     let start = Instant::now();
     let mut asked: Option<Instant> = None;
@@ -106,7 +113,7 @@ pub fn ask_until(
     }
     if asked.is_none() {
         return Err(Error::Broker(driver.last_error.unwrap_or_else(|| {
-            format!("no answer from the Maestro broker at {addr}")
+            format!("no answer from the Maestro broker at {}", broker.addr)
         })));
     }
     // A request nobody answers (HALT) still needs a moment on the wire.
@@ -127,9 +134,9 @@ pub fn ping_request() -> Request {
 }
 
 /// Publishes a PING to every peer and collects the answers for `wait`.
-pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, Error> {
+pub fn ping(broker: &Broker, wait: Duration) -> Result<Vec<Pong>, Error> {
     let req = ping_request;
-    Ok(ask(addr, topics::ALL_PEERS, req, wait)?
+    Ok(ask(broker, topics::ALL_PEERS, req, wait)?
         .into_iter()
         .filter_map(|(peer, r)| match r {
             Response::Ping { elapsed } => Some(Pong {
@@ -142,8 +149,8 @@ pub fn ping(addr: &str, wait: Duration) -> Result<Vec<Pong>, Error> {
 }
 
 /// Asks every worker for its STATS (§8.5).
-pub fn stats(addr: &str, wait: Duration) -> Result<Vec<(PeerInfo, Stats)>, Error> {
-    Ok(ask(addr, topics::WORKERS, || Request::Stats, wait)?
+pub fn stats(broker: &Broker, wait: Duration) -> Result<Vec<(PeerInfo, Stats)>, Error> {
+    Ok(ask(broker, topics::WORKERS, || Request::Stats, wait)?
         .into_iter()
         .filter_map(|(peer, r)| match r {
             Response::Stats(s) => Some((peer, s)),
@@ -153,9 +160,9 @@ pub fn stats(addr: &str, wait: Duration) -> Result<Vec<(PeerInfo, Stats)>, Error
 }
 
 /// Tells every peer to HALT (they do not answer, §8.5).
-pub fn halt(addr: &str) -> Result<(), Error> {
+pub fn halt(broker: &Broker) -> Result<(), Error> {
     ask(
-        addr,
+        broker,
         topics::ALL_PEERS,
         || Request::Halt,
         Duration::from_millis(200),

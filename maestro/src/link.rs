@@ -7,6 +7,8 @@
 //! mio poll, reconnecting with back-off.
 
 use allegro_engine::clock::{Clock, Nanos, NANOS_PER_SEC};
+use allegro_engine::pump::{nonblocking, Transport};
+use allegro_engine::tls::{TlsClient, TlsLayer};
 use allegro_wire::mqtt::{
     self, encode_publish_header, Connect, Decode, Packet, Properties, Protocol, PubAck, PubComp,
     PubRec, PubRel, QoS, Subscribe, SubscribeOptions, Unsubscribe,
@@ -259,11 +261,35 @@ impl Link {
     }
 }
 
-/// A [`Link`] over a non-blocking socket on a mio poll, reconnecting with back-off.
+/// Where the Maestro broker is (`host:port`), and TLS to it for an `mqtts://` URL.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    pub addr: String,
+    pub tls: Option<TlsClient>,
+}
+
+/// The mio socket as a [`Transport`] for the TLS layer.
+struct MioIo<'a>(&'a mut mio::net::TcpStream);
+
+impl Transport for MioIo<'_> {
+    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        nonblocking(self.0.read(buf))
+    }
+
+    fn send(&mut self, buf: &[u8]) -> std::io::Result<Option<usize>> {
+        nonblocking(self.0.write(buf))
+    }
+}
+
+/// A [`Link`] over a non-blocking socket on a mio poll (TLS on it when the broker's URL asks),
+/// reconnecting with back-off.
 #[derive(Debug)]
 pub struct Driver {
     pub link: Link,
     addr: String,
+    tls: Option<TlsClient>,
+    /// The connection's TLS state, made anew for each connection.
+    layer: Option<TlsLayer>,
     poll: Option<mio::Poll>,
     events: mio::Events,
     stream: Option<mio::net::TcpStream>,
@@ -281,11 +307,12 @@ pub struct Driver {
 const TURN: Duration = Duration::from_millis(20);
 
 impl Driver {
-    /// `addr` is `host:port` of the Maestro broker.
-    pub fn new(addr: String, link: Link) -> Self {
+    pub fn new(broker: Broker, link: Link) -> Self {
         Driver {
             link,
-            addr,
+            addr: broker.addr,
+            tls: broker.tls,
+            layer: None,
             poll: mio::Poll::new().ok(),
             events: mio::Events::with_capacity(16),
             stream: None,
@@ -331,6 +358,7 @@ impl Driver {
                         .fail_connect(format!("cannot watch the Maestro broker connection: {e}"));
                 }
                 self.stream = Some(s);
+                self.layer = self.tls.clone().map(TlsLayer::new);
                 self.connected = false;
                 self.have = 0;
             }
@@ -397,12 +425,16 @@ impl Driver {
             Ok(o) => o.to_vec(),
             Err(e) => return self.drop_connection(e.to_string()),
         };
-        if !out.is_empty() {
-            match stream.write(&out) {
-                Ok(n) => self.link.sent(n),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return self.drop_connection(format!("lost the Maestro broker: {e}")),
-            }
+        let sent = match (&mut self.layer, out.is_empty()) {
+            (Some(tls), true) => tls.flush(&mut MioIo(stream)).map(|()| None),
+            (Some(tls), false) => tls.send(&mut MioIo(stream), &out),
+            (None, true) => Ok(None),
+            (None, false) => nonblocking(stream.write(&out)),
+        };
+        match sent {
+            Ok(Some(n)) => self.link.sent(n),
+            Ok(None) => {}
+            Err(e) => return self.drop_connection(format!("lost the Maestro broker: {e}")),
         }
         // Read until the socket is empty (the poll is edge-triggered).
         let mut events: Vec<(String, Vec<u8>)> = Vec::new();
@@ -414,12 +446,16 @@ impl Driver {
             let Some(stream) = self.stream.as_mut() else {
                 return;
             };
-            match stream.read(&mut self.buf[self.have..]) {
-                Ok(0) => {
+            let got = match &mut self.layer {
+                Some(tls) => tls.recv(&mut MioIo(stream), false, &mut self.buf[self.have..]),
+                None => nonblocking(stream.read(&mut self.buf[self.have..])),
+            };
+            match got {
+                Ok(Some(0)) => {
                     self.drop_connection("the Maestro broker closed the connection".into());
                     break;
                 }
-                Ok(n) => {
+                Ok(Some(n)) => {
                     self.have += n;
                     let now = self.clock.now();
                     let r = self
@@ -441,14 +477,7 @@ impl Driver {
                         }
                     }
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    break
-                }
+                Ok(None) => break,
                 Err(e) => {
                     self.drop_connection(format!("lost the Maestro broker: {e}"));
                     break;

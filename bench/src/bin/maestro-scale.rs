@@ -35,19 +35,23 @@ fn main() {
         "--broker",
         &broker_endpoint("MOSQUITTO_MQTT", "127.0.0.1:1883"),
     );
+    let broker = allegro_maestro::link::Broker {
+        addr: addr.clone(),
+        tls: None,
+    };
     let results = std::env::temp_dir().join("allegro-bench-maestro-scale");
     let before = rss_kib();
     let start = Instant::now();
     let threads: Vec<_> = (0..n)
         .map(|i| {
-            let (addr, results) = (addr.clone(), results.join(i.to_string()));
+            let (broker, results) = (broker.clone(), results.join(i.to_string()));
             std::thread::Builder::new()
                 .stack_size(256 * 1024)
                 .spawn(move || {
                     let name = format!("scale-{}-{i}", std::process::id());
                     let tls = Default::default();
                     let daemon = worker::Daemon {
-                        addr: &addr,
+                        broker: &broker,
                         name: &name,
                         host: "scale-host",
                         results: &results,
@@ -68,7 +72,8 @@ fn main() {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let (answers, _) =
-            maestro::ask_until(&addr, "/mpt/peer", ping, Duration::from_secs(3), n).expect("ping");
+            maestro::ask_until(&broker, "/mpt/peer", ping, Duration::from_secs(3), n)
+                .expect("ping");
         let ours = answers
             .iter()
             .filter(|(p, _)| {
@@ -93,7 +98,8 @@ fn main() {
     let mut times = Vec::new();
     for round in 0..rounds {
         let (answers, last) =
-            maestro::ask_until(&addr, "/mpt/peer", ping, Duration::from_secs(10), n).expect("ping");
+            maestro::ask_until(&broker, "/mpt/peer", ping, Duration::from_secs(10), n)
+                .expect("ping");
         println!(
             "round {}: {} answers, the last {:.1} ms after the PING",
             round + 1,

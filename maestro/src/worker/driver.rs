@@ -53,8 +53,8 @@ struct Engine<'a> {
 /// Who a worker daemon is and what it runs with.
 #[derive(Debug, Clone)]
 pub struct Daemon<'a> {
-    /// The Maestro broker's `host:port`.
-    pub addr: &'a str,
+    /// The Maestro broker.
+    pub broker: &'a crate::link::Broker,
     /// The peer name and host name reported to the cluster.
     pub name: &'a str,
     pub host: &'a str,
@@ -69,7 +69,7 @@ pub struct Daemon<'a> {
 /// Runs the worker daemon `d` until HALT or `stop()`.
 pub fn run(d: &Daemon<'_>, stop: &dyn Fn() -> bool, summary: SummaryHook) -> Result<(), Error> {
     let Daemon {
-        addr,
+        broker,
         name,
         host,
         results,
@@ -102,7 +102,8 @@ pub fn run(d: &Daemon<'_>, stop: &dyn Fn() -> bool, summary: SummaryHook) -> Res
         draining: None,
         halted: false,
     };
-    let mut driver = Driver::new(addr.to_owned(), link);
+    let addr = &broker.addr;
+    let mut driver = Driver::new(broker.clone(), link);
     let mut reported: Option<String> = None;
     while !engine.halted && !stop() {
         let mut actions = Vec::new();
