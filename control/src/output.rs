@@ -170,6 +170,11 @@ pub fn summary(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) 
             "bytes_received": c.bytes_received,
             "connection_errors": c.errors,
             "connections": { "done": conns.done, "failed": conns.failed },
+            "connect_ms": {
+                "count": c.connects,
+                "mean": if c.connects > 0 { ((c.connect_ns_sum as f64 / c.connects as f64) / 1e4).round() / 100.0 } else { 0.0 },
+                "max": (c.connect_ns_max as f64 / 1e4).round() / 100.0,
+            },
             "requested_rate": requested,
             "send_rate": (r.send * 10.0).round() / 10.0,
             "receive_rate": (r.receive * 10.0).round() / 10.0,
@@ -321,6 +326,16 @@ pub fn text(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) -> 
         count(tot["duplicated"].as_u64().unwrap_or(0)),
         count(tot["reordered"].as_u64().unwrap_or(0)),
     );
+    let cm = &tot["connect_ms"];
+    if cm["count"].as_u64().unwrap_or(0) > 0 {
+        let _ = writeln!(
+            out,
+            "connect     {} connection(s) up in {} ms on average, {} ms at most (handshakes included)",
+            count(cm["count"].as_u64().unwrap_or(0)),
+            cm["mean"],
+            cm["max"]
+        );
+    }
     let (stale, unsettled) = (
         tot["stale"].as_u64().unwrap_or(0),
         tot["unsettled"].as_u64().unwrap_or(0),

@@ -32,6 +32,11 @@ pub struct Counters {
     pub bytes_received: u64,
     /// Connection failures (refused, reset, protocol errors, timeouts).
     pub errors: u64,
+    /// Connections that came up, and the time each took from its start to the end of its
+    /// handshakes (TCP, TLS, the protocol's): their sum and the longest.
+    pub connects: u64,
+    pub connect_ns_sum: u64,
+    pub connect_ns_max: u64,
 }
 
 impl Counters {
@@ -49,6 +54,17 @@ impl Counters {
         self.bytes_sent += o.bytes_sent;
         self.bytes_received += o.bytes_received;
         self.errors += o.errors;
+        self.connects += o.connects;
+        self.connect_ns_sum += o.connect_ns_sum;
+        self.connect_ns_max = self.connect_ns_max.max(o.connect_ns_max);
+    }
+
+    /// A connection came up `took` after it started.
+    pub fn on_connected(&mut self, took: i64) {
+        let took = took.max(0) as u64;
+        self.connects += 1;
+        self.connect_ns_sum += took;
+        self.connect_ns_max = self.connect_ns_max.max(took);
     }
 }
 

@@ -104,6 +104,9 @@ impl Conn {
     /// missed the connect deadline.
     pub fn end_turn(&mut self, core: &mut Core, now: Nanos) -> Option<End> {
         let to = Core::state_of(self.pump.session.phase());
+        if self.state == ConnState::Connecting && to == ConnState::Up {
+            core.stats.counters.on_connected(now - self.created);
+        }
         if to != ConnState::Done {
             core.transition(&mut self.state, to, self.sending);
         }
