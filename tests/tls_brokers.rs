@@ -53,6 +53,11 @@ fn exact(url: &str, protocol: &str, backend: &str) {
         .as_str()
         .unwrap()
         .starts_with(&format!("{protocol}s://")));
+    assert_eq!(s["config"]["tls"], true);
+    // Every connection's time to come up, the TLS handshake included, is in the summary.
+    let cm = &t["connect_ms"];
+    assert_eq!(cm["count"], 3, "{what}: {cm}");
+    assert!(cm["mean"].as_f64().unwrap() > 0.0 && cm["max"].as_f64() >= cm["mean"].as_f64());
 }
 
 /// `localhost:PORT` of `key` (the certificate is for localhost and 127.0.0.1).
