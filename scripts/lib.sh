@@ -11,7 +11,7 @@ ALLEGRO_BROKERS=(mosquitto rabbitmq activemq)
 
 # Every port of the plan, so that a fallback port picked for one broker never takes the
 # planned port of another.
-ALLEGRO_PLANNED_PORTS=(1883 5672 61613 1884 61616 61614 1885 8883 8884 5671 61615 8885)
+ALLEGRO_PLANNED_PORTS=(1883 5672 61613 1884 61616 61614 1885 8883 8884 5671 61615 8885 61617 8886)
 
 # Test TLS material (a CA, a server certificate for localhost and 127.0.0.1, a client
 # certificate, and a second CA that signed nothing here), written by scripts/setup.
@@ -304,7 +304,7 @@ broker_env_keys() {
 	case $1 in
 	mosquitto) echo MOSQUITTO_MQTT MOSQUITTO_MQTTS MOSQUITTO_MQTTS_CLIENT_CERT ALLEGRO_TLS_DIR ;;
 	rabbitmq) echo RABBITMQ_AMQP RABBITMQ_STOMP RABBITMQ_MQTT RABBITMQ_AMQPS RABBITMQ_STOMPS RABBITMQ_MQTTS ;;
-	activemq) echo ACTIVEMQ_OPENWIRE ACTIVEMQ_STOMP ACTIVEMQ_MQTT ;;
+	activemq) echo ACTIVEMQ_OPENWIRE ACTIVEMQ_STOMP ACTIVEMQ_MQTT ACTIVEMQ_STOMPS ACTIVEMQ_MQTTS ;;
 	esac
 }
 

@@ -104,6 +104,23 @@ macro_rules! backend_tests {
                 );
             }
             #[test]
+            fn mqtts_activemq() {
+                exact(
+                    &format!("mqtts://{}/t/{}", local("ACTIVEMQ_MQTTS"), unique("tls")),
+                    "mqtt",
+                    $backend,
+                );
+            }
+            #[test]
+            fn stomps_activemq_with_receipts() {
+                let q = unique("allegro-it-tls");
+                exact(
+                    &format!("stomps://{}/queue/{q}?receipt=50", local("ACTIVEMQ_STOMPS")),
+                    "stomp",
+                    $backend,
+                );
+            }
+            #[test]
             fn stomps_rabbitmq_with_receipts() {
                 let q = unique("allegro-it-tls");
                 exact(
