@@ -142,6 +142,63 @@ fn broker_not_listening_fails_within_the_connect_timeout() {
 }
 
 #[test]
+fn a_peer_that_stops_reading_fails_the_sender_at_the_stall_timeout() {
+    // Answers the MQTT CONNECT with a CONNACK, then never reads again: the sender's bytes stop
+    // at what the socket buffers hold, and the connection fails at --stall-timeout.
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _keep = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut s in listener.incoming().flatten() {
+            let mut connect = [0u8; 512];
+            let _ = s.read(&mut connect);
+            let _ = s.write_all(&[0x20, 2, 0, 0]);
+            held.push(s);
+        }
+    });
+    for backend in ["uring", "epoll"] {
+        let results = scratch("stalled");
+        let r = run(
+            &[
+                "run",
+                &format!("mqtt://127.0.0.1:{port}/t"),
+                "--receivers",
+                "0",
+                "--duration",
+                "2s",
+                "--stall-timeout",
+                "3s",
+                "--backend",
+                backend,
+                "--output",
+                "json",
+                "--quiet",
+                "--results",
+                results.to_str().unwrap(),
+            ],
+            Duration::from_secs(60),
+        );
+        assert_eq!(r.status, 1, "{backend}: {}", r.stderr);
+        assert!(
+            r.elapsed < Duration::from_secs(15),
+            "{backend}: took {:?}",
+            r.elapsed
+        );
+        assert!(
+            r.stderr
+                .contains("the peer stopped reading (nothing could be written for 3s)"),
+            "{backend}: {}",
+            r.stderr
+        );
+        let s = failed_summary(&results);
+        // What went into the socket before it filled was counted as sent: a bounded amount.
+        let sent = s["totals"]["sent"].as_u64().unwrap();
+        assert!(sent > 0 && sent < 1_000_000, "{backend}: {}", s["totals"]);
+    }
+}
+
+#[test]
 fn silent_peer_fails_the_handshake_within_the_connect_timeout() {
     // Accepts TCP connections and never answers the CONNECT.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -317,6 +317,11 @@ pub struct RunArgs {
     #[arg(long = "connect-timeout", default_value = "5s", value_parser = parse_positive_time)]
     pub connect_timeout: i64,
 
+    /// A connection whose bytes the peer has not taken for this long fails (the peer stopped
+    /// reading); from a second on it counts as stalled in the progress line. 0 waits forever.
+    #[arg(long = "stall-timeout", default_value = "30s", value_parser = parse_time)]
+    pub stall_timeout: i64,
+
     /// After the senders finish, receivers stop once nothing arrived for this long.
     #[arg(long = "drain-idle", default_value = "2s", value_parser = parse_positive_time)]
     pub drain_idle: i64,

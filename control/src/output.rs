@@ -403,7 +403,7 @@ pub fn progress(
     };
     let conns = totals.conns();
     format!(
-        "[{:>5.1}s] sent {:>10}/s  recv {:>10}/s  p50 {:>8}  p99 {:>8}  conns {} up {} failed  errors {}",
+        "[{:>5.1}s] sent {:>10}/s  recv {:>10}/s  p50 {:>8}  p99 {:>8}  conns {} up {} failed{}  errors {}",
         elapsed as f64 / NANOS_PER_SEC as f64,
         count(per_s(prev.sent, now.sent) as u64),
         count(per_s(prev.received, now.received) as u64),
@@ -411,6 +411,11 @@ pub fn progress(
         q(h, 0.99),
         conns.up,
         conns.failed,
+        if conns.stalled > 0 {
+            format!(" {} stalled (the peer is not reading)", conns.stalled)
+        } else {
+            String::new()
+        },
         now.errors,
     )
 }

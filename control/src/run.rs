@@ -153,6 +153,7 @@ impl RunConfig {
                 ),
                 None => None,
             },
+            stall_timeout: a.stall_timeout,
             connect_timeout: a.connect_timeout,
             drain_idle: a.drain_idle,
             rx_coalesce: a.rx_coalesce,

@@ -716,6 +716,8 @@ pub struct Plan {
     pub run: RunIdentity,
     /// TLS for every connection (`mqtts://`, `amqps://`, `stomps://`, `amqp091s://`).
     pub tls: Option<crate::tls::TlsClient>,
+    /// A connection whose bytes the peer has not taken for this long fails (0: wait forever).
+    pub stall_timeout: Nanos,
     /// A connection not up (handshake included) within this fails the run.
     pub connect_timeout: Nanos,
     /// After the senders finish, how long receivers wait with nothing arriving before they stop.

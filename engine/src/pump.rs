@@ -197,6 +197,8 @@ pub struct Pump<S> {
     acks_delayed: bool,
     /// TLS between the session and the socket, if the run asked for it.
     tls: Option<TlsLayer>,
+    /// When bytes last went out, or nothing waited to: how long the peer has not been reading.
+    last_write: Nanos,
 }
 
 impl<S: Session> Pump<S> {
@@ -210,6 +212,7 @@ impl<S: Session> Pump<S> {
             coalesce: Coalesce::default(),
             acks_delayed: false,
             tls: None,
+            last_write: Nanos::MIN,
         }
     }
 
@@ -228,6 +231,12 @@ impl<S: Session> Pump<S> {
     /// Bytes waiting to be written (the session's, or TLS records).
     pub fn tx_pending(&self) -> bool {
         self.session.tx_pending() || self.tls.as_ref().is_some_and(TlsLayer::pending)
+    }
+
+    /// Since when bytes wait that the socket does not take (`None`: nothing waits, or it moved
+    /// at the last step).
+    pub fn write_stalled_since(&self) -> Option<Nanos> {
+        (self.tx_pending() && self.last_write != Nanos::MIN).then_some(self.last_write)
     }
 
     /// True when the session is finished and its last bytes are written.
@@ -259,6 +268,9 @@ impl<S: Session> Pump<S> {
         let mut progressed = false;
         for _ in 0..BUDGET {
             let now = clock.now();
+            if !self.tx_pending() || self.last_write == Nanos::MIN {
+                self.last_write = now;
+            }
             let mut moved = false;
             if self.rx_tail == self.rx.len() {
                 self.make_room();
@@ -332,6 +344,7 @@ impl<S: Session> Pump<S> {
                 match sent {
                     Ok(Some(n)) => {
                         self.session.on_sent(n);
+                        self.last_write = now;
                         moved = true;
                     }
                     Ok(None) => {}

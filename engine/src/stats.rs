@@ -250,6 +250,8 @@ pub struct ConnCounts {
     pub failed: u32,
     /// Senders that have not finished their schedule.
     pub senders_active: u32,
+    /// Up connections whose bytes the peer has not taken for a second or more.
+    pub stalled: u32,
 }
 
 impl ConnCounts {
@@ -259,6 +261,7 @@ impl ConnCounts {
         self.done += o.done;
         self.failed += o.failed;
         self.senders_active += o.senders_active;
+        self.stalled += o.stalled;
     }
 }
 

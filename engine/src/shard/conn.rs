@@ -14,6 +14,9 @@ use std::net::SocketAddr;
 /// The wake-up cap: a connection with nothing due still looks at its shard's commands this often.
 pub const MAX_IDLE: Nanos = 20_000_000;
 
+/// Bytes waiting this long for a peer that does not read make a connection count as stalled.
+pub const STALLED_AFTER: Nanos = 1_000_000_000;
+
 /// How long a stopped connection may take to say goodbye before it is cut.
 pub const CLOSE_GRACE: Nanos = 1_000_000_000;
 
@@ -37,6 +40,9 @@ pub struct Conn {
     closing_since: Option<Nanos>,
     /// A command reached the session this turn: step it even without I/O.
     poked: bool,
+    stall_timeout: Nanos,
+    /// Counted among the stalled connections.
+    stalled: bool,
 }
 
 impl Conn {
@@ -56,6 +62,8 @@ impl Conn {
             sending: spec.is_sender(),
             closing_since: None,
             poked: false,
+            stall_timeout: plan.stall_timeout,
+            stalled: false,
         }
     }
 
@@ -117,6 +125,25 @@ impl Conn {
         if self.pump.done() {
             return Some(Ok(()));
         }
+        // A peer that stops reading: counted as stalled after a second, failed at the limit.
+        let stalled_for = self.pump.write_stalled_since().map(|t| now - t);
+        let stalled = stalled_for.is_some_and(|d| d >= STALLED_AFTER);
+        if stalled != self.stalled {
+            core.set_stalled(stalled);
+            self.stalled = stalled;
+        }
+        if let Some(d) = stalled_for.filter(|&d| self.stall_timeout > 0 && d > self.stall_timeout) {
+            return Some(Err(format!(
+                "{} to {}: the peer stopped reading (nothing could be written for {})",
+                if self.pump.session.is_sender() {
+                    "sender"
+                } else {
+                    "receiver"
+                },
+                self.addr,
+                crate::plan::format_duration(d)
+            )));
+        }
         let s = &self.pump.session;
         if s.phase() == Phase::Handshake && now - self.created > self.connect_timeout {
             return Some(Err(format!(
@@ -157,6 +184,9 @@ impl Conn {
     /// The connection is over: counted done when its session finished, failed otherwise (with
     /// the error, if any). What its receiver could not settle is added to `unsettled`.
     pub fn finish(mut self, core: &mut Core, end: End) {
+        if self.stalled {
+            core.set_stalled(false);
+        }
         core.stats.counters.unsettled += self.pump.session.unsettled();
         let to = match end {
             Ok(()) if self.pump.session.phase() == Phase::Finished => ConnState::Done,

@@ -134,6 +134,15 @@ impl Core {
         }
     }
 
+    /// A connection became stalled (its peer stopped reading) or moved again.
+    pub fn set_stalled(&mut self, stalled: bool) {
+        if stalled {
+            self.counts.stalled += 1;
+        } else {
+            self.counts.stalled = self.counts.stalled.saturating_sub(1);
+        }
+    }
+
     /// Moves a connection from one counted state to another. `sender` is true for a sender that
     /// has not been counted out by [`sender_finished`](Self::sender_finished) yet.
     pub fn transition(&mut self, state: &mut ConnState, to: ConnState, sender: bool) {

@@ -861,6 +861,7 @@ fn worker_plan(
         protocol,
         peer: false,
         run,
+        stall_timeout: 30 * NANOS_PER_SEC,
         connect_timeout: 10 * NANOS_PER_SEC,
         // Receivers wait for senders on other hosts: be patient before calling it a day.
         drain_idle: 30 * NANOS_PER_SEC,
