@@ -511,24 +511,24 @@ fn amqp091_seeds() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-/// Writes the `amqp091_frame` seeds. Run by hand after changing `amqp091_seeds`:
-/// `cargo test -p allegro-wire --test fuzz_corpus -- --ignored write_amqp091_corpus`.
-#[test]
-#[ignore = "writes fuzz/corpus/amqp091_frame"]
-fn write_amqp091_corpus() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/amqp091_frame");
-    fs::create_dir_all(&dir).expect("corpus directory");
-    for (name, bytes) in amqp091_seeds() {
-        fs::write(dir.join(name), bytes).expect("seed");
-    }
-}
-
-/// The seeds on disk are the ones `amqp091_seeds` makes.
+/// The seeds on disk are the ones `amqp091_seeds` makes. After changing `amqp091_seeds`, run
+/// `ALLEGRO_WRITE_CORPUS=1 cargo test -p allegro-wire --test fuzz_corpus amqp091_corpus` once
+/// to write them.
 #[test]
 fn amqp091_corpus_is_up_to_date() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/amqp091_frame");
+    let write = std::env::var_os("ALLEGRO_WRITE_CORPUS").is_some();
+    if write {
+        fs::create_dir_all(&dir).expect("corpus directory");
+    }
     for (name, bytes) in amqp091_seeds() {
+        if write {
+            fs::write(dir.join(name), &bytes).expect("seed");
+        }
         let on_disk = fs::read(dir.join(name)).unwrap_or_default();
-        assert!(on_disk == bytes, "{name} differs: run write_amqp091_corpus");
+        assert!(
+            on_disk == bytes,
+            "{name} differs: run with ALLEGRO_WRITE_CORPUS=1 to write the seeds"
+        );
     }
 }
