@@ -322,6 +322,13 @@ pub struct RunArgs {
     #[arg(long = "stall-timeout", default_value = "30s", value_parser = parse_time)]
     pub stall_timeout: i64,
 
+    /// Make a connection to the broker that is lost mid-run again, waiting 100 ms doubling to
+    /// 5 s between tries, for at most this long without one (`--reconnect` alone: 1m).
+    /// Without it the first loss ends the run. What a lost sender had unconfirmed is counted
+    /// as `unconfirmed`; the receivers' counts say what arrived.
+    #[arg(long, value_parser = parse_positive_time, num_args = 0..=1, require_equals = true, default_missing_value = "1m", value_name = "WINDOW")]
+    pub reconnect: Option<i64>,
+
     /// After the senders finish, receivers stop once nothing arrived for this long.
     #[arg(long = "drain-idle", default_value = "2s", value_parser = parse_positive_time)]
     pub drain_idle: i64,

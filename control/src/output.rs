@@ -151,6 +151,7 @@ pub fn summary(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) 
         "allegro": env!("CARGO_PKG_VERSION"),
         "status": status_str(&o.status),
         "errors": grouped(&t.errors),
+        "disconnects": grouped(&t.disconnects),
         "results_dir": results.map(|p| p.display().to_string()),
         "config": cfg.to_json(o),
         "started_at_ns": o.began,
@@ -166,6 +167,9 @@ pub fn summary(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) 
             "unstamped": c.unstamped,
             "stale": c.stale,
             "unsettled": c.unsettled,
+            "unconfirmed": c.unconfirmed,
+            "disconnects": c.disconnects,
+            "reconnects": c.reconnects,
             "bytes_sent": c.bytes_sent,
             "bytes_received": c.bytes_received,
             "connection_errors": c.errors,
@@ -353,6 +357,29 @@ pub fn text(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) -> 
             "unsettled   {} received messages whose settlement the broker did not confirm (they may be delivered again)",
             count(unsettled)
         );
+    }
+    let unconfirmed = tot["unconfirmed"].as_u64().unwrap_or(0);
+    if unconfirmed > 0 {
+        let _ = writeln!(
+            out,
+            "unconfirmed {} sent messages whose acknowledgement never came (their connection was lost first)",
+            count(unconfirmed)
+        );
+    }
+    let disconnects = grouped(&o.totals.disconnects);
+    if !disconnects.is_empty() {
+        let _ = writeln!(
+            out,
+            "reconnect   {} connection(s) lost, {} made again",
+            count(tot["disconnects"].as_u64().unwrap_or(0)),
+            count(tot["reconnects"].as_u64().unwrap_or(0))
+        );
+        for d in disconnects.iter().take(10) {
+            let _ = writeln!(out, "lost        {d}");
+        }
+        if disconnects.len() > 10 {
+            let _ = writeln!(out, "lost        … and {} more", disconnects.len() - 10);
+        }
     }
     if tot["rate_short"].as_bool() == Some(true) {
         let _ = writeln!(

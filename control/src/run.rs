@@ -80,6 +80,12 @@ impl RunConfig {
                 "--parallel 0 with --receivers 0 would do nothing".into()
             }));
         }
+        if peer && a.reconnect.is_some() {
+            return Err(BadInput(
+                "--reconnect applies to a broker's connections (peer to peer there is none to lose)"
+                    .into(),
+            ));
+        }
         if peer && a.receivers != 1 {
             return Err(BadInput(
                 "--receivers does not apply peer to peer (each sender gets its own receiver)"
@@ -155,6 +161,7 @@ impl RunConfig {
             },
             stall_timeout: a.stall_timeout,
             connect_timeout: a.connect_timeout,
+            reconnect: a.reconnect,
             drain_idle: a.drain_idle,
             rx_coalesce: a.rx_coalesce,
         };
@@ -228,6 +235,7 @@ impl RunConfig {
             "sender_id": format!("{:08x}", p.run.sender),
             "stale_filter": p.run.filter,
             "tls": p.tls.is_some(),
+            "reconnect_s": p.reconnect.map(|w| w as f64 / 1e9),
         })
     }
 
@@ -300,7 +308,7 @@ impl RunConfig {
             ),
         };
         format!(
-            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}{}\n  receive   {}\n  run id    {:08x} ({})\n  cores     {:?}\n  results   {}",
+            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}{}\n  receive   {}{}\n  run id    {:08x} ({})\n  cores     {:?}\n  results   {}",
             if p.peer { "(peer to peer: AMQP 1.0 into Allegro's own loopback receiver)".to_string() } else { p.url.to_string() },
             s.parallel,
             s.receivers,
@@ -328,6 +336,15 @@ impl RunConfig {
                 )
             } else {
                 "every read as bytes arrive".to_string()
+            },
+            match p.reconnect {
+                Some(w) => format!(
+                    "\n  reconnect lost connections are made again for up to {} each (back-off {}..{})",
+                    plan::format_duration(w),
+                    plan::format_duration(allegro_engine::shard::conn::BACKOFF_FIRST),
+                    plan::format_duration(allegro_engine::shard::conn::BACKOFF_MAX)
+                ),
+                None => String::new(),
             },
             p.run.run,
             if p.run.filter {

@@ -720,6 +720,9 @@ pub struct Plan {
     pub stall_timeout: Nanos,
     /// A connection not up (handshake included) within this fails the run.
     pub connect_timeout: Nanos,
+    /// A connection to the broker lost mid-run is made again with back-off, for at most this
+    /// long without one (`--reconnect`); `None` fails the run at the first loss.
+    pub reconnect: Option<Nanos>,
     /// After the senders finish, how long receivers wait with nothing arriving before they stop.
     pub drain_idle: Nanos,
     /// Receive coalescing window: while messages (a sender's: acknowledgements) stream in, a

@@ -37,6 +37,8 @@ pub struct Totals {
     pub shards: Vec<ShardTotals>,
     /// Every error reported, in order of arrival.
     pub errors: Vec<String>,
+    /// Every lost connection that was retried (`--reconnect`), in order of arrival.
+    pub disconnects: Vec<String>,
     /// Messages sent and received in each second of the engine's clock, over every shard; a
     /// second is complete once every shard has moved past it (see [`Totals::complete_before`]).
     pub seconds: std::collections::BTreeMap<i64, (u64, u64)>,
@@ -65,6 +67,7 @@ impl Totals {
                 })
                 .collect(),
             errors: Vec::new(),
+            disconnects: Vec::new(),
             seconds: Default::default(),
         }
     }
@@ -91,6 +94,7 @@ impl Totals {
         t.last_received = s.last_received;
         t.finished |= s.last;
         self.errors.extend(s.errors.iter().cloned());
+        self.disconnects.extend(s.disconnects.iter().cloned());
     }
 
     pub fn counters(&self) -> Counters {
@@ -186,6 +190,7 @@ impl Outcome {
             totals: Totals {
                 shards: Vec::new(),
                 errors: vec![error],
+                disconnects: Vec::new(),
                 seconds: Default::default(),
             },
         }

@@ -37,6 +37,12 @@ pub struct Counters {
     pub connects: u64,
     pub connect_ns_sum: u64,
     pub connect_ns_max: u64,
+    /// Connections lost mid-run and retried (`--reconnect`), and retries that came back up.
+    pub disconnects: u64,
+    pub reconnects: u64,
+    /// Messages a sender wrote whose acknowledgement never came because the connection was
+    /// lost first: the broker may or may not have taken them (the receivers' counts say).
+    pub unconfirmed: u64,
 }
 
 impl Counters {
@@ -57,6 +63,9 @@ impl Counters {
         self.connects += o.connects;
         self.connect_ns_sum += o.connect_ns_sum;
         self.connect_ns_max = self.connect_ns_max.max(o.connect_ns_max);
+        self.disconnects += o.disconnects;
+        self.reconnects += o.reconnects;
+        self.unconfirmed += o.unconfirmed;
     }
 
     /// A connection came up `took` after it started.
@@ -199,6 +208,8 @@ pub struct ShardStats {
     pub last_received: Option<Nanos>,
     /// Errors not yet reported.
     pub new_errors: Vec<String>,
+    /// Lost connections being retried, not yet reported.
+    pub new_disconnects: Vec<String>,
     /// Messages per second of the engine's clock.
     pub seconds: Seconds,
 }
@@ -214,6 +225,7 @@ impl ShardStats {
             first_received: None,
             last_received: None,
             new_errors: Vec::new(),
+            new_disconnects: Vec::new(),
             seconds: Seconds::default(),
         }
     }
@@ -234,6 +246,12 @@ impl ShardStats {
     pub fn on_error(&mut self, what: String) {
         self.counters.errors += 1;
         self.new_errors.push(what);
+    }
+
+    /// Notes a lost connection that will be retried (`--reconnect`): not an error of the run.
+    pub fn on_disconnect(&mut self, what: String) {
+        self.counters.disconnects += 1;
+        self.new_disconnects.push(what);
     }
 }
 
@@ -281,6 +299,8 @@ pub struct Snapshot {
     pub first_received: Option<Nanos>,
     pub last_received: Option<Nanos>,
     pub errors: Vec<String>,
+    /// Lost connections being retried.
+    pub disconnects: Vec<String>,
     /// Seconds counted to the end since the previous snapshot (all of them in the last one):
     /// (epoch second, sent, received).
     pub seconds: Vec<(i64, u64, u64)>,

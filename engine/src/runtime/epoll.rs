@@ -2,9 +2,9 @@
 //! connections. Used where io_uring is unavailable, or when asked for.
 
 use super::{ShardExit, ShardThread};
-use crate::clock::next_tick;
+use crate::clock::{next_tick, Nanos};
 use crate::pump::{nonblocking, Transport};
-use crate::shard::conn::{self, Conn, MAX_IDLE};
+use crate::shard::conn::{self, Conn, Failure, MAX_IDLE};
 use crate::shard::{Command, ConnSpec, ConnState, Core, ShardPlan};
 use crate::stats::Snapshot;
 use crossbeam_channel::{Receiver, Sender};
@@ -97,7 +97,10 @@ impl Alarm {
 
 /// A connection and what epoll said of its socket.
 struct Watched {
-    stream: TcpStream,
+    /// `None` while a lost connection waits for its back-off to make it again.
+    stream: Option<TcpStream>,
+    /// When to make it again.
+    retry_at: Nanos,
     conn: Conn,
     connected: bool,
     readable: bool,
@@ -181,7 +184,8 @@ fn shard_main(
         });
         match conn {
             Ok(stream) => conns.push(Some(Watched {
-                stream,
+                stream: Some(stream),
+                retry_at: 0,
                 conn: Conn::new(&sp, spec, clock.now()),
                 connected: false,
                 readable: false,
@@ -216,7 +220,8 @@ fn shard_main(
                     continue;
                 }
                 conns[i] = Some(Watched {
-                    stream,
+                    stream: Some(stream),
+                    retry_at: 0,
                     conn: Conn::new(&sp, spec, clock.now()),
                     connected: true,
                     readable: true,
@@ -231,18 +236,37 @@ fn shard_main(
         }
         let now = clock.now();
         let mut wake = next_tick(now, MAX_IDLE);
-        for slot in conns.iter_mut() {
+        for (i, slot) in conns.iter_mut().enumerate() {
             let Some(c) = slot else { continue };
-            match service(c, &mut core, &sp) {
+            match service(c, &mut core, &sp, &poll, Token(i)) {
                 Some(end) => {
-                    if let Some(mut c) = slot.take() {
-                        let _ = poll.registry().deregister(&mut c.stream);
-                        let _ = c.stream.shutdown(std::net::Shutdown::Both);
-                        c.conn.finish(&mut core, end);
+                    if let Some(mut s) = c.stream.take() {
+                        let _ = poll.registry().deregister(&mut s);
+                        let _ = s.shutdown(std::net::Shutdown::Both);
+                    }
+                    match end {
+                        Err(f) => match c.conn.retry(&mut core, clock.now(), f) {
+                            Ok(at) => {
+                                c.retry_at = at;
+                                wake = wake.min(at);
+                            }
+                            Err(f) => {
+                                if let Some(c) = slot.take() {
+                                    c.conn.finish(&mut core, Err(f));
+                                }
+                            }
+                        },
+                        Ok(()) => {
+                            if let Some(c) = slot.take() {
+                                c.conn.finish(&mut core, Ok(()));
+                            }
+                        }
                     }
                 }
                 None => {
-                    if c.busy {
+                    if c.stream.is_none() {
+                        wake = wake.min(c.retry_at);
+                    } else if c.busy {
                         wake = now;
                     } else if c.connected {
                         if let Some(t) = c.conn.pump.next_timeout(clock.now()) {
@@ -289,39 +313,66 @@ fn shard_main(
     }
 }
 
-/// Runs one connection as far as it can go now; `Some` when it ended.
-fn service(c: &mut Watched, core: &mut Core, sp: &ShardPlan) -> Option<conn::End> {
+/// Runs one connection as far as it can go now; `Some` when it ended. A lost connection whose
+/// back-off is over is made again (registered under `token`).
+fn service(
+    c: &mut Watched,
+    core: &mut Core,
+    sp: &ShardPlan,
+    poll: &Poll,
+    token: Token,
+) -> Option<conn::End> {
     let clock = sp.clock;
     let plan = &sp.plan;
     let now = clock.now();
-    if let Some(end) = c.conn.on_stop(core, now, c.connected) {
+    if let Some(end) = c.conn.on_stop(core, now, c.connected && c.stream.is_some()) {
         return Some(end);
     }
+    let stream = match c.stream.as_mut() {
+        Some(s) => s,
+        None if now < c.retry_at => return None,
+        None => {
+            c.conn.renew(sp, now);
+            let made = TcpStream::connect(sp.addr).and_then(|mut s| {
+                poll.registry()
+                    .register(&mut s, token, Interest::READABLE | Interest::WRITABLE)?;
+                Ok(s)
+            });
+            match made {
+                Ok(s) => {
+                    c.connected = false;
+                    c.readable = false;
+                    c.writable = false;
+                    c.busy = false;
+                    c.stream.insert(s)
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    let line = conn::connect_error(sp.addr, &e, plan.connect_timeout);
+                    return Some(Err(Failure::lost(line)));
+                }
+            }
+        }
+    };
     if !c.connected {
         if !c.writable && !c.readable {
             if now - c.conn.created() > plan.connect_timeout {
-                return Some(Err(conn::connect_error(
-                    sp.addr,
-                    "timed out",
-                    plan.connect_timeout,
-                )));
+                let line = conn::connect_error(sp.addr, "timed out", plan.connect_timeout);
+                return Some(Err(Failure::lost(line)));
             }
             return None;
         }
-        if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
-            return Some(Err(conn::connect_error(
-                sp.addr,
-                &e.to_string(),
-                plan.connect_timeout,
-            )));
+        if let Ok(Some(e)) | Err(e) = stream.take_error() {
+            let line = conn::connect_error(sp.addr, &e.to_string(), plan.connect_timeout);
+            return Some(Err(Failure::lost(line)));
         }
-        if c.stream.peer_addr().is_err() {
+        if stream.peer_addr().is_err() {
             // Spurious wake-up before the connect completed.
             c.readable = false;
             c.writable = false;
             return None;
         }
-        let _ = c.stream.set_nodelay(true);
+        let _ = stream.set_nodelay(true);
         c.connected = true;
     }
     c.conn.apply_commands(core, now);
@@ -331,7 +382,7 @@ fn service(c: &mut Watched, core: &mut Core, sp: &ShardPlan) -> Option<conn::End
     let due = c.conn.pump.next_timeout(now).is_some_and(|t| t <= now);
     if c.busy || c.readable || (c.writable && c.conn.pump.tx_pending()) || due {
         let mut io = Io {
-            stream: &mut c.stream,
+            stream,
             readable: &mut c.readable,
             writable: &mut c.writable,
         };

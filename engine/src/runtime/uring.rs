@@ -4,9 +4,9 @@
 //! block, so a busy sender makes one `send` per 64 KiB and no ring round trip.
 
 use super::{ShardExit, ShardThread};
-use crate::clock::next_tick;
+use crate::clock::{next_tick, Nanos};
 use crate::pump::{nonblocking, Transport};
-use crate::shard::conn::{self, Conn};
+use crate::shard::conn::{self, Conn, Failure};
 use crate::shard::{Command, ConnSpec, Core, ShardPlan};
 use crate::stats::Snapshot;
 use crossbeam_channel::{Receiver, Sender};
@@ -121,7 +121,8 @@ impl Transport for Io<'_, '_> {
     }
 }
 
-/// Runs one connection: connects (or takes the accepted `adopted` stream), then pumps.
+/// Runs one connection: connects (or takes the accepted `adopted` stream), then pumps; with
+/// `--reconnect`, a lost connection is made again after its back-off, as often as it allows.
 async fn conn_task(
     core: Rc<RefCell<Core>>,
     sp: Rc<ShardPlan>,
@@ -144,19 +145,71 @@ async fn conn_task(
             return conn::connect_failed(&mut c, spec, sp.addr, &e, sp.plan.connect_timeout);
         }
     };
-    let _ = stream.set_nodelay(true);
     let mut conn = Conn::new(&sp, spec, created);
-    let end: conn::End = loop {
+    loop {
+        let _ = stream.set_nodelay(true);
+        let end = drive(&core, &clock, &mut conn, &mut stream).await;
+        let _ = stream.shutdown(std::net::Shutdown::Both).await;
+        let mut failure = match end {
+            Ok(()) => return conn.finish(&mut core.borrow_mut(), Ok(())),
+            Err(f) => f,
+        };
+        // Made again after the back-off, until a try connects or the back-off gives up.
+        stream = loop {
+            let retry = conn.retry(&mut core.borrow_mut(), clock.now(), failure);
+            let at = match retry {
+                Ok(at) => at,
+                Err(f) => return conn.finish(&mut core.borrow_mut(), Err(f)),
+            };
+            if !sleep_until(&core, &clock, at).await {
+                return conn.finish(&mut core.borrow_mut(), Ok(()));
+            }
+            conn.renew(&sp, clock.now());
+            match TcpStream::connect_timeout(sp.addr, timeout).await {
+                Ok(s) => break s,
+                Err(e) => {
+                    let e = e.to_string();
+                    failure =
+                        Failure::lost(conn::connect_error(sp.addr, &e, sp.plan.connect_timeout));
+                }
+            }
+        };
+    }
+}
+
+/// Waits until `at`; false if the run was stopped first.
+async fn sleep_until(core: &Rc<RefCell<Core>>, clock: &crate::clock::Clock, at: Nanos) -> bool {
+    loop {
+        if core.borrow().stop {
+            return false;
+        }
+        let now = clock.now();
+        if now >= at {
+            return true;
+        }
+        let wait = (at - now).min(conn::MAX_IDLE);
+        Timer::new(Duration::from_nanos(wait as u64)).await;
+    }
+}
+
+/// Pumps one connected stream until the connection ends.
+async fn drive(
+    core: &Rc<RefCell<Core>>,
+    clock: &crate::clock::Clock,
+    conn: &mut Conn,
+    stream: &mut TcpStream,
+) -> conn::End {
+    loop {
         let now = clock.now();
         {
             let mut c = core.borrow_mut();
             if let Some(end) = conn.on_stop(&c, now, true) {
-                break end;
+                return end;
             }
             conn.apply_commands(&c, now);
             conn.take_poke();
             if let Some(end) = conn.end_turn(&mut c, now) {
-                break end;
+                return end;
             }
         }
         let wait = (conn.wake_at(now) - now).max(0);
@@ -165,11 +218,11 @@ async fn conn_task(
         let r = poll_fn(|cx: &mut Context<'_>| {
             let r = {
                 let mut io = Io {
-                    stream: &mut stream,
+                    stream: &mut *stream,
                     cx,
                 };
                 let mut c = core.borrow_mut();
-                pump.step(&mut io, &clock, &mut c.stats)
+                pump.step(&mut io, clock, &mut c.stats)
             };
             match r {
                 Err(e) => Poll::Ready(Err(e)),
@@ -183,10 +236,8 @@ async fn conn_task(
         })
         .await;
         if let Err(e) = r {
-            break Err(conn.io_failed(e));
+            return Err(conn.io_failed(e));
         }
         glommio::yield_if_needed().await;
-    };
-    let _ = stream.shutdown(std::net::Shutdown::Both).await;
-    conn.finish(&mut core.borrow_mut(), end);
+    }
 }

@@ -27,7 +27,7 @@ pub struct SenderPlan {
 
 /// A sender's schedule and bodies.
 #[derive(Debug)]
-pub(crate) struct SenderLoad {
+pub struct SenderLoad {
     pub(crate) plan: SenderPlan,
     /// Set by [`start`](Self::start).
     pub(crate) pacer: Option<Pacer>,
@@ -176,7 +176,7 @@ impl Drain {
 /// What every receiving session keeps: the sequence streams it follows, this run's messages
 /// counted so far, when to stop, and which run it counts.
 #[derive(Debug)]
-pub(crate) struct ReceiverLoad {
+pub struct ReceiverLoad {
     pub(crate) tracker: Tracker,
     /// This run's messages received (what [`Drain`] compares with the expectation).
     pub(crate) got: u64,

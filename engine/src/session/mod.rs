@@ -69,6 +69,9 @@ pub enum SessionError {
     Timeout(&'static str),
     /// The peer closed the connection.
     Closed,
+    /// The broker closed the connection on its own (shutting down or restarting; forced by an
+    /// operator), with its words: unlike a refusal, making the connection again may help.
+    Forced(String),
 }
 
 impl fmt::Display for SessionError {
@@ -79,6 +82,7 @@ impl fmt::Display for SessionError {
             SessionError::Refused(e) => write!(f, "refused by the broker: {e}"),
             SessionError::Timeout(what) => write!(f, "timed out waiting for {what}"),
             SessionError::Closed => write!(f, "connection closed by the broker"),
+            SessionError::Forced(e) => write!(f, "connection closed by the broker: {e}"),
         }
     }
 }
@@ -146,6 +150,38 @@ pub trait Session {
     /// the connection ends; 0 after a complete goodbye.
     fn unsettled(&self) -> u64 {
         0
+    }
+
+    /// Senders: messages written whose acknowledgement (PUBACK or PUBCOMP, disposition,
+    /// receipt, confirm) has not come. Read when the connection is lost; 0 for a sender that
+    /// expects none.
+    fn unconfirmed(&self) -> u64 {
+        0
+    }
+
+    /// The load the session carries for its connection: moved to the next session of the same
+    /// connection when it is made again (see [`carry_load`]).
+    fn load_mut(&mut self) -> LoadMut<'_>;
+}
+
+/// A session's load, to carry over a reconnection.
+#[derive(Debug)]
+pub enum LoadMut<'a> {
+    /// The schedule (its pacer holds the next sequence number) and the bodies.
+    Sender(&'a mut load::SenderLoad),
+    /// The sequence streams, this run's count and the drain.
+    Receiver(&'a mut load::ReceiverLoad),
+}
+
+/// A connection was made again: `new` (fresh from [`build::session_for`]) takes `old`'s load,
+/// so that its sender's schedule and sequence numbers, or its receiver's streams and counts,
+/// go on where they were.
+pub fn carry_load(old: &mut AnySession, new: &mut AnySession) {
+    match (old.load_mut(), new.load_mut()) {
+        (LoadMut::Sender(a), LoadMut::Sender(b)) => std::mem::swap(a, b),
+        (LoadMut::Receiver(a), LoadMut::Receiver(b)) => std::mem::swap(a, b),
+        // Built from the same plan and connection: the roles are the same.
+        _ => debug_assert!(false, "a reconnection changed the connection's role"),
     }
 }
 
@@ -243,6 +279,12 @@ impl Session for AnySession {
     }
     fn unsettled(&self) -> u64 {
         each!(self, s => s.unsettled())
+    }
+    fn unconfirmed(&self) -> u64 {
+        each!(self, s => s.unconfirmed())
+    }
+    fn load_mut(&mut self) -> LoadMut<'_> {
+        each!(self, s => s.load_mut())
     }
 }
 

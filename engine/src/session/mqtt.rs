@@ -12,6 +12,7 @@
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
 use super::template::FrameTemplate;
 use super::txbuf::TxBuf;
+use super::LoadMut;
 use super::{DecodeError, Idle, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::{Nanos, NANOS_PER_SEC};
 use crate::payload;
@@ -327,6 +328,12 @@ impl MqttSession {
                 }
             }
             (_, Packet::PingResp) => self.ping_sent = None,
+            // 5.0 §3.14.2.1: 0x8B, the server is shutting down.
+            (_, Packet::Disconnect(d)) if d.reason == 0x8B => {
+                return Err(SessionError::Forced(
+                    "DISCONNECT reason 0x8b (server shutting down)".into(),
+                ))
+            }
             (_, Packet::Disconnect(d)) => {
                 return Err(SessionError::Refused(format!(
                     "DISCONNECT reason {:#04x}",
@@ -607,7 +614,9 @@ impl Session for MqttSession {
 
     fn start(&mut self, t0: Nanos) {
         if let Role::Sender(s) = &mut self.role {
-            if s.load.start(t0) && self.state == State::Ready {
+            s.load.start(t0);
+            // Also a session that took a started load over (a connection made again).
+            if self.state == State::Ready {
                 self.state = State::Running;
             }
         }
@@ -645,6 +654,20 @@ impl Session for MqttSession {
         match &self.role {
             Role::Receiver(r) => u64::from(r.pending_rel),
             Role::Sender(_) => 0,
+        }
+    }
+
+    fn unconfirmed(&self) -> u64 {
+        match &self.role {
+            Role::Sender(s) => u64::from(s.in_flight),
+            Role::Receiver(_) => 0,
+        }
+    }
+
+    fn load_mut(&mut self) -> LoadMut<'_> {
+        match &mut self.role {
+            Role::Sender(s) => LoadMut::Sender(&mut s.load),
+            Role::Receiver(r) => LoadMut::Receiver(&mut r.load),
         }
     }
 
@@ -701,6 +724,7 @@ mod tests {
     //! A receiver against a scripted broker, in memory under a virtual clock.
 
     use super::*;
+    use crate::session::AnySession;
     use allegro_wire::mqtt::{ConnAck, Publish, SubAck};
 
     const RUN: u32 = 0xabc;
@@ -829,6 +853,95 @@ mod tests {
         assert_eq!(s.next_timeout(21), Some(20 + CLOSE_WAIT + 1));
         assert_eq!(written(&mut s, 21 + CLOSE_WAIT, &mut st), ["DISCONNECT"]);
         assert_eq!(s.unsettled(), 1);
+    }
+
+    /// The sequence numbers of the PUBLISHes in `out`.
+    fn sequences(out: &[u8]) -> Vec<u64> {
+        let mut at = 0;
+        let mut seqs = Vec::new();
+        while let Ok(Decode::Complete(p, n)) = mqtt::decode(&out[at..], Protocol::V311, 1 << 20) {
+            if let Packet::Publish(p) = p {
+                seqs.push(payload::read(p.payload).unwrap().ext.unwrap().sequence);
+            }
+            at += n;
+        }
+        seqs
+    }
+
+    fn connected_sender(st: &mut ShardStats) -> AnySession {
+        let plan = SenderPlan {
+            rate: 1000,
+            duration: crate::plan::TestDuration::Count(10),
+            size: crate::plan::MessageSize::Fixed(64),
+            run_id: RUN,
+            sender_id: 1,
+            connection_id: 0,
+        };
+        let mut s = AnySession::Mqtt(MqttSession::sender(cfg(QoS::AtLeastOnce), plan));
+        let connect = crate::session::written_bytes(&mut s, 0, st);
+        assert!(!connect.is_empty());
+        let ack = packet(Packet::ConnAck(ConnAck {
+            session_present: false,
+            code: 0,
+            properties: Properties::EMPTY,
+        }));
+        s.handle_input(&ack, 1, st).unwrap();
+        s
+    }
+
+    #[test]
+    fn a_sender_made_again_goes_on_with_its_schedule_and_sequence() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut s = connected_sender(&mut st);
+        s.start(10 * MS);
+        // Three due (10, 11, 12 ms), one acknowledged, then the connection is lost.
+        let out = crate::session::written_bytes(&mut s, 12 * MS, &mut st);
+        assert_eq!(sequences(&out), [0, 1, 2]);
+        let puback = packet(Packet::PubAck(allegro_wire::mqtt::PubAck {
+            pkid: 1,
+            reason: 0,
+            properties: Properties::EMPTY,
+        }));
+        s.handle_input(&puback, 12 * MS, &mut st).unwrap();
+        assert_eq!(s.unconfirmed(), 2);
+        // A fresh session takes the load: after its handshake it sends what fell due while
+        // the connection was down, and the schedule goes on.
+        let mut again = connected_sender(&mut st);
+        crate::session::carry_load(&mut s, &mut again);
+        again.start(10 * MS); // the run's start, given again: changes nothing
+        assert_eq!(again.phase(), Phase::Running);
+        assert_eq!(again.unconfirmed(), 0);
+        let out = crate::session::written_bytes(&mut again, 15 * MS, &mut st);
+        assert_eq!(sequences(&out), [3, 4, 5]);
+        let out = crate::session::written_bytes(&mut again, 30 * MS, &mut st);
+        assert_eq!(sequences(&out), [6, 7, 8, 9]);
+        assert_eq!(st.counters.sent, 10);
+    }
+
+    #[test]
+    fn a_receiver_made_again_keeps_its_streams_and_counts() {
+        let mut st = ShardStats::new(i64::MIN);
+        let mut s = AnySession::Mqtt(subscribed(QoS::AtMostOnce, &mut st));
+        for i in 0..2 {
+            s.handle_input(&publish(QoS::AtMostOnce, 0, RUN, i), 10, &mut st)
+                .unwrap();
+        }
+        s.drain(10, 6);
+        let mut again = AnySession::Mqtt(subscribed(QoS::AtMostOnce, &mut st));
+        crate::session::carry_load(&mut s, &mut again);
+        // Two were published while it was away: a gap in the same stream.
+        for i in 4..6 {
+            again
+                .handle_input(&publish(QoS::AtMostOnce, 0, RUN, i), 20, &mut st)
+                .unwrap();
+        }
+        let c = st.counters;
+        assert_eq!((c.received, c.lost), (4, 2));
+        // The drain carried over: not done at 4 of 6, done once the idle time passed.
+        assert_ne!(again.phase(), Phase::Finished);
+        let bye = crate::session::written_bytes(&mut again, 20 + 100 * MS, &mut st);
+        assert!(!bye.is_empty());
+        assert_eq!(again.phase(), Phase::Finished);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
 use super::template::FrameTemplate;
 use super::txbuf::TxBuf;
+use super::LoadMut;
 use super::{DecodeError, Idle, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::Nanos;
 use crate::payload;
@@ -736,7 +737,9 @@ impl Session for StompSession {
 
     fn start(&mut self, t0: Nanos) {
         if let Role::Sender(s) = &mut self.role {
-            if s.load.start(t0) && self.state == State::Ready {
+            s.load.start(t0);
+            // Also a session that took a started load over (a connection made again).
+            if self.state == State::Ready {
                 self.state = State::Running;
             }
         }
@@ -786,6 +789,20 @@ impl Session for StompSession {
         match &self.role {
             Role::Receiver(r) => u64::from(r.unacked) + r.acks_unconfirmed,
             Role::Sender(_) => 0,
+        }
+    }
+
+    fn unconfirmed(&self) -> u64 {
+        match &self.role {
+            Role::Sender(s) if self.cfg.receipt_every > 0 => s.unconfirmed(),
+            _ => 0,
+        }
+    }
+
+    fn load_mut(&mut self) -> LoadMut<'_> {
+        match &mut self.role {
+            Role::Sender(s) => LoadMut::Sender(&mut s.load),
+            Role::Receiver(r) => LoadMut::Receiver(&mut r.load),
         }
     }
 

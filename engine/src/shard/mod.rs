@@ -217,6 +217,7 @@ impl Core {
             first_received: s.first_received,
             last_received: s.last_received,
             errors: std::mem::take(&mut s.new_errors),
+            disconnects: std::mem::take(&mut s.new_disconnects),
             seconds: s.seconds.take(now, last),
             last,
         };

@@ -863,6 +863,7 @@ fn worker_plan(
         run,
         stall_timeout: 30 * NANOS_PER_SEC,
         connect_timeout: 10 * NANOS_PER_SEC,
+        reconnect: None,
         // Receivers wait for senders on other hosts: be patient before calling it a day.
         drain_idle: 30 * NANOS_PER_SEC,
         rx_coalesce: plan::RX_COALESCE,

@@ -19,6 +19,7 @@
 
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
 use super::txbuf::TxBuf;
+use super::LoadMut;
 use super::{DecodeError, Idle, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::Nanos;
 use crate::payload;
@@ -368,6 +369,13 @@ impl AmqpSession {
                     }
                     None => format!("the peer {what}"),
                 };
+                // §2.8.15: amqp:connection:forced, an operator or a shutdown; RabbitMQ 3.x
+                // ends its sessions on shutdown with amqp:internal-error "shutdown".
+                if error.is_some_and(|e| {
+                    e.condition == "amqp:connection:forced" || e.description == Some("shutdown")
+                }) {
+                    return Err(SessionError::Forced(msg));
+                }
                 return Err(if self.state == State::Refused || error.is_some() {
                     SessionError::Refused(msg)
                 } else {
@@ -629,7 +637,9 @@ impl Session for AmqpSession {
 
     fn start(&mut self, t0: Nanos) {
         if let Link::Sender(s) = &mut self.link {
-            if s.load.start(t0) && self.state == State::Ready {
+            s.load.start(t0);
+            // Also a session that took a started load over (a connection made again).
+            if self.state == State::Ready {
                 self.state = State::Running;
             }
         }
@@ -709,6 +719,20 @@ impl Session for AmqpSession {
         match &self.link {
             Link::Receiver(r) if !self.server => r.taken - r.confirmed.min(r.taken),
             _ => 0,
+        }
+    }
+
+    fn unconfirmed(&self) -> u64 {
+        match &self.link {
+            Link::Sender(s) => u64::from(s.outstanding),
+            Link::Receiver(_) => 0,
+        }
+    }
+
+    fn load_mut(&mut self) -> LoadMut<'_> {
+        match &mut self.link {
+            Link::Sender(s) => LoadMut::Sender(&mut s.load),
+            Link::Receiver(r) => LoadMut::Receiver(&mut r.load),
         }
     }
 }

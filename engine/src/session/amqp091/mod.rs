@@ -16,6 +16,7 @@
 use super::load::{self, ReceiverLoad, SenderLoad, SenderPlan};
 use super::template::FrameTemplate;
 use super::txbuf::TxBuf;
+use super::LoadMut;
 use super::{DecodeError, Idle, Phase, Session, SessionError, TX_BLOCK};
 use crate::clock::{Nanos, NANOS_PER_SEC};
 use crate::payload;
@@ -545,10 +546,16 @@ impl Amqp091Session {
                 },
             ) => {
                 Self::method(out, 0, Method::ConnectionCloseOk);
-                return Err(SessionError::Refused(format!(
-                    "connection closed by the broker: {reply_code} {reply_text}{}",
+                let why = format!(
+                    "{reply_code} {reply_text}{}",
                     in_reply_to(class_id, method_id)
-                )));
+                );
+                // §1.2 of the constants: 320 connection-forced, an operator or a shutdown.
+                return Err(if reply_code == 320 {
+                    SessionError::Forced(why)
+                } else {
+                    SessionError::Refused(format!("connection closed by the broker: {why}"))
+                });
             }
             (
                 _,
@@ -1090,7 +1097,9 @@ impl Session for Amqp091Session {
 
     fn start(&mut self, t0: Nanos) {
         if let Role::Sender(s) = &mut self.role {
-            if s.load.start(t0) && self.state == State::Ready {
+            s.load.start(t0);
+            // Also a session that took a started load over (a connection made again).
+            if self.state == State::Ready {
                 self.state = State::Running;
             }
         }
@@ -1148,6 +1157,20 @@ impl Session for Amqp091Session {
         match &self.role {
             Role::Receiver(r) => u64::from(r.unacked) + r.acks_unconfirmed,
             Role::Sender(_) => 0,
+        }
+    }
+
+    fn unconfirmed(&self) -> u64 {
+        match &self.role {
+            Role::Sender(s) => s.confirms.outstanding,
+            Role::Receiver(_) => 0,
+        }
+    }
+
+    fn load_mut(&mut self) -> LoadMut<'_> {
+        match &mut self.role {
+            Role::Sender(s) => LoadMut::Sender(&mut s.load),
+            Role::Receiver(r) => LoadMut::Receiver(&mut r.load),
         }
     }
 
