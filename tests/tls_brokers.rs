@@ -58,6 +58,44 @@ fn exact(url: &str, protocol: &str, backend: &str) {
     let cm = &t["connect_ms"];
     assert_eq!(cm["count"], 3, "{what}: {cm}");
     assert!(cm["mean"].as_f64().unwrap() > 0.0 && cm["max"].as_f64() >= cm["mean"].as_f64());
+    let tls = &t["tls_sessions"];
+    assert_eq!(
+        tls["full"].as_u64().unwrap() + tls["resumed"].as_u64().unwrap(),
+        3,
+        "{what}: {tls}"
+    );
+}
+
+#[test]
+fn later_connections_resume_the_first_ones_tls_session() {
+    // One shard, paced at 5 a second: each connection begins after the first one's handshake
+    // gave it a session ticket (Mosquitto issues TLS 1.3 tickets), and the rest resume it.
+    let ca = tls_file("ca.pem");
+    let url = format!(
+        "mqtts://{}/t/{}",
+        local("MOSQUITTO_MQTTS"),
+        unique("resume")
+    );
+    let (r, results) = run_json(
+        &url,
+        &[
+            "--tls-ca",
+            &ca,
+            "--parallel",
+            "4",
+            "--duration",
+            "20",
+            "--connect-rate",
+            "5",
+            "--cores",
+            "0",
+        ],
+        Duration::from_secs(60),
+    );
+    let s = completed_run(&r, &results, "mqtt", "resumption");
+    let tls = &s["totals"]["tls_sessions"];
+    assert_eq!(tls["full"], 1, "{tls}");
+    assert_eq!(tls["resumed"], 4, "{tls}");
 }
 
 /// `localhost:PORT` of `key` (the certificate is for localhost and 127.0.0.1).

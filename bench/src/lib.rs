@@ -146,6 +146,15 @@ pub fn broker_endpoint(key: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// Resident memory of process `pid` in KiB (`VmRSS`), while it lives.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -329,6 +329,17 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_positive_time, num_args = 0..=1, require_equals = true, default_missing_value = "1m", value_name = "WINDOW")]
     pub reconnect: Option<i64>,
 
+    /// New connections per second over the run (default: as fast as the broker takes them,
+    /// at most 64 per shard in their handshake at once).
+    #[arg(long = "connect-rate", value_parser = parse_connect_rate)]
+    pub connect_rate: Option<f64>,
+
+    /// Local addresses to connect from, in turn: 127.0.0.1-127.0.0.8, 127.0.0.1-8, or a list
+    /// (each address has its own ~28,000 ephemeral ports to a broker port). Default: the
+    /// kernel's choice; on loopback, spread over 127.0.0.x when one address would not do.
+    #[arg(long = "source-addrs", value_parser = parse_source_addrs)]
+    pub source_addrs: Option<AddrList>,
+
     /// After the senders finish, receivers stop once nothing arrived for this long.
     #[arg(long = "drain-idle", default_value = "2s", value_parser = parse_positive_time)]
     pub drain_idle: i64,
@@ -387,6 +398,23 @@ fn parse_duration(s: &str) -> Result<TestDuration, String> {
 
 fn parse_time(s: &str) -> Result<i64, String> {
     plan::parse_time(s).map_err(|e| e.to_string())
+}
+
+fn parse_connect_rate(s: &str) -> Result<f64, String> {
+    match plan::parse_rate(s) {
+        Ok(0) => Err("must be above zero (connections per second)".into()),
+        r => r.map(|n| n as f64).map_err(|e| e.to_string()),
+    }
+}
+
+/// `--source-addrs`, parsed.
+#[derive(Debug, Clone)]
+pub struct AddrList(pub Vec<std::net::IpAddr>);
+
+fn parse_source_addrs(s: &str) -> Result<AddrList, String> {
+    plan::parse_addr_list(s)
+        .map(AddrList)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_positive_time(s: &str) -> Result<i64, String> {

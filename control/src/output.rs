@@ -169,6 +169,7 @@ pub fn summary(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) 
             "unsettled": c.unsettled,
             "unconfirmed": c.unconfirmed,
             "disconnects": c.disconnects,
+            "tls_sessions": { "full": c.tls_handshakes - c.tls_resumed, "resumed": c.tls_resumed },
             "reconnects": c.reconnects,
             "bytes_sent": c.bytes_sent,
             "bytes_received": c.bytes_received,
@@ -178,6 +179,7 @@ pub fn summary(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) 
                 "count": c.connects,
                 "mean": if c.connects > 0 { ((c.connect_ns_sum as f64 / c.connects as f64) / 1e4).round() / 100.0 } else { 0.0 },
                 "max": (c.connect_ns_max as f64 / 1e4).round() / 100.0,
+                "all_up": o.all_up.map(|t| ((t - o.began) as f64 / 1e4).round() / 100.0),
             },
             "requested_rate": requested,
             "send_rate": (r.send * 10.0).round() / 10.0,
@@ -334,10 +336,29 @@ pub fn text(cfg: &RunConfig, o: &Outcome, results: Option<&std::path::Path>) -> 
     if cm["count"].as_u64().unwrap_or(0) > 0 {
         let _ = writeln!(
             out,
-            "connect     {} connection(s) up in {} ms on average, {} ms at most (handshakes included)",
+            "connect     {} connection(s) up in {} ms on average, {} ms at most (handshakes included){}",
             count(cm["count"].as_u64().unwrap_or(0)),
             cm["mean"],
-            cm["max"]
+            cm["max"],
+            match cm["all_up"].as_f64() {
+                Some(ms) if cm["count"].as_u64().unwrap_or(0) > 1 => {
+                    format!("; all up {:.2} s after the start", ms / 1e3)
+                }
+                _ => String::new(),
+            }
+        );
+    }
+    let tls = &tot["tls_sessions"];
+    let (full, resumed) = (
+        tls["full"].as_u64().unwrap_or(0),
+        tls["resumed"].as_u64().unwrap_or(0),
+    );
+    if full + resumed > 0 {
+        let _ = writeln!(
+            out,
+            "tls         {} full handshake(s), {} resumed an earlier session",
+            count(full),
+            count(resumed)
         );
     }
     let (stale, unsettled) = (

@@ -130,6 +130,7 @@ impl RunConfig {
                 })
             }
         };
+        let spread = loopback_spread(&url.host, u64::from(a.parallel) + u64::from(receivers));
         let plan = Plan {
             url,
             shape: LoadShape {
@@ -162,6 +163,11 @@ impl RunConfig {
             stall_timeout: a.stall_timeout,
             connect_timeout: a.connect_timeout,
             reconnect: a.reconnect,
+            connect_rate: a.connect_rate,
+            source_addrs: match &a.source_addrs {
+                Some(list) => list.0.clone(),
+                None => spread,
+            },
             drain_idle: a.drain_idle,
             rx_coalesce: a.rx_coalesce,
         };
@@ -236,6 +242,8 @@ impl RunConfig {
             "stale_filter": p.run.filter,
             "tls": p.tls.is_some(),
             "reconnect_s": p.reconnect.map(|w| w as f64 / 1e9),
+            "connect_rate": p.connect_rate,
+            "source_addrs": p.source_addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         })
     }
 
@@ -308,7 +316,7 @@ impl RunConfig {
             ),
         };
         format!(
-            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}{}\n  receive   {}{}\n  run id    {:08x} ({})\n  cores     {:?}\n  results   {}",
+            "allegro run {}\n  load      {} sender(s), {} receiver(s), rate {rate}, size {}, duration {}{}\n  {protocol}{}\n  receive   {}{}{}\n  run id    {:08x} ({})\n  cores     {:?}\n  results   {}",
             if p.peer { "(peer to peer: AMQP 1.0 into Allegro's own loopback receiver)".to_string() } else { p.url.to_string() },
             s.parallel,
             s.receivers,
@@ -336,6 +344,18 @@ impl RunConfig {
                 )
             } else {
                 "every read as bytes arrive".to_string()
+            },
+            match (&p.connect_rate, p.source_addrs.as_slice()) {
+                (None, []) => String::new(),
+                (rate, addrs) => format!(
+                    "\n  connect   {}{}",
+                    rate.map(|r| format!("{r}/s")).unwrap_or_else(|| "as fast as the broker takes them".into()),
+                    match addrs {
+                        [] => String::new(),
+                        [one] => format!(", from {one}"),
+                        [first, .., last] => format!(", from {} addresses ({first} .. {last})", addrs.len()),
+                    }
+                ),
             },
             match p.reconnect {
                 Some(w) => format!(
@@ -546,5 +566,49 @@ pub fn write_worker_summary(plan: &Plan, placement: &Placement, o: &Outcome, dir
             "allegro worker: cannot write summary.json in {}: {e}",
             dir.display()
         );
+    }
+}
+
+/// Source addresses for `connections` to a broker on loopback when one address's ephemeral
+/// ports (`ip_local_port_range`) would not reach: 127.0.0.1, 127.0.0.2, … as many as needed.
+/// Empty when one address does, or the broker is elsewhere.
+fn loopback_spread(host: &str, connections: u64) -> Vec<std::net::IpAddr> {
+    let on_loopback = host == "localhost"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let ports = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| {
+            let mut it = r.split_whitespace().map(|n| n.parse::<u64>().ok());
+            Some(it.next()??.abs_diff(it.next()??) + 1)
+        })
+        .unwrap_or(28_232);
+    if !on_loopback {
+        return Vec::new();
+    }
+    loopback_addrs(connections, ports)
+}
+
+/// 127.0.0.1, 127.0.0.2, … enough for `connections` at nine tenths of `ports` each (a tenth is
+/// left to whatever else on the host connects); none when one address's ports suffice.
+fn loopback_addrs(connections: u64, ports: u64) -> Vec<std::net::IpAddr> {
+    if connections <= ports {
+        return Vec::new();
+    }
+    let per_addr = (ports * 9 / 10).max(1);
+    (1..=connections.div_ceil(per_addr).min(250) as u8)
+        .map(|i| std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_connections_spread_once_one_address_runs_out_of_ports() {
+        assert!(super::loopback_addrs(19_900, 28_232).is_empty());
+        let addrs = super::loopback_addrs(100_000, 28_232);
+        assert_eq!(addrs.len(), 4);
+        assert_eq!(addrs[3].to_string(), "127.0.0.4");
     }
 }

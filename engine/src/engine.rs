@@ -1,6 +1,6 @@
 //! Starting shards: connections spread over the placement, one runtime thread per CPU.
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Nanos, NANOS_PER_SEC};
 use crate::placement::Placement;
 use crate::plan::Plan;
 use crate::runtime::{self, Backend, ShardExit, ShardThread};
@@ -178,6 +178,10 @@ impl Engine {
                 addr,
                 conns: conns.clone(),
                 clock,
+                // Each shard begins its share of the run's connection rate.
+                connect_interval: plan.connect_rate.map_or(0, |r| {
+                    (layout.len() as f64 * NANOS_PER_SEC as f64 / r).round() as Nanos
+                }),
             };
             let t = match backend {
                 Backend::Uring => runtime::uring::spawn(sp, cmd_rx, snap_tx.clone()),

@@ -186,6 +186,48 @@ pub fn parse_size(s: &str) -> Result<MessageSize, ParseError> {
 pub const MAX_MESSAGE_SIZE: u32 = 64 << 20;
 
 /// Parses a rate in messages per second: `1000`, `50k`, `2M`. `0` means unbounded.
+/// A list of IP addresses: `A,B,…`, each an address or an IPv4 range `127.0.0.1-127.0.0.8`
+/// (or `127.0.0.1-8`, the last part of the range's end), at most 65,536 in all.
+pub fn parse_addr_list(s: &str) -> Result<Vec<std::net::IpAddr>, ParseError> {
+    use std::net::{IpAddr, Ipv4Addr};
+    let bad = |part: &str, why: &str| {
+        ParseError(format!(
+            "bad address '{part}' in '{s}' ({why}; expected e.g. 127.0.0.1-127.0.0.8 or 10.0.0.5,10.0.0.6)"
+        ))
+    };
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            None => out.push(
+                part.parse::<IpAddr>()
+                    .map_err(|_| bad(part, "not an IP address"))?,
+            ),
+            Some((a, b)) => {
+                let a: Ipv4Addr = a.parse().map_err(|_| bad(part, "a range is of IPv4"))?;
+                let b: Ipv4Addr = match b.parse::<u8>() {
+                    Ok(last) => {
+                        let [x, y, z, _] = a.octets();
+                        Ipv4Addr::new(x, y, z, last)
+                    }
+                    Err(_) => b.parse().map_err(|_| bad(part, "a range is of IPv4"))?,
+                };
+                let (lo, hi) = (u32::from(a), u32::from(b));
+                if hi < lo || hi - lo >= 65_536 {
+                    return Err(bad(part, "the range runs backwards or is too long"));
+                }
+                out.extend((lo..=hi).map(|n| IpAddr::V4(Ipv4Addr::from(n))));
+            }
+        }
+        if out.len() > 65_536 {
+            return Err(bad(part, "more than 65,536 addresses"));
+        }
+    }
+    if out.is_empty() {
+        return Err(ParseError(format!("no address in '{s}'")));
+    }
+    Ok(out)
+}
+
 pub fn parse_rate(s: &str) -> Result<u64, ParseError> {
     parse_scaled(s.trim(), 1000).map_err(|_| {
         ParseError(format!(
@@ -723,6 +765,14 @@ pub struct Plan {
     /// A connection to the broker lost mid-run is made again with back-off, for at most this
     /// long without one (`--reconnect`); `None` fails the run at the first loss.
     pub reconnect: Option<Nanos>,
+    /// New connections per second over the run (`--connect-rate`); `None`: as fast as the
+    /// broker takes them (at most [`MAX_HANDSHAKES`](crate::shard::launch::MAX_HANDSHAKES) per
+    /// shard in their handshake at once).
+    pub connect_rate: Option<f64>,
+    /// Local addresses to connect from, in turn (`--source-addrs`); empty: the kernel's choice.
+    /// Each address has its own ephemeral ports, so more of them pass the ~28,000 connections
+    /// one address can open to one broker port.
+    pub source_addrs: Vec<std::net::IpAddr>,
     /// After the senders finish, how long receivers wait with nothing arriving before they stop.
     pub drain_idle: Nanos,
     /// Receive coalescing window: while messages (a sender's: acknowledgements) stream in, a
@@ -738,6 +788,32 @@ pub const RX_COALESCE: Nanos = 1_000_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn address_lists() {
+        let ips = |v: &[&str]| -> Vec<std::net::IpAddr> {
+            v.iter().map(|a| a.parse().unwrap()).collect()
+        };
+        assert_eq!(
+            parse_addr_list("127.0.0.1-3"),
+            Ok(ips(&["127.0.0.1", "127.0.0.2", "127.0.0.3"]))
+        );
+        assert_eq!(
+            parse_addr_list("10.0.0.255-10.0.1.0, ::1"),
+            Ok(ips(&["10.0.0.255", "10.0.1.0", "::1"]))
+        );
+        assert_eq!(parse_addr_list("192.168.1.7"), Ok(ips(&["192.168.1.7"])));
+        for bad in [
+            "",
+            "127.0.0.5-2",
+            "localhost",
+            "::1-::2",
+            "10.0.0.0-10.2.0.0",
+            "1.2.3.4-x",
+        ] {
+            assert!(parse_addr_list(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -18,7 +18,11 @@ use crate::stats::ShardStats;
 use crate::tls::TlsLayer;
 use std::io;
 
-/// Initial receive buffer; grows to fit the largest frame.
+/// A connection's first receive buffer: an idle connection (a receiver waiting, a sender's
+/// acknowledgements trickling in) never needs more, and thousands of them fit in little memory.
+pub const RX_START: usize = 2 * 1024;
+/// The receive buffer of a busy connection: a read that fills the buffer grows it to this;
+/// beyond it, only to fit a frame larger than the buffer.
 pub const RX_SIZE: usize = 64 * 1024;
 /// Buffers moved per `step` before the runtime gets control back (fairness between connections).
 const BUDGET: usize = 8;
@@ -203,10 +207,9 @@ pub struct Pump<S> {
 
 impl<S: Session> Pump<S> {
     pub fn new(session: S) -> Self {
-        let rx_len = RX_SIZE.max(session.max_frame().saturating_add(16).min(1 << 28));
         Pump {
             session,
-            rx: vec![0; rx_len],
+            rx: vec![0; RX_START],
             rx_head: 0,
             rx_tail: 0,
             coalesce: Coalesce::default(),
@@ -226,6 +229,11 @@ impl<S: Session> Pump<S> {
     pub fn with_coalescing(mut self, window: Nanos) -> Self {
         self.coalesce = Coalesce::new(window);
         self
+    }
+
+    /// Whether the TLS handshake resumed an earlier session (`None`: no TLS, or not known yet).
+    pub fn tls_resumed(&self) -> Option<bool> {
+        self.tls.as_ref().and_then(TlsLayer::resumed)
     }
 
     /// Bytes waiting to be written (the session's, or TLS records).
@@ -292,6 +300,10 @@ impl<S: Session> Pump<S> {
                 Some(0) => return Err(SessionError::Closed.into()),
                 Some(n) => {
                     self.rx_tail += n;
+                    if n == offered && self.rx.len() < RX_SIZE {
+                        // A busy stream: read it in large buffers from now on.
+                        self.rx.resize(RX_SIZE, 0);
+                    }
                     // A sender's stream is its acknowledgements.
                     let before = stats.counters.received + stats.counters.acked;
                     let used = self.session.handle_input(

@@ -163,6 +163,8 @@ pub struct Outcome {
     pub addr: std::net::SocketAddr,
     /// The senders' common start (`None` if the run never started).
     pub t0: Option<Nanos>,
+    /// When every connection was first up (`None` if they never all were).
+    pub all_up: Option<Nanos>,
     pub began: Nanos,
     pub ended: Nanos,
     pub totals: Totals,
@@ -185,6 +187,7 @@ impl Outcome {
             fallback,
             addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
             t0: None,
+            all_up: None,
             began,
             ended,
             totals: Totals {
@@ -231,6 +234,7 @@ pub fn execute(
     let mut totals = Totals::new(&engine, &placement.cpus);
     let mut interval = Histograms::new();
     let mut t0 = None;
+    let mut all_up = None;
     let mut drained = false;
     let mut all_in = false;
     let mut expected_total = u64::MAX;
@@ -268,6 +272,7 @@ pub fn execute(
                 // Far enough ahead that every shard has the command before `t0` (an idle
                 // epoll shard looks at its commands every 20 ms), on a whole millisecond: paced
                 // sends then fall on the shards' coalescing ticks, one wake-up for both.
+                all_up = Some(now);
                 let start = crate::clock::next_tick(clock.now() + 50_000_000, 1_000_000);
                 engine.broadcast(Command::Start { t0: start });
                 t0 = Some(start);
@@ -349,6 +354,7 @@ pub fn execute(
         fallback,
         addr,
         t0,
+        all_up,
         began,
         ended,
         totals,

@@ -43,6 +43,10 @@ pub struct Counters {
     /// Messages a sender wrote whose acknowledgement never came because the connection was
     /// lost first: the broker may or may not have taken them (the receivers' counts say).
     pub unconfirmed: u64,
+    /// TLS handshakes of connections that came up, and those that resumed an earlier session
+    /// of the run (no certificate checked, no key exchange).
+    pub tls_handshakes: u64,
+    pub tls_resumed: u64,
 }
 
 impl Counters {
@@ -66,6 +70,8 @@ impl Counters {
         self.disconnects += o.disconnects;
         self.reconnects += o.reconnects;
         self.unconfirmed += o.unconfirmed;
+        self.tls_handshakes += o.tls_handshakes;
+        self.tls_resumed += o.tls_resumed;
     }
 
     /// A connection came up `took` after it started.

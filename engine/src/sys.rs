@@ -84,3 +84,110 @@ pub fn raise_open_files_limit() -> std::io::Result<u64> {
 pub fn descriptors_needed(connections: u64, shards: u64) -> u64 {
     connections + 16 * shards + 64
 }
+
+/// A non-blocking TCP connection begun from `local` (any port) to `addr`: the connect is in
+/// progress when this returns; its end shows as writability, its error in `SO_ERROR`.
+pub fn connect_from(
+    local: std::net::IpAddr,
+    addr: std::net::SocketAddr,
+) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::FromRawFd;
+    let last = std::io::Error::last_os_error;
+    let domain = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain syscall; the descriptor is owned from here on.
+    let fd = unsafe {
+        libc::socket(
+            domain,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(last());
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    // ip(7) IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect time, per destination, so
+    // each local address serves a whole ephemeral range to every broker port.
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket and a c_int option; failing only loses that economy.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    let (from, from_len) = sockaddr(std::net::SocketAddr::new(local, 0));
+    // SAFETY: `from` holds a sockaddr of `from_len` bytes.
+    if unsafe {
+        libc::bind(
+            fd,
+            (&from as *const libc::sockaddr_storage).cast(),
+            from_len,
+        )
+    } != 0
+    {
+        let e = last();
+        return Err(std::io::Error::new(
+            e.kind(),
+            format!("cannot connect from {local}: {e}"),
+        ));
+    }
+    let (to, to_len) = sockaddr(addr);
+    // SAFETY: `to` holds a sockaddr of `to_len` bytes.
+    if unsafe { libc::connect(fd, (&to as *const libc::sockaddr_storage).cast(), to_len) } != 0 {
+        let e = last();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+    }
+    Ok(stream)
+}
+
+/// A socket address as the kernel takes it.
+fn sockaddr(a: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid; it is filled as one of its variants below.
+    let mut s: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match a {
+        std::net::SocketAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in and suitably aligned.
+            unsafe { std::ptr::write((&mut s as *mut libc::sockaddr_storage).cast(), sin) };
+            (
+                s,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        }
+        std::net::SocketAddr::V6(v6) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                },
+                sin6_scope_id: v6.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in6 and suitably aligned.
+            unsafe { std::ptr::write((&mut s as *mut libc::sockaddr_storage).cast(), sin6) };
+            (
+                s,
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
+        }
+    }
+}

@@ -195,11 +195,18 @@ impl TlsLayer {
             conn: None,
             out: Vec::new(),
             out_pos: 0,
-            inbuf: vec![0; 64 * 1024],
+            // Grown like the pump's receive buffer: small while the connection is idle.
+            inbuf: vec![0; crate::pump::RX_START],
             in_pos: 0,
             in_len: 0,
             closing: false,
         }
+    }
+
+    /// Whether the handshake resumed an earlier session of the run (`None` before it is known).
+    pub fn resumed(&self) -> Option<bool> {
+        let kind = self.conn.as_ref()?.handshake_kind()?;
+        Some(kind == rustls::HandshakeKind::Resumed)
     }
 
     /// True while ciphertext waits to be written.
@@ -270,7 +277,12 @@ impl TlsLayer {
             match got {
                 None => return Ok(None),
                 Some(0) => return Ok(Some(0)),
-                Some(n) => (self.in_pos, self.in_len) = (0, n),
+                Some(n) => {
+                    if n == self.inbuf.len() && n < crate::pump::RX_SIZE {
+                        self.inbuf.resize(crate::pump::RX_SIZE, 0);
+                    }
+                    (self.in_pos, self.in_len) = (0, n);
+                }
             }
         }
     }

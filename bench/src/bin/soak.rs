@@ -6,18 +6,10 @@
 //! `soak [--url mqtt://127.0.0.1:1883/allegro/soak] [--minutes 10] [--rate 2000] [--parallel 4]
 //! [--receivers 2] [--qos 1] [--warmup-s 30]`
 
-use allegro_bench::{arg, bin_dir, broker_endpoint, context, write_record};
+use allegro_bench::{arg, bin_dir, broker_endpoint, context, rss_kib, write_record};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

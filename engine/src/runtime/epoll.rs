@@ -167,43 +167,43 @@ fn shard_main(
             return ShardExit::Finished;
         }
     };
-    let mut conns: Vec<Option<Watched>> = Vec::with_capacity(sp.conns.len());
+    let mut conns: Vec<Option<Watched>> = sp.conns.iter().map(|_| None).collect();
     // Peer to peer: accept slots wait for the acceptor's streams (index in `conns`, spec).
-    let mut waiting: Vec<(usize, ConnSpec)> = Vec::new();
+    let mut waiting: Vec<(usize, ConnSpec)> = (sp.conns.iter().copied().enumerate())
+        .filter(|(_, c)| matches!(c, ConnSpec::Accept(_)))
+        .collect();
     let accept_deadline = clock.now() + 2 * plan.connect_timeout;
-    for (i, &spec) in sp.conns.iter().enumerate() {
-        if let ConnSpec::Accept(_) = spec {
-            waiting.push((i, spec));
-            conns.push(None);
-            continue;
-        }
-        let conn = TcpStream::connect(sp.addr).and_then(|mut s| {
-            poll.registry()
-                .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)?;
-            Ok(s)
-        });
-        match conn {
-            Ok(stream) => conns.push(Some(Watched {
-                stream: Some(stream),
-                retry_at: 0,
-                conn: Conn::new(&sp, spec, clock.now()),
-                connected: false,
-                readable: false,
-                writable: false,
-                busy: false,
-            })),
-            Err(e) => {
-                let e = e.to_string();
-                conn::connect_failed(&mut core, spec, sp.addr, &e, plan.connect_timeout);
-                conns.push(None);
-            }
-        }
-    }
+    let mut launcher = sp.launcher(clock.now());
     let mut events = Events::with_capacity(1024);
     // Without a timerfd, waits are whole milliseconds: still correct, only coarser.
     let mut alarm = Alarm::new(&poll).ok();
     loop {
         core.poll_commands(plan.shape.warmup);
+        if core.stop {
+            for (_, spec) in launcher.drain() {
+                core.never_begun(spec);
+            }
+        }
+        while let Some((i, spec)) = launcher.next(clock.now(), core.handshaking) {
+            core.handshaking += 1;
+            match begin(&sp, spec, &poll, Token(i)) {
+                Ok(stream) => {
+                    conns[i] = Some(Watched {
+                        stream: Some(stream),
+                        retry_at: 0,
+                        conn: Conn::new(&sp, spec, clock.now()).launched(),
+                        connected: false,
+                        readable: false,
+                        writable: false,
+                        busy: false,
+                    })
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    conn::connect_failed(&mut core, spec, sp.addr, &e, plan.connect_timeout);
+                }
+            }
+        }
         if let Some(rx) = &sp.adopt {
             while let (false, Ok(s)) = (waiting.is_empty(), rx.try_recv()) {
                 let (i, spec) = waiting.remove(0);
@@ -278,6 +278,10 @@ fn shard_main(
                 }
             }
         }
+        if let Some(t) = launcher.next_at() {
+            // Paced, or held back by the handshake cap: look again soon.
+            wake = wake.min(t.max(now + 1_000_000));
+        }
         let now = clock.now();
         if core.live() == 0 {
             core.maybe_snapshot(now, true);
@@ -333,12 +337,7 @@ fn service(
         None if now < c.retry_at => return None,
         None => {
             c.conn.renew(sp, now);
-            let made = TcpStream::connect(sp.addr).and_then(|mut s| {
-                poll.registry()
-                    .register(&mut s, token, Interest::READABLE | Interest::WRITABLE)?;
-                Ok(s)
-            });
-            match made {
+            match begin(sp, c.conn.spec(), poll, token) {
                 Ok(s) => {
                     c.connected = false;
                     c.readable = false;
@@ -392,6 +391,18 @@ fn service(
         }
     }
     c.conn.end_turn(core, clock.now())
+}
+
+/// Begins connection `spec` to the broker (from its source address, if it has one) and watches
+/// it under `token`.
+fn begin(sp: &ShardPlan, spec: ConnSpec, poll: &Poll, token: Token) -> std::io::Result<TcpStream> {
+    let mut s = match sp.source_addr(spec) {
+        Some(local) => TcpStream::from_std(crate::sys::connect_from(local, sp.addr)?),
+        None => TcpStream::connect(sp.addr)?,
+    };
+    poll.registry()
+        .register(&mut s, token, Interest::READABLE | Interest::WRITABLE)?;
+    Ok(s)
 }
 
 fn fail_all(core: &mut Core, specs: &[ConnSpec]) {

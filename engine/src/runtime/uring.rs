@@ -48,18 +48,32 @@ async fn shard_main(
     let mut sp = sp;
     let adopt = sp.adopt.take();
     let sp = Rc::new(sp);
-    let mut waiting: Vec<ConnSpec> = Vec::new();
-    for &spec in &sp.conns {
-        match spec {
-            ConnSpec::Accept(_) => waiting.push(spec),
-            _ => {
-                glommio::spawn_local(conn_task(core.clone(), sp.clone(), spec, None)).detach();
-            }
-        }
-    }
+    let mut waiting: Vec<ConnSpec> = sp
+        .conns
+        .iter()
+        .copied()
+        .filter(|c| matches!(c, ConnSpec::Accept(_)))
+        .collect();
+    let mut launcher = sp.launcher(sp.clock.now());
     let accept_deadline = sp.clock.now() + 2 * sp.plan.connect_timeout;
     loop {
         let now = sp.clock.now();
+        loop {
+            let next = {
+                let mut c = core.borrow_mut();
+                if c.stop {
+                    for (_, spec) in launcher.drain() {
+                        c.never_begun(spec);
+                    }
+                }
+                let next = launcher.next(now, c.handshaking);
+                c.handshaking += u32::from(next.is_some());
+                next
+            };
+            // Not while `core` is borrowed: a task may run as soon as it is spawned.
+            let Some((_, spec)) = next else { break };
+            glommio::spawn_local(conn_task(core.clone(), sp.clone(), spec, None)).detach();
+        }
         if let Some(rx) = &adopt {
             while let (false, Ok(stream)) = (waiting.is_empty(), rx.try_recv()) {
                 let spec = waiting.remove(0);
@@ -79,14 +93,19 @@ async fn shard_main(
             }
             c.maybe_snapshot(now, false);
         }
-        // Waiting for peer connections: look more often than the usual command poll.
-        let tick = if waiting.is_empty() {
+        // Waiting for peer connections or beginning its own: look more often than the usual
+        // command poll.
+        let tick = if waiting.is_empty() && launcher.pending() == 0 {
             10_000_000
         } else {
             1_000_000
         };
         let now = sp.clock.now();
-        Timer::new(Duration::from_nanos((next_tick(now, tick) - now) as u64)).await;
+        let wake = launcher
+            .next_at()
+            .filter(|&t| t > now)
+            .map_or(next_tick(now, tick), |t| t.min(next_tick(now, tick)));
+        Timer::new(Duration::from_nanos((wake - now) as u64)).await;
     }
 }
 
@@ -130,22 +149,24 @@ async fn conn_task(
     adopted: Option<std::net::TcpStream>,
 ) {
     let clock = sp.clock;
-    let timeout = Duration::from_nanos(sp.plan.connect_timeout as u64);
     let created = clock.now();
+    let launched = adopted.is_none();
     let connected = match adopted {
         // SAFETY: the descriptor comes from an owned std stream and is handed over whole.
         Some(s) => Ok(unsafe { TcpStream::from_raw_fd(s.into_raw_fd()) }),
-        None => TcpStream::connect_timeout(sp.addr, timeout).await,
+        None => connect(&sp, spec).await,
     };
     let mut stream = match connected {
         Ok(s) => s,
         Err(e) => {
             let mut c = core.borrow_mut();
-            let e = e.to_string();
             return conn::connect_failed(&mut c, spec, sp.addr, &e, sp.plan.connect_timeout);
         }
     };
     let mut conn = Conn::new(&sp, spec, created);
+    if launched {
+        conn = conn.launched();
+    }
     loop {
         let _ = stream.set_nodelay(true);
         let end = drive(&core, &clock, &mut conn, &mut stream).await;
@@ -165,16 +186,43 @@ async fn conn_task(
                 return conn.finish(&mut core.borrow_mut(), Ok(()));
             }
             conn.renew(&sp, clock.now());
-            match TcpStream::connect_timeout(sp.addr, timeout).await {
+            match connect(&sp, spec).await {
                 Ok(s) => break s,
                 Err(e) => {
-                    let e = e.to_string();
                     failure =
                         Failure::lost(conn::connect_error(sp.addr, &e, sp.plan.connect_timeout));
                 }
             }
         };
     }
+}
+
+/// Connects connection `spec` to the broker, from its source address if it has one; `Err`
+/// with the error's words.
+async fn connect(sp: &ShardPlan, spec: ConnSpec) -> Result<TcpStream, String> {
+    let timeout = Duration::from_nanos(sp.plan.connect_timeout as u64);
+    let Some(local) = sp.source_addr(spec) else {
+        return TcpStream::connect_timeout(sp.addr, timeout)
+            .await
+            .map_err(|e| e.to_string());
+    };
+    let begun = crate::sys::connect_from(local, sp.addr).map_err(|e| e.to_string())?;
+    // SAFETY: the descriptor comes from an owned std stream and is handed over whole.
+    let mut stream = unsafe { TcpStream::from_raw_fd(begun.into_raw_fd()) };
+    // An empty send waits for the connect: it would block until the connection is up, and
+    // fails with the connect's error.
+    let mut timer = Timer::new(timeout);
+    poll_fn(
+        |cx: &mut Context<'_>| match Pin::new(&mut stream).poll_write(cx, &[]) {
+            Poll::Ready(r) => Poll::Ready(r.map(|_| ()).map_err(|e| e.to_string())),
+            Poll::Pending => match Pin::new(&mut timer).poll(cx) {
+                Poll::Ready(_) => Poll::Ready(Err("connection timed out".to_string())),
+                Poll::Pending => Poll::Pending,
+            },
+        },
+    )
+    .await?;
+    Ok(stream)
 }
 
 /// Waits until `at`; false if the run was stopped first.

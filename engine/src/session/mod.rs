@@ -142,9 +142,6 @@ pub trait Session {
 
     fn is_sender(&self) -> bool;
 
-    /// Largest frame the session expects to receive (sizes the receive buffer).
-    fn max_frame(&self) -> usize;
-
     /// Receivers: messages counted as received whose settlement the broker may not have taken
     /// (an accept or PUBCOMP never confirmed because the connection ended first). Read when
     /// the connection ends; 0 after a complete goodbye.
@@ -273,9 +270,6 @@ impl Session for AnySession {
     }
     fn close(&mut self) {
         each!(self, s => s.close())
-    }
-    fn max_frame(&self) -> usize {
-        each!(self, s => s.max_frame())
     }
     fn unsettled(&self) -> u64 {
         each!(self, s => s.unsettled())

@@ -67,6 +67,10 @@ impl Receiver {
     /// A QoS 2 PUBLISH was answered with PUBREC: its PUBREL is due.
     fn await_rel(&mut self, pkid: u16) {
         let (w, m) = Self::rel_bit(pkid);
+        if self.awaiting_rel.len() <= w {
+            // Grown to the highest packet id the broker uses, not set aside up front.
+            self.awaiting_rel.resize(w + 1, 0);
+        }
         if let Some(word) = self.awaiting_rel.get_mut(w) {
             if *word & m == 0 {
                 *word |= m;
@@ -124,10 +128,11 @@ const SUBSCRIBE_PKID: u16 = 1;
 impl MqttSession {
     /// A sender that publishes `plan` once started.
     pub fn sender(cfg: MqttConfig, plan: SenderPlan) -> Self {
+        // Packet ids 1..=inflight, in turn: a slot each (and slot 0, never used).
         let slots = if cfg.qos == QoS::AtMostOnce {
             Vec::new()
         } else {
-            vec![0; 65_536]
+            vec![0; usize::from(cfg.inflight.max(1)) + 1]
         };
         MqttSession {
             role: Role::Sender(Sender {
@@ -148,11 +153,10 @@ impl MqttSession {
     /// A receiver that subscribes to the topic; `drain_idle` ends it after the senders finished.
     /// With `run`, it counts only that run's messages (others are stale).
     pub fn receiver(cfg: MqttConfig, drain_idle: Nanos, run: Option<u32>) -> Self {
-        let words = if cfg.qos == QoS::ExactlyOnce { 1024 } else { 0 };
         MqttSession {
             role: Role::Receiver(Receiver {
                 load: ReceiverLoad::new(drain_idle, run),
-                awaiting_rel: vec![0; words],
+                awaiting_rel: Vec::new(),
                 pending_rel: 0,
                 leaving_since: None,
             }),
@@ -229,6 +233,7 @@ impl MqttSession {
                     payload::stamp(&mut frame[body_off..], now, first + k as u64, intended);
                 }
                 stats.on_sent(n, n * s.tpl.body_len as u64, now);
+                s.tpl.used(n as usize);
                 return n as usize * flen;
             }
         }
@@ -253,10 +258,11 @@ impl MqttSession {
             }
             let frame = &mut block[at..at + s.tpl.frame.len()];
             if qos != QoS::AtMostOnce {
-                // A free packet id exists: the window is below 65535.
+                // A free packet id exists: fewer than `inflight` are in flight.
+                let last = (s.slots.len() - 1) as u16;
                 let pkid = loop {
                     let id = s.next_pkid;
-                    s.next_pkid = if id == u16::MAX { 1 } else { id + 1 };
+                    s.next_pkid = if id >= last { 1 } else { id + 1 };
                     if s.slots[id as usize] == 0 {
                         s.slots[id as usize] = 1;
                         s.in_flight += 1;
@@ -271,6 +277,9 @@ impl MqttSession {
             bytes += s.tpl.body_len as u64;
             // Unbounded senders have no schedule to be late against.
             load::record_send_delay(s.load.plan.rate, stats, now, intended);
+        }
+        if fixed {
+            s.tpl.used(sent as usize);
         }
         stats.on_sent(sent, bytes, now);
         at
@@ -673,10 +682,6 @@ impl Session for MqttSession {
 
     fn is_sender(&self) -> bool {
         matches!(self.role, Role::Sender(_))
-    }
-
-    fn max_frame(&self) -> usize {
-        self.cfg.max_packet
     }
 }
 

@@ -277,6 +277,7 @@ impl StompSession {
                 }
                 s.sent += n;
                 stats.on_sent(n, n * s.plain.body_len as u64, now);
+                s.plain.used(n as usize);
                 return n as usize * flen;
             }
         } else {
@@ -323,6 +324,9 @@ impl StompSession {
             sent += 1;
             bytes += len as u64;
             load::record_send_delay(s.load.plan.rate, stats, now, intended);
+        }
+        if laid {
+            s.plain.used(sent as usize);
         }
         stats.on_sent(sent, bytes, now);
         at
@@ -808,10 +812,6 @@ impl Session for StompSession {
 
     fn is_sender(&self) -> bool {
         matches!(self.role, Role::Sender(_))
-    }
-
-    fn max_frame(&self) -> usize {
-        self.cfg.max_frame
     }
 }
 

@@ -16,6 +16,11 @@ pub(crate) struct FrameTemplate {
     /// Copies of `frame` laid end to end at the start of the data block (0: the block holds
     /// something else).
     pub(crate) block_frames: usize,
+    /// Copies to lay: one at first, twice as many each time a turn used them all, up to a
+    /// block's worth. A paced sender's block stays the size of what falls due at once (a
+    /// sender at 1 message a second keeps one frame, not 64 KiB); an unbounded one has its
+    /// whole block after a few turns.
+    wanted: usize,
 }
 
 impl Default for FrameTemplate {
@@ -26,6 +31,7 @@ impl Default for FrameTemplate {
             body_off: 0,
             patch_off: 0,
             block_frames: 0,
+            wanted: 1,
         }
     }
 }
@@ -40,15 +46,27 @@ impl FrameTemplate {
         &mut self.frame
     }
 
-    /// Lays copies of the frames over `block` (once; later blocks only patch them).
+    /// Lays copies of the frames over `block` (as many as wanted; later blocks only patch
+    /// them).
     pub(crate) fn lay(&mut self, block: &mut Vec<u8>) {
-        if self.block_frames == 0 {
-            let n = (TX_BLOCK / self.frame.len()).max(1);
-            block.clear();
-            for _ in 0..n {
+        let n = self.wanted.clamp(1, (TX_BLOCK / self.frame.len()).max(1));
+        if self.block_frames < n {
+            if self.block_frames == 0 {
+                block.clear();
+            }
+            block.truncate(self.block_frames * self.frame.len());
+            for _ in self.block_frames..n {
                 block.extend_from_slice(&self.frame);
             }
             self.block_frames = n;
+        }
+    }
+
+    /// A turn used `used` of the laid copies: all of them asks for twice as many next time.
+    #[inline]
+    pub(crate) fn used(&mut self, used: usize) {
+        if used >= self.block_frames {
+            self.wanted = self.block_frames * 2;
         }
     }
 }

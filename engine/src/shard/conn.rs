@@ -127,6 +127,8 @@ pub struct Conn {
     /// The connection came up once: only such a connection is made again when lost (a first
     /// connection that fails fails the run, as without `--reconnect`).
     was_up: bool,
+    /// Counted in [`Core::handshaking`] until it comes up or ends.
+    gated: bool,
 }
 
 impl Conn {
@@ -151,6 +153,20 @@ impl Conn {
                 .reconnect
                 .map(|w| Backoff::new(w, u64::from(sp.index as u32) << 32 | spec_id(spec))),
             was_up: false,
+            gated: false,
+        }
+    }
+
+    /// The connection was begun by the shard's launcher and is counted in
+    /// [`Core::handshaking`] (by the runtime, when it began it) until it comes up or ends.
+    pub fn launched(mut self) -> Self {
+        self.gated = true;
+        self
+    }
+
+    fn handshake_over(&mut self, core: &mut Core) {
+        if std::mem::take(&mut self.gated) {
+            core.handshaking = core.handshaking.saturating_sub(1);
         }
     }
 
@@ -208,6 +224,10 @@ impl Conn {
         self.closing_since = None;
     }
 
+    pub fn spec(&self) -> ConnSpec {
+        self.spec
+    }
+
     pub fn created(&self) -> Nanos {
         self.created
     }
@@ -255,6 +275,11 @@ impl Conn {
         let to = Core::state_of(self.pump.session.phase());
         if self.state == ConnState::Connecting && to == ConnState::Up {
             core.stats.counters.on_connected(now - self.created);
+            if let Some(resumed) = self.pump.tls_resumed() {
+                core.stats.counters.tls_handshakes += 1;
+                core.stats.counters.tls_resumed += u64::from(resumed);
+            }
+            self.handshake_over(core);
             if self.was_up {
                 core.stats.counters.reconnects += 1;
             }
@@ -342,6 +367,7 @@ impl Conn {
     /// the error, if any). What its receiver could not settle is added to `unsettled`, what its
     /// sender had unacknowledged to `unconfirmed`.
     pub fn finish(mut self, core: &mut Core, end: End) {
+        self.handshake_over(core);
         if self.stalled {
             core.set_stalled(false);
         }
@@ -368,8 +394,9 @@ fn spec_id(spec: ConnSpec) -> u64 {
     }
 }
 
-/// A connection that never came up: counts it failed with the reason.
+/// A connection the launcher began that never came up: counts it failed with the reason.
 pub fn connect_failed(core: &mut Core, spec: ConnSpec, addr: SocketAddr, e: &str, timeout: Nanos) {
+    core.handshaking = core.handshaking.saturating_sub(1);
     core.stats.on_error(connect_error(addr, e, timeout));
     core.transition(
         &mut ConnState::Connecting,

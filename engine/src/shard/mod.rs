@@ -2,6 +2,7 @@
 //! commands from the control thread and the snapshots it sends back.
 
 pub mod conn;
+pub mod launch;
 
 use crate::clock::{Clock, Nanos, NANOS_PER_SEC};
 use crate::plan::Plan;
@@ -50,6 +51,30 @@ pub struct ShardPlan {
     pub addr: SocketAddr,
     pub conns: Vec<ConnSpec>,
     pub clock: Clock,
+    /// Between two connections this shard begins, at least (0: no pace; see [`launch`]).
+    pub connect_interval: Nanos,
+}
+
+impl ShardPlan {
+    /// The launcher of this shard's own connections (senders, receivers; not accept slots),
+    /// each with its index in [`conns`](Self::conns).
+    pub fn launcher(&self, now: Nanos) -> launch::Launcher<(usize, ConnSpec)> {
+        let own = (self.conns.iter().copied().enumerate())
+            .filter(|(_, c)| !matches!(c, ConnSpec::Accept(_)));
+        launch::Launcher::new(own, self.connect_interval, launch::MAX_HANDSHAKES, now)
+    }
+
+    /// The local address connection `spec` connects from (`--source-addrs`), if any: the
+    /// addresses in turn over the run's connections, senders first.
+    pub fn source_addr(&self, spec: ConnSpec) -> Option<std::net::IpAddr> {
+        let addrs = &self.plan.source_addrs;
+        let i = match spec {
+            ConnSpec::Sender(i) => i as usize,
+            ConnSpec::Receiver(i) => self.plan.shape.parallel as usize + i as usize,
+            ConnSpec::Accept(_) => return None,
+        };
+        (!addrs.is_empty()).then(|| addrs[i % addrs.len()])
+    }
 }
 
 /// A connection's state as counted in [`ConnCounts`].
@@ -74,6 +99,8 @@ pub struct Core {
     pub t0: Option<Nanos>,
     pub drain: Option<u64>,
     pub stop: bool,
+    /// Connections begun by the [`launch::Launcher`] and still in their handshake.
+    pub handshaking: u32,
     commands: Receiver<Command>,
     snapshots: Sender<Snapshot>,
     last_snapshot: Nanos,
@@ -101,6 +128,7 @@ impl Core {
             t0: None,
             drain: None,
             stop: false,
+            handshaking: 0,
             commands,
             snapshots,
             last_snapshot: sp.clock.now(),
@@ -132,6 +160,16 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// A connection the launcher had not begun when the run was stopped: counted failed,
+    /// without an error (the stop is the reason).
+    pub fn never_begun(&mut self, spec: ConnSpec) {
+        self.transition(
+            &mut ConnState::Connecting,
+            ConnState::Failed,
+            spec.is_sender(),
+        );
     }
 
     /// A connection became stalled (its peer stopped reading) or moved again.

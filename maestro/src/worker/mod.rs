@@ -864,6 +864,8 @@ fn worker_plan(
         stall_timeout: 30 * NANOS_PER_SEC,
         connect_timeout: 10 * NANOS_PER_SEC,
         reconnect: None,
+        connect_rate: None,
+        source_addrs: Vec::new(),
         // Receivers wait for senders on other hosts: be patient before calling it a day.
         drain_idle: 30 * NANOS_PER_SEC,
         rx_coalesce: plan::RX_COALESCE,

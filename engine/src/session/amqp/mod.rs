@@ -708,10 +708,6 @@ impl Session for AmqpSession {
         matches!(self.link, Link::Sender(_))
     }
 
-    fn max_frame(&self) -> usize {
-        self.cfg.max_frame as usize
-    }
-
     /// Deliveries taken unsettled whose accept the peer is not known to have read: 0 once it
     /// answered our drain or detach. Allegro's accepting end reports none (no broker keeps
     /// its peer's messages).

@@ -1177,10 +1177,6 @@ impl Session for Amqp091Session {
     fn is_sender(&self) -> bool {
         matches!(self.role, Role::Sender(_))
     }
-
-    fn max_frame(&self) -> usize {
-        self.cfg.frame_max as usize
-    }
 }
 
 #[cfg(test)]
