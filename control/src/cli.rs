@@ -207,6 +207,9 @@ pub struct WorkerArgs {
     /// CPUs for the engine's shards: 0-3, 1,3 (default: every online CPU).
     #[arg(long, value_parser = parse_cores)]
     pub cores: Option<CpuList>,
+    /// Serve each test's live metrics for a Prometheus server at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -339,6 +342,17 @@ pub struct RunArgs {
     /// kernel's choice; on loopback, spread over 127.0.0.x when one address would not do.
     #[arg(long = "source-addrs", value_parser = parse_source_addrs)]
     pub source_addrs: Option<AddrList>,
+
+    /// Serve live metrics for a Prometheus server at http://ADDR/metrics (e.g.
+    /// 127.0.0.1:9464): messages, bytes, rates, connections and errors per shard, latency
+    /// quantiles.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// After the run, keep serving the final metrics this long, so that the last scrape sees
+    /// them.
+    #[arg(long = "metrics-linger", default_value = "0", value_parser = parse_time)]
+    pub metrics_linger: i64,
 
     /// After the senders finish, receivers stop once nothing arrived for this long.
     #[arg(long = "drain-idle", default_value = "2s", value_parser = parse_positive_time)]

@@ -107,6 +107,17 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 None => allegro_engine::placement::Policy::AllCores,
             };
             let tls = a.tls.options();
+            let metrics = match a.metrics.map(allegro_engine::metrics::Exporter::serve) {
+                Some(Ok(e)) => Some(e),
+                Some(Err(e)) => {
+                    eprintln!(
+                        "allegro: cannot serve metrics on {}: {e}",
+                        a.metrics.map(|m| m.to_string()).unwrap_or_default()
+                    );
+                    return EXIT_USAGE;
+                }
+                None => None,
+            };
             let daemon = worker::Daemon {
                 broker: &broker,
                 name: &a.name,
@@ -114,6 +125,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 results: &a.results,
                 cores: &policy,
                 tls: &tls,
+                metrics,
             };
             match worker::run(
                 &daemon,

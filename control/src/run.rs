@@ -5,6 +5,7 @@ use crate::output;
 use crate::results::{self, ResultsDir};
 use allegro_engine::clock::{Clock, Nanos};
 use allegro_engine::engine::Engine;
+use allegro_engine::metrics::{Exporter, Renderer};
 use allegro_engine::placement::{self, Placement, Policy};
 use allegro_engine::plan::{
     self, Amqp091Options, Amqp091Target, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan,
@@ -20,6 +21,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What is wrong with a run's options (exit status 2), in one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +46,9 @@ pub struct RunConfig {
     pub quiet: bool,
     /// How TLS connections verify the broker (for the banner), when the URL asks for TLS.
     pub tls: Option<allegro_engine::tls::TlsOptions>,
+    /// `--metrics`: where to serve live metrics, and how long to keep serving after the run.
+    pub metrics: Option<std::net::SocketAddr>,
+    pub metrics_linger: Nanos,
 }
 
 impl RunConfig {
@@ -206,6 +211,8 @@ impl RunConfig {
             placement,
             backend: a.backend,
             results: a.results,
+            metrics: a.metrics,
+            metrics_linger: a.metrics_linger,
             output: a.output,
             quiet: a.quiet,
             tls: url_tls_options,
@@ -417,9 +424,10 @@ pub(crate) fn catch_sigint() {
     }
 }
 
-/// Live progress and the interval log, fed by the engine once a second.
+/// Live progress, the interval log and the live metrics, fed by the engine once a second.
 struct Progress<'a> {
     live: bool,
+    metrics: Option<(Exporter, Renderer)>,
     results: Option<&'a mut ResultsDir>,
     began: Nanos,
     prev: Counters,
@@ -449,6 +457,9 @@ impl Observer for Progress<'_> {
         }
         self.prev = c;
         self.prev_at = now;
+        if let Some((e, r)) = &mut self.metrics {
+            e.publish(r.render(totals, now));
+        }
         if let Some(r) = self.results.as_deref_mut() {
             if let Err(e) = r.write_interval(now, interval) {
                 self.log_error
@@ -467,6 +478,22 @@ pub fn run(cfg: &RunConfig) -> i32 {
         Output::Text => say(&format!("{}\n", cfg.describe())),
         Output::Json => eprintln!("{}", cfg.describe()),
     }
+    let exporter = match cfg.metrics.map(Exporter::serve) {
+        Some(Ok(e)) => {
+            if cfg.output == Output::Text {
+                say(&format!("  metrics   http://{}/metrics\n", e.addr()));
+            }
+            Some(e)
+        }
+        Some(Err(e)) => {
+            eprintln!(
+                "allegro: cannot serve metrics on {}: {e}",
+                cfg.metrics.map(|a| a.to_string()).unwrap_or_default()
+            );
+            return crate::EXIT_USAGE;
+        }
+        None => None,
+    };
     let mut dir = match results::create(&cfg.results, began) {
         Ok(d) => Some(d),
         Err(e) => {
@@ -479,6 +506,16 @@ pub fn run(cfg: &RunConfig) -> i32 {
     };
     let mut progress = Progress {
         live: !cfg.quiet && std::io::stderr().is_terminal(),
+        metrics: exporter.clone().map(|e| {
+            let info = vec![
+                ("run_id".to_string(), format!("{:08x}", cfg.plan.run.run)),
+                (
+                    "protocol".to_string(),
+                    cfg.plan.url.scheme_name().to_string(),
+                ),
+            ];
+            (e, Renderer::new(info))
+        }),
         results: dir.as_mut(),
         began,
         prev: Counters::default(),
@@ -529,6 +566,13 @@ pub fn run(cfg: &RunConfig) -> i32 {
             eprintln!("allegro: run failed: {e}");
         }
     }
+    if let (Some(_), false) = (&exporter, interrupted()) {
+        // The last values stay up for the last scrape (a signal ends the wait).
+        let until = clock.now() + cfg.metrics_linger;
+        while clock.now() < until && !interrupted() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     match outcome.status {
         // A run whose summary could not be written lost its results.
         Status::Completed if summary_lost => crate::EXIT_FAILED,
@@ -556,6 +600,8 @@ pub fn write_worker_summary(plan: &Plan, placement: &Placement, o: &Outcome, dir
         output: Output::Json,
         quiet: true,
         tls: None,
+        metrics: None,
+        metrics_linger: 0,
     };
     let summary = output::summary(&cfg, o, Some(dir));
     if let Err(e) = std::fs::write(

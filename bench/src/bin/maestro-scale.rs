@@ -57,6 +57,7 @@ fn main() {
                         results: &results,
                         cores: &Policy::AllCores,
                         tls: &tls,
+                        metrics: None,
                     };
                     let _ = worker::run(
                         &daemon,

@@ -43,6 +43,7 @@ struct Draining {
 /// Everything the driver owns besides the link.
 struct Engine<'a> {
     results: &'a Path,
+    metrics: Option<allegro_engine::metrics::Exporter>,
     placement: Placement,
     summary: SummaryHook,
     running: Option<Running>,
@@ -64,6 +65,8 @@ pub struct Daemon<'a> {
     pub cores: &'a Policy,
     /// How TLS SUT URLs are verified.
     pub tls: &'a allegro_engine::tls::TlsOptions,
+    /// Where each test's live metrics are served (`--metrics`).
+    pub metrics: Option<allegro_engine::metrics::Exporter>,
 }
 
 /// Runs the worker daemon `d` until HALT or `stop()`.
@@ -75,6 +78,7 @@ pub fn run(d: &Daemon<'_>, stop: &dyn Fn() -> bool, summary: SummaryHook) -> Res
         results,
         cores,
         tls,
+        ref metrics,
     } = *d;
     let id = topics::peer_id(&uuid4());
     let mut link = Link::new(id.clone(), 30);
@@ -95,6 +99,7 @@ pub fn run(d: &Daemon<'_>, stop: &dyn Fn() -> bool, summary: SummaryHook) -> Res
         Worker::new(peer, results.to_path_buf(), Box::new(uuid4)).with_tls(tls.clone());
     let mut engine = Engine {
         results,
+        metrics: metrics.clone(),
         placement: placement::resolve(cores, Path::new("/"))
             .map_err(|e| Error::Placement(e.to_string()))?,
         summary,
@@ -237,6 +242,16 @@ impl Engine<'_> {
                 LatencyLog::create(&dir.join("receiverd-latency.hdr"), clock.now()).ok()
             },
             prev_at: clock.now(),
+            metrics: self.metrics.clone().map(|e| {
+                let info = vec![
+                    ("run_id".to_string(), format!("{:08x}", order.plan.run.run)),
+                    (
+                        "protocol".to_string(),
+                        order.plan.url.scheme_name().to_string(),
+                    ),
+                ];
+                (e, allegro_engine::metrics::Renderer::new(info))
+            }),
         };
         let stop = Arc::new(AtomicBool::new(false));
         let (count, fcl_breach) = (obs.count.clone(), obs.fcl_breach.clone());
@@ -373,6 +388,11 @@ struct WorkerObserver {
     rated_through: Option<i64>,
     latency: Option<LatencyLog>,
     prev_at: i64,
+    /// `--metrics`: the test's totals, served live.
+    metrics: Option<(
+        allegro_engine::metrics::Exporter,
+        allegro_engine::metrics::Renderer,
+    )>,
 }
 
 impl WorkerObserver {
@@ -427,6 +447,9 @@ impl Observer for WorkerObserver {
             }
         }
         self.rate_records(totals, totals.complete_before(now));
+        if let Some((e, r)) = &mut self.metrics {
+            e.publish(r.render(totals, now));
+        }
         if let Some(l) = &mut self.latency {
             // Maestro's receivers measure from the actual send time.
             if let Err(e) = l.interval(self.prev_at, now, &interval.service) {
