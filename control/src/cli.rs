@@ -31,6 +31,47 @@ pub enum Command {
     Halt(HaltArgs),
     /// Run as a Maestro worker daemon.
     Worker(WorkerArgs),
+    /// Render a results directory (an `allegro run`'s, or an `allegro test`'s with every
+    /// worker's files), or compare several: `allegro report compare A B [C...]`.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub compare: Option<ReportCommand>,
+    /// The results directory (e.g. results/last).
+    pub dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// The same figures of several results side by side, with ratios to the first; refused
+    /// (saying what differs) when they differ in protocol, message size, rate or broker.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Two results directories or more; the first is the base of the ratios.
+    #[arg(required = true, num_args = 2..)]
+    pub dirs: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Output,
+    /// Compare even results that differ in what they measured.
+    #[arg(long)]
+    pub anyway: bool,
+}
+
+/// How `allegro report` renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod output;
+pub mod report;
 pub mod results;
 pub mod run;
 
@@ -84,6 +85,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 }
             }
         }
+        cli::Command::Report(a) => report(a),
         cli::Command::Halt(a) => {
             let Some(broker) = maestro_broker(&a.maestro, &a.tls) else {
                 return EXIT_USAGE;
@@ -411,6 +413,80 @@ fn report_fixed(v: &client::Verdict) -> i32 {
             println!("failed: {r}");
         }
         eprintln!("allegro: test failed: {}", v.reasons.join("; "));
+        EXIT_FAILED
+    }
+}
+
+/// `allegro report`: prints the rendering; 1 when files were missing or damaged (the rest is
+/// printed all the same), 2 when nothing could be read or the comparison was refused.
+fn report(a: cli::ReportArgs) -> i32 {
+    use crate::report as r;
+    let say = |text: &str| {
+        let mut out = std::io::stdout().lock();
+        let _ = std::io::Write::write_all(&mut out, text.as_bytes());
+    };
+    if let Some(cli::ReportCommand::Compare(c)) = a.compare {
+        let mut loaded = Vec::new();
+        for d in &c.dirs {
+            match r::Report::load(d) {
+                Ok(rep) => loaded.push(rep),
+                Err(e) => {
+                    eprintln!("allegro: report: {e}");
+                    return EXIT_USAGE;
+                }
+            }
+        }
+        let figures: Vec<_> = loaded.iter().map(r::compare::figures).collect();
+        let differ = r::compare::differences(&figures);
+        if !differ.is_empty() && !c.anyway {
+            eprintln!(
+                "allegro: report compare: these results measured different things ({}); --anyway compares them all the same",
+                differ.join("; ")
+            );
+            return EXIT_USAGE;
+        }
+        match c.format {
+            cli::Output::Text => say(&r::compare::text(&figures)),
+            cli::Output::Json => say(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&r::compare::json(&figures)).unwrap_or_default()
+            )),
+        }
+        let problems: Vec<&String> = loaded.iter().flat_map(|l| &l.problems).collect();
+        for p in &problems {
+            eprintln!("allegro: report: {p}");
+        }
+        return if problems.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        };
+    }
+    let Some(dir) = a.dir else {
+        eprintln!("allegro: report: give a results directory (e.g. results/last), or compare A B");
+        return EXIT_USAGE;
+    };
+    let rep = match r::Report::load(&dir) {
+        Ok(rep) => rep,
+        Err(e) => {
+            eprintln!("allegro: report: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match a.format {
+        cli::ReportFormat::Text => say(&r::render::text(&rep)),
+        cli::ReportFormat::Json => say(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&r::render::json(&rep)).unwrap_or_default()
+        )),
+        cli::ReportFormat::Csv => say(&r::render::csv(&rep)),
+    }
+    for p in &rep.problems {
+        eprintln!("allegro: report: {p}");
+    }
+    if rep.problems.is_empty() {
+        EXIT_OK
+    } else {
         EXIT_FAILED
     }
 }

@@ -21,7 +21,7 @@ pub const QUANTILES: [(&str, f64); 5] = [
 /// Schema version of `summary.json`.
 pub const SUMMARY_VERSION: u32 = 1;
 
-fn latency(h: &Histogram<u64>) -> Value {
+pub fn latency(h: &Histogram<u64>) -> Value {
     let mut m = serde_json::Map::new();
     m.insert("count".into(), json!(h.len()));
     if h.is_empty() {
@@ -36,7 +36,7 @@ fn latency(h: &Histogram<u64>) -> Value {
     Value::Object(m)
 }
 
-fn latencies(h: &Histograms) -> Value {
+pub fn latencies(h: &Histograms) -> Value {
     json!({
         "service": latency(&h.service),
         "corrected": latency(&h.corrected),

@@ -1,5 +1,6 @@
-//! The results directory: `DIR/N/` per run with a `last` link, the latency interval log written
-//! as the run goes (so a run that dies keeps what it measured) and `summary.json` at the end.
+//! The results directory: `DIR/N/` per run with a `last` link, the latency interval log and the
+//! per-second rate file written as the run goes (so a run that dies keeps what it measured) and
+//! `summary.json` at the end.
 
 use allegro_engine::clock::Nanos;
 use allegro_engine::stats::Histograms;
@@ -14,6 +15,9 @@ use std::time::{Duration, UNIX_EPOCH};
 pub const LATENCY_LOG: &str = "latency.hlog";
 /// File name of the summary.
 pub const SUMMARY: &str = "summary.json";
+/// File name of the rate file: `second,sent,received`, one line per second of the engine's
+/// clock (epoch seconds) from the first with a message on; the lines add up to the totals.
+pub const RATE: &str = "rate.csv";
 
 /// An open results directory.
 pub struct ResultsDir {
@@ -26,6 +30,9 @@ pub struct ResultsDir {
     serializer: V2DeflateSerializer,
     base: Nanos,
     last_interval: Nanos,
+    rate: File,
+    /// The last second written to the rate file.
+    rated_through: Option<i64>,
 }
 
 impl std::fmt::Debug for ResultsDir {
@@ -81,7 +88,14 @@ pub fn create(root: &Path, base: Nanos) -> io::Result<ResultsDir> {
     log.write_all(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n")?;
     let log = log.into_inner().map_err(|e| e.into_error())?;
     let log_len = log.metadata()?.len();
+    let mut rate = OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .open(path.join(RATE))?;
+    rate.write_all(b"second,sent,received\n")?;
     Ok(ResultsDir {
+        rate,
+        rated_through: None,
         path,
         log,
         log_len,
@@ -137,6 +151,30 @@ impl ResultsDir {
                 Err(e)
             }
         }
+    }
+
+    /// Appends the seconds of `seconds` up to `upto` not written yet (a quiet second in between
+    /// gets zeros), whole lines at a time.
+    pub fn write_rates(
+        &mut self,
+        seconds: &std::collections::BTreeMap<i64, (u64, u64)>,
+        upto: i64,
+    ) -> io::Result<()> {
+        let Some(&first) = seconds.keys().next() else {
+            return Ok(());
+        };
+        let from = self.rated_through.map_or(first, |s| s + 1);
+        if from > upto {
+            return Ok(());
+        }
+        let mut lines = String::new();
+        for second in from..=upto {
+            let (sent, received) = seconds.get(&second).copied().unwrap_or_default();
+            lines.push_str(&format!("{second},{sent},{received}\n"));
+        }
+        self.rate.write_all(lines.as_bytes())?;
+        self.rated_through = Some(upto);
+        Ok(())
     }
 
     /// Writes `summary.json` (via a temporary file, so a reader never sees half of it).

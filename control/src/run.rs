@@ -465,6 +465,21 @@ impl Observer for Progress<'_> {
                 self.log_error
                     .get_or_insert(format!("cannot write the latency log: {e}"));
             }
+            if let Err(e) = r.write_rates(&totals.seconds, totals.complete_before(now)) {
+                self.log_error
+                    .get_or_insert(format!("cannot write the rate file: {e}"));
+            }
+        }
+    }
+
+    fn finished(&mut self, totals: &Totals) {
+        // Every shard has reported every second: the rest of them.
+        let last = totals.seconds.keys().next_back().copied();
+        if let (Some(r), Some(last)) = (self.results.as_deref_mut(), last) {
+            if let Err(e) = r.write_rates(&totals.seconds, last) {
+                self.log_error
+                    .get_or_insert(format!("cannot write the rate file: {e}"));
+            }
         }
     }
 }
@@ -543,7 +558,8 @@ pub fn run(cfg: &RunConfig) -> i32 {
         }
     }
     let path = dir.as_ref().map(|d| d.path.clone());
-    let summary = output::summary(cfg, &outcome, path.as_deref());
+    let mut summary = output::summary(cfg, &outcome, path.as_deref());
+    summary["process"] = process_usage();
     let mut summary_lost = false;
     if let Some(d) = &dir {
         if let Err(e) = d.write_summary(&summary) {
@@ -646,6 +662,21 @@ fn loopback_addrs(connections: u64, ports: u64) -> Vec<std::net::IpAddr> {
     (1..=connections.div_ceil(per_addr).min(250) as u8)
         .map(|i| std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i)))
         .collect()
+}
+
+/// This process's CPU time (user + system, every thread) and peak resident memory so far.
+fn process_usage() -> Value {
+    // SAFETY: a zeroed rusage is valid, and getrusage fills it for this process.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return Value::Null;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    json!({
+        "cpu_s": ((tv(ru.ru_utime) + tv(ru.ru_stime)) * 1e3).round() / 1e3,
+        "max_rss_kib": ru.ru_maxrss,
+    })
 }
 
 #[cfg(test)]

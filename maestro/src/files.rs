@@ -234,3 +234,119 @@ mod sha1_tests {
         );
     }
 }
+
+/// A rate file read back: (epoch second of the record's timestamp, count) per whole record, and
+/// what was wrong with the rest, if anything.
+pub type RateRecords = (Vec<(i64, u64)>, Option<String>);
+
+/// Reads a rate file (§10.3). A file cut short keeps its whole records and says how many bytes
+/// were left over.
+pub fn read_rate_file(path: &Path) -> Result<RateRecords, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() < 20 || &bytes[..8] != b" maestro" {
+        return Err(format!(
+            "{}: not a Maestro rate file (no ' maestro' header)",
+            path.display()
+        ));
+    }
+    let body = &bytes[20..];
+    let records = body
+        .chunks_exact(20)
+        .map(|r| {
+            let count = i64::from_be_bytes(r[4..12].try_into().unwrap_or_default());
+            let us = i64::from_be_bytes(r[12..20].try_into().unwrap_or_default());
+            (us.div_euclid(1_000_000), count.max(0) as u64)
+        })
+        .collect();
+    let cut = (body.len() % 20 != 0).then(|| {
+        format!(
+            "{}: truncated ({} bytes after the last whole record)",
+            path.display(),
+            body.len() % 20
+        )
+    });
+    Ok((records, cut))
+}
+
+/// Reads a properties file (§10.2): `key=value` lines, comments skipped, Java escapes undone.
+pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with(['#', '!']) && !l.trim().is_empty())
+        .filter_map(|l| {
+            // The first `=` or `:` not escaped separates the key.
+            let mut key = String::new();
+            let mut chars = l.chars();
+            let mut escaped = false;
+            for c in chars.by_ref() {
+                match (escaped, c) {
+                    (false, '\\') => escaped = true,
+                    (false, '=' | ':') => return Some((key, unescape(chars.as_str()))),
+                    (_, c) => {
+                        key.push(c);
+                        escaped = false;
+                    }
+                }
+            }
+            None
+        })
+        .collect())
+}
+
+fn unescape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut escaped = false;
+    for c in v.chars() {
+        match (escaped, c) {
+            (false, '\\') => escaped = true,
+            (_, c) => {
+                out.push(c);
+                escaped = false;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_file_and_properties_read_back_as_written() {
+        let dir = std::env::temp_dir().join(format!("allegro-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rate = dir.join("sender.dat");
+        let _ = std::fs::remove_file(&rate);
+        let mut f = RateFile::create(&rate).unwrap();
+        f.record(1_700_000_000, 5).unwrap();
+        f.record(1_700_000_002, 7).unwrap();
+        drop(f);
+        let (records, cut) = read_rate_file(&rate).unwrap();
+        assert_eq!(records, [(1_700_000_000, 5), (1_700_000_002, 7)]);
+        assert!(cut.is_none());
+        // Cut mid-record: the whole records stay, the rest is named.
+        let bytes = std::fs::read(&rate).unwrap();
+        std::fs::write(&rate, &bytes[..bytes.len() - 3]).unwrap();
+        let (records, cut) = read_rate_file(&rate).unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(cut.unwrap().contains("truncated"));
+        let props = dir.join("test.properties");
+        write_properties(
+            &props,
+            &[
+                ("brokerUri", "amqp://sut:5672/q".into()),
+                ("rate", "100".into()),
+            ],
+        )
+        .unwrap();
+        let read = read_properties(&props).unwrap();
+        assert!(
+            read.contains(&("brokerUri".into(), "amqp://sut:5672/q".into())),
+            "{read:?}"
+        );
+        assert!(read.contains(&("rate".into(), "100".into())));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -127,13 +127,18 @@ pub fn free_port() -> u16 {
 /// required, properties, items, enum, minimum, maximum, local `$ref`). Panics with the path of
 /// the first mismatch.
 pub fn check_summary_schema(v: &Value) {
+    check_schema(v, "docs/summary.schema.json");
+}
+
+/// Checks `v` against the checked-in schema at `path` (from the repository's root), as
+/// [`check_summary_schema`] does.
+pub fn check_schema(v: &Value, path: &str) {
     let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("docs/summary.schema.json"))
-            .expect("schema is checked in"),
+        &std::fs::read_to_string(root().join(path)).expect("schema is checked in"),
     )
     .expect("schema parses");
     if let Err(e) = check(&schema, &schema, v, "$") {
-        panic!("summary does not match docs/summary.schema.json: {e}\n{v:#}");
+        panic!("{path}: no match: {e}\n{v:#}");
     }
 }
 
