@@ -201,3 +201,113 @@ fn missing_and_damaged_files_are_named_and_the_rest_renders() {
     assert_eq!(code, 2);
     assert!(err.contains("report-none"), "{err}");
 }
+
+/// `chromium --headless --dump-dom` of `page`: the DOM after its scripts ran, and the
+/// browser's log (console messages included).
+fn chromium_dom(page: &Path) -> (String, String) {
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium (scripts/setup installs Debian's chromium)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The value of attribute `attr` on the element with id `id` in a dumped DOM.
+fn attr(dom: &str, id: &str, attr: &str) -> Option<String> {
+    let start = dom.find(&format!("id=\"{id}\""))?;
+    let tag_start = dom[..start].rfind('<')?;
+    let tag = &dom[tag_start..tag_start + dom[tag_start..].find('>')?];
+    let key = format!("{attr}=\"");
+    let at = tag.find(&key)? + key.len();
+    Some(tag[at..at + tag[at..].find('"')?].to_owned())
+}
+
+#[test]
+fn the_html_report_of_a_real_run_draws_every_chart_with_the_summarys_numbers() {
+    let broker = Mosquitto::start();
+    let dir = real_run(&broker, "300", "100");
+    let s = summary(&dir);
+    // `allegro run` wrote it at the end.
+    let page = dir.join("report.html");
+    assert!(page.is_file(), "no report.html in {}", dir.display());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "it must open with no network"
+    );
+    let (dom, log) = chromium_dom(&page);
+    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+    assert!(
+        dom.contains("data-rendered=\"3\""),
+        "not every chart was drawn: {}",
+        &dom[..dom.len().min(2000)]
+    );
+    let body = &dom[dom.find("<body").unwrap()..];
+    let body = &body[..body.find('>').unwrap()];
+    assert!(!body.contains("data-error"), "script error: {body}");
+    assert_eq!(
+        attr(&dom, "rate", "data-sum-sent").as_deref(),
+        Some(s["totals"]["sent"].to_string().as_str())
+    );
+    assert_eq!(
+        attr(&dom, "rate", "data-sum-received").as_deref(),
+        Some(s["totals"]["received"].to_string().as_str())
+    );
+    for (kind, a) in [
+        ("service", "data-max-service"),
+        ("corrected", "data-max-corrected"),
+    ] {
+        assert_eq!(
+            attr(&dom, "distribution", a).as_deref(),
+            Some(s["latency_us"][kind]["max"].to_string().as_str()),
+            "{kind}"
+        );
+    }
+    assert_eq!(
+        attr(&dom, "distribution", "data-points").as_deref(),
+        Some("13")
+    );
+    let over_time: u64 = attr(&dom, "over-time", "data-points")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(over_time >= 3, "{over_time} intervals");
+    // A Java worker's files make a page too.
+    let out = scratch("java-report").join("report.html");
+    let (code, _, err) = report(&[
+        root().join("tests/data/java-worker").to_str().unwrap(),
+        "--format",
+        "html",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (dom, _) = chromium_dom(&out);
+    assert!(dom.contains("data-rendered=\"3\""));
+    assert_eq!(
+        attr(&dom, "rate", "data-sum-received").as_deref(),
+        Some("5000")
+    );
+    assert_eq!(
+        attr(&dom, "distribution", "data-max-service").as_deref(),
+        Some("1099")
+    );
+}

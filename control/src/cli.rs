@@ -45,6 +45,9 @@ pub struct ReportArgs {
     pub dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
+    /// Where `--format html` writes the page (default: DIR/report.html).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +75,8 @@ pub enum ReportFormat {
     Text,
     Json,
     Csv,
+    /// One self-contained page with charts, written to DIR/report.html (or --out).
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +155,9 @@ pub struct TestArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not write report.html into the results directory at the end.
+    #[arg(long = "no-report")]
+    pub no_report: bool,
 }
 
 #[derive(Debug, Args)]
@@ -389,6 +397,10 @@ pub struct RunArgs {
     /// quantiles.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+
+    /// Do not write report.html into the results directory at the end.
+    #[arg(long = "no-report")]
+    pub no_report: bool,
 
     /// After the run, keep serving the final metrics this long, so that the last scrape sees
     /// them.

@@ -249,6 +249,9 @@ fn run_test(kind: cli::TestKind) -> i32 {
             return match client::fixed_rate(&t, quiet, &run::interrupted) {
                 Ok(v) => {
                     let xunit = write_xunit(common, "fixed-rate", 0, &v.cases, v.seconds);
+                    if !common.no_report {
+                        report::html::write_into(&v.dir, common.quiet);
+                    }
                     let code = report_fixed(&v);
                     if code == EXIT_OK && !xunit {
                         EXIT_FAILED
@@ -480,6 +483,14 @@ fn report(a: cli::ReportArgs) -> i32 {
             serde_json::to_string_pretty(&r::render::json(&rep)).unwrap_or_default()
         )),
         cli::ReportFormat::Csv => say(&r::render::csv(&rep)),
+        cli::ReportFormat::Html => {
+            let path = a.out.unwrap_or_else(|| dir.join("report.html"));
+            if let Err(e) = std::fs::write(&path, r::html::html(&rep)) {
+                eprintln!("allegro: report: cannot write {}: {e}", path.display());
+                return EXIT_FAILED;
+            }
+            say(&format!("{}\n", path.display()));
+        }
     }
     for p in &rep.problems {
         eprintln!("allegro: report: {p}");

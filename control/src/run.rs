@@ -46,6 +46,8 @@ pub struct RunConfig {
     pub quiet: bool,
     /// How TLS connections verify the broker (for the banner), when the URL asks for TLS.
     pub tls: Option<allegro_engine::tls::TlsOptions>,
+    /// Write `report.html` into the run's directory at the end.
+    pub report: bool,
     /// `--metrics`: where to serve live metrics, and how long to keep serving after the run.
     pub metrics: Option<std::net::SocketAddr>,
     pub metrics_linger: Nanos,
@@ -213,6 +215,7 @@ impl RunConfig {
             results: a.results,
             metrics: a.metrics,
             metrics_linger: a.metrics_linger,
+            report: !a.no_report,
             output: a.output,
             quiet: a.quiet,
             tls: url_tls_options,
@@ -570,6 +573,9 @@ pub fn run(cfg: &RunConfig) -> i32 {
             summary_lost = true;
         }
     }
+    if let (Some(d), true, false) = (&dir, cfg.report, summary_lost) {
+        crate::report::html::write_into(&d.path, cfg.quiet);
+    }
     match cfg.output {
         Output::Text => say(&output::text(cfg, &outcome, path.as_deref())),
         Output::Json => say(&format!(
@@ -618,6 +624,7 @@ pub fn write_worker_summary(plan: &Plan, placement: &Placement, o: &Outcome, dir
         tls: None,
         metrics: None,
         metrics_linger: 0,
+        report: false,
     };
     let summary = output::summary(&cfg, o, Some(dir));
     if let Err(e) = std::fs::write(

@@ -9,6 +9,7 @@
 //! and everything else still renders.
 
 pub mod compare;
+pub mod html;
 mod load;
 pub mod render;
 

@@ -1,0 +1,136 @@
+// Allegro's report page: draws the charts from the report's JSON (#report-data) with uPlot and
+// marks each chart element with what it drew (data-points, data-series, data-sum-*,
+// data-max-*), which the tests read back; body gets data-rendered (charts drawn) or
+// data-error.
+(function () {
+  "use strict";
+  const body = document.body;
+  const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+  // The percentile axis: x = -log10(1 - p/100), so 90, 99, 99.9 ... are evenly spaced; the
+  // largest value sits at x = 6.
+  const MAX_X = 6;
+  function label(x) {
+    if (x >= MAX_X) return "max";
+    if (x <= 0) return "0%";
+    const p = 100 * (1 - Math.pow(10, -x));
+    return p.toFixed(Math.max(0, Math.round(x) - 2)) + "%";
+  }
+  function camel(s) {
+    return s.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join("");
+  }
+  try {
+    const r = JSON.parse(document.getElementById("report-data").textContent);
+    const width = Math.max(600, Math.min(1100, body.clientWidth || 1000));
+    let drawn = 0;
+
+    // Messages per second over every part.
+    {
+      const el = document.getElementById("rate");
+      const xs = r.rate.map((p) => p[0]);
+      const sent = r.rate.map((p) => p[1]);
+      const received = r.rate.map((p) => p[2]);
+      el.dataset.points = xs.length;
+      el.dataset.sumSent = sent.reduce((a, b) => a + b, 0);
+      el.dataset.sumReceived = received.reduce((a, b) => a + b, 0);
+      if (xs.length) {
+        new uPlot(
+          {
+            width,
+            height: 260,
+            series: [
+              {},
+              { label: "sent/s", stroke: colors[0], width: 2 },
+              { label: "received/s", stroke: colors[1], width: 2 },
+            ],
+            axes: [{}, { label: "messages/s", size: 80 }],
+          },
+          [xs, sent, received],
+          el
+        );
+        drawn++;
+      } else {
+        el.textContent = "No rate file.";
+      }
+    }
+
+    // The latency distribution of every part, every interval added.
+    {
+      const el = document.getElementById("distribution");
+      const kinds = ["service", "corrected", "send_delay"].filter((k) => r.percentiles[k].length);
+      const xs = kinds.length
+        ? r.percentiles[kinds[0]].map((p) => (p[0] >= 100 ? MAX_X : -Math.log10(1 - p[0] / 100)))
+        : [];
+      const series = [{ label: "percentile", value: (u, x) => (x == null ? "" : label(x)) }];
+      const data = [xs];
+      kinds.forEach((k, i) => {
+        const pts = r.percentiles[k];
+        series.push({ label: k.replace("_", " ") + " µs", stroke: colors[i], width: 2, points: { show: true } });
+        data.push(pts.map((p) => Math.max(1, p[1])));
+        el.dataset["max" + camel(k)] = pts[pts.length - 1][1];
+      });
+      el.dataset.points = xs.length;
+      el.dataset.series = kinds.length;
+      if (kinds.length) {
+        new uPlot(
+          {
+            width,
+            height: 320,
+            scales: { x: { time: false, range: [0, MAX_X] }, y: { distr: 3 } },
+            axes: [
+              { splits: () => [0, 1, 2, 3, 4, 5, 6], values: (u, splits) => splits.map(label) },
+              { label: "µs", size: 80 },
+            ],
+            series,
+          },
+          data,
+          el
+        );
+        drawn++;
+      } else {
+        el.textContent = "No latency recorded.";
+      }
+    }
+
+    // Each part's 99th percentile per interval (corrected, else service).
+    {
+      const el = document.getElementById("over-time");
+      const tables = [];
+      const series = [{ label: "seconds" }];
+      r.parts.forEach((p) => {
+        const corrected = p.over_time.filter((i) => i[1] === "corrected");
+        const rows = corrected.length ? corrected : p.over_time.filter((i) => i[1] === "service");
+        if (!rows.length) return;
+        tables.push([rows.map((i) => i[0]), rows.map((i) => Math.max(1, i[3]))]);
+        series.push({
+          label: p.name + " " + rows[0][1] + " p99 µs",
+          stroke: colors[(series.length - 1) % colors.length],
+          width: 2,
+        });
+      });
+      el.dataset.series = tables.length;
+      if (tables.length) {
+        const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
+        el.dataset.points = data[0].length;
+        new uPlot(
+          {
+            width,
+            height: 260,
+            scales: { x: { time: false }, y: { distr: 3 } },
+            axes: [{ label: "seconds from the start" }, { label: "µs", size: 80 }],
+            series,
+          },
+          data,
+          el
+        );
+        drawn++;
+      } else {
+        el.dataset.points = 0;
+        el.textContent = "No latency log.";
+      }
+    }
+    body.dataset.rendered = drawn;
+  } catch (e) {
+    body.dataset.error = String(e);
+    throw e;
+  }
+})();
