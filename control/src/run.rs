@@ -563,6 +563,7 @@ pub fn run(cfg: &RunConfig) -> i32 {
     let path = dir.as_ref().map(|d| d.path.clone());
     let mut summary = output::summary(cfg, &outcome, path.as_deref());
     summary["process"] = process_usage();
+    summary["host"] = host_facts(outcome.addr);
     let mut summary_lost = false;
     if let Some(d) = &dir {
         if let Err(e) = d.write_summary(&summary) {
@@ -669,6 +670,23 @@ fn loopback_addrs(connections: u64, ports: u64) -> Vec<std::net::IpAddr> {
     (1..=connections.div_ceil(per_addr).min(250) as u8)
         .map(|i| std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i)))
         .collect()
+}
+
+/// The machine and its way to the broker, as the summary has them.
+fn host_facts(broker: std::net::SocketAddr) -> Value {
+    let h = allegro_engine::host::host(broker);
+    json!({
+        "hostname": h.hostname,
+        "kernel": h.kernel,
+        "cpus_online": h.cpus_online,
+        "container": h.container,
+        "network": {
+            "local_addr": h.network.local_addr.map(|a| a.to_string()),
+            "interface": h.network.interface,
+            "loopback": h.network.loopback,
+            "container_mode": h.network.container_mode,
+        },
+    })
 }
 
 /// This process's CPU time (user + system, every thread) and peak resident memory so far.

@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod engine;
+pub mod host;
 pub mod metrics;
 pub mod pacing;
 pub mod payload;

@@ -25,6 +25,61 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The machine (from the summary's `host`) and the per-shard table of an Allegro run.
+fn host_and_shards(body: &mut String, s: &serde_json::Value) {
+    let h = &s["host"];
+    let c = &s["config"];
+    let str_of = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => esc(s),
+        serde_json::Value::Null => "-".into(),
+        v => esc(&v.to_string()),
+    };
+    if h.is_object() {
+        let n = &h["network"];
+        let path = match (n["loopback"].as_bool(), n["interface"].as_str()) {
+            (Some(true), _) => "loopback".to_string(),
+            (_, Some(i)) => format!("{i} ({})", str_of(&n["local_addr"])),
+            _ => "-".into(),
+        };
+        let container = match (h["container"].as_str(), n["container_mode"].as_str()) {
+            (Some(c), Some(m)) => format!("{} ({m} network)", esc(c)),
+            (Some(c), None) => esc(c),
+            _ => "none".into(),
+        };
+        let _ = write!(
+            body,
+            "<table class=\"host\"><tr><td>host</td><td>{}</td></tr><tr><td>kernel</td><td>{}</td></tr>\
+             <tr><td>CPUs online</td><td>{}</td></tr><tr><td>shards on CPUs</td><td>{}</td></tr>\
+             <tr><td>NUMA nodes</td><td>{}</td></tr><tr><td>runtime</td><td>{}</td></tr>\
+             <tr><td>container</td><td>{container}</td></tr><tr><td>network path to the broker</td><td>{}</td></tr></table>",
+            str_of(&h["hostname"]),
+            str_of(&h["kernel"]),
+            str_of(&h["cpus_online"]),
+            str_of(&c["cores"]),
+            str_of(&c["numa_nodes"]),
+            str_of(&c["backend"]),
+            esc(&path),
+        );
+    }
+    if let Some(shards) = s["shards"].as_array().filter(|a| !a.is_empty()) {
+        body.push_str("<table class=\"shards\"><tr><th>shard</th><th>CPU</th><th>sent</th><th>received</th><th>send/s</th><th>receive/s</th><th>errors</th></tr>");
+        for sh in shards {
+            let n = |k: &str| {
+                sh[k]
+                    .as_f64()
+                    .map(|v| count(v.round() as u64))
+                    .unwrap_or_else(|| "-".into())
+            };
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                n("shard"), n("cpu"), n("sent"), n("received"), n("send_rate"), n("receive_rate"), n("errors")
+            );
+        }
+        body.push_str("</table>");
+    }
+}
+
 /// The report as a page.
 pub fn html(r: &Report) -> String {
     let data = super::render::json(r);
@@ -54,15 +109,18 @@ pub fn html(r: &Report) -> String {
          <h2>Latency distribution</h2><div class=\"chart\" id=\"distribution\"></div>\
          <h2>Latency over time (99th percentile of each interval)</h2><div class=\"chart\" id=\"over-time\"></div>",
     );
-    body.push_str("<h2>Parts</h2><table><tr><th>part</th><th>kind</th><th>role</th><th>status</th><th>sent</th><th>received</th><th>lost</th><th>service p50</th><th>p99</th><th>p99.9</th><th>max</th><th>corrected p99</th></tr>");
+    body.push_str("<h2>Parts</h2><table><tr><th>part</th><th>kind</th><th>role</th><th>status</th><th>sent</th><th>received</th><th>lost</th><th>duplicated</th><th>reordered</th><th>service p50</th><th>p99</th><th>p99.9</th><th>max</th><th>corrected p99</th></tr>");
     for p in &r.parts {
         let (s, rc) = p.totals();
-        let lost = p
-            .summary
-            .as_ref()
-            .and_then(|s| s["totals"]["lost"].as_u64())
-            .map(count)
-            .unwrap_or_else(|| "-".into());
+        let total = |k: &str| {
+            p.summary
+                .as_ref()
+                .and_then(|s| s["totals"][k].as_u64())
+                .map(count)
+                .unwrap_or_else(|| "-".into())
+        };
+        let (lost, duplicated, reordered) =
+            (total("lost"), total("duplicated"), total("reordered"));
         let q = |h: &hdrhistogram::Histogram<u64>, quantile: f64| {
             if h.is_empty() {
                 "-".to_string()
@@ -74,7 +132,7 @@ pub fn html(r: &Report) -> String {
         };
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{lost}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{lost}</td><td>{duplicated}</td><td>{reordered}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&p.name),
             p.kind.as_str(),
             p.role(),
@@ -101,12 +159,11 @@ pub fn html(r: &Report) -> String {
                 .collect::<Vec<_>>()
                 .join("\n"),
         };
-        let _ = write!(
-            body,
-            "<h2>{} ran with</h2><pre>{}</pre>",
-            esc(&p.name),
-            esc(&config)
-        );
+        let _ = write!(body, "<h2>{} ran with</h2>", esc(&p.name));
+        if let Some(s) = &p.summary {
+            host_and_shards(&mut body, s);
+        }
+        let _ = write!(body, "<pre>{}</pre>", esc(&config));
     }
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Allegro report: {}</title>\

@@ -51,6 +51,7 @@ fn part_json(p: &Part) -> Value {
         "role": p.role(),
         "status": p.summary.as_ref().and_then(|s| s["status"].as_str()),
         "config": config,
+        "host": p.summary.as_ref().map(|s| s["host"].clone()).unwrap_or(Value::Null),
         "totals": {
             "sent": sent,
             "received": received,
