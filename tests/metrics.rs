@@ -254,8 +254,53 @@ fn a_worker_serves_its_tests_metrics() {
     };
     assert!(moving.iter().any(|(n, _, _, _)| n == "allegro_run_info"));
     assert_eq!(test.wait().unwrap().code(), Some(0));
+    // The client wrote the test's report beside the workers' files it pulled: both roles.
+    let page = find(&results, "report.html").expect("the client's report.html");
+    let out = allegro()
+        .args([
+            "report",
+            page.parent().unwrap().to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let roles: Vec<&str> = j["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["role"].as_str().unwrap())
+        .collect();
+    assert!(
+        roles.contains(&"sender") && roles.contains(&"receiver"),
+        "{roles:?}"
+    );
+    assert!(j["totals"]["received"].as_u64().unwrap() > 0);
     for w in &mut workers {
         let _ = w.kill();
         let _ = w.wait();
     }
+}
+
+/// The first file named `name` below `dir`.
+fn find(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n == name) {
+            return Some(p);
+        }
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            if let Some(f) = find(&p, name) {
+                return Some(f);
+            }
+        }
+    }
+    None
 }

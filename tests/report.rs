@@ -129,6 +129,32 @@ fn compare_shows_the_ratios_of_two_real_runs_and_refuses_unlike_ones() {
         text.contains("send rate /s") && text.contains("B/A"),
         "{text}"
     );
+    // As a page: the table, and both distributions drawn, each ending at its run's maximum.
+    let page = scratch("compare").join("compare.html");
+    let (code, _, err) = report(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--format",
+        "html",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (dom, log) = chromium_dom(&page);
+    assert!(!log.lines().any(|l| l.contains("CONSOLE")), "{log}");
+    assert!(
+        dom.contains("data-rendered=\"1\""),
+        "{}",
+        &dom[..dom.len().min(1500)]
+    );
+    assert!(dom.contains("send rate /s"));
+    for (i, s) in [&sa, &sb].iter().enumerate() {
+        assert_eq!(
+            attr(&dom, "compare", &format!("data-max{i}")).as_deref(),
+            Some(s["latency_us"]["corrected"]["max"].to_string().as_str())
+        );
+    }
     // Another message size: refused, saying so; --anyway compares all the same.
     let c = real_run(&broker, "200", "200");
     let (code, _, err) = report(&["compare", a.to_str().unwrap(), c.to_str().unwrap()]);

@@ -62,11 +62,23 @@ pub struct CompareArgs {
     /// Two results directories or more; the first is the base of the ratios.
     #[arg(required = true, num_args = 2..)]
     pub dirs: Vec<PathBuf>,
+    /// text, json, or html (a page with the table and the latency distributions, written to
+    /// --out, default compare.html).
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Output,
+    pub format: CompareFormat,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Compare even results that differ in what they measured.
     #[arg(long)]
     pub anyway: bool,
+}
+
+/// How `allegro report compare` renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Text,
+    Json,
+    Html,
 }
 
 /// How `allegro report` renders.

@@ -449,11 +449,22 @@ fn report(a: cli::ReportArgs) -> i32 {
             return EXIT_USAGE;
         }
         match c.format {
-            cli::Output::Text => say(&r::compare::text(&figures)),
-            cli::Output::Json => say(&format!(
+            cli::CompareFormat::Text => say(&r::compare::text(&figures)),
+            cli::CompareFormat::Json => say(&format!(
                 "{}\n",
                 serde_json::to_string_pretty(&r::compare::json(&figures)).unwrap_or_default()
             )),
+            cli::CompareFormat::Html => {
+                let path = c.out.unwrap_or_else(|| "compare.html".into());
+                if let Err(e) = std::fs::write(&path, r::compare::html(&figures)) {
+                    eprintln!(
+                        "allegro: report compare: cannot write {}: {e}",
+                        path.display()
+                    );
+                    return EXIT_FAILED;
+                }
+                say(&format!("{}\n", path.display()));
+            }
         }
         let problems: Vec<&String> = loaded.iter().flat_map(|l| &l.problems).collect();
         for p in &problems {

@@ -17,6 +17,8 @@ const LIKE: [(&str, &str, &str); 4] = [
 /// One result's figures.
 #[derive(Debug, Clone)]
 pub struct Figures {
+    /// The distribution of `latency_kind` latency: (percentile, µs), as the report has it.
+    pub distribution: Vec<(f64, u64)>,
     pub source: String,
     pub settings: Vec<(&'static str, Option<String>)>,
     pub send_rate: f64,
@@ -72,6 +74,14 @@ pub fn figures(r: &Report) -> Figures {
     } else {
         (&h.corrected, "corrected")
     };
+    let distribution = if hist.is_empty() {
+        Vec::new()
+    } else {
+        super::render::PERCENTILES
+            .iter()
+            .map(|&p| (p, hist.value_at_percentile(p)))
+            .collect()
+    };
     let latency = if hist.is_empty() {
         Vec::new()
     } else {
@@ -82,6 +92,7 @@ pub fn figures(r: &Report) -> Figures {
             .collect()
     };
     Figures {
+        distribution,
         source: r.source.display().to_string(),
         settings,
         send_rate,
@@ -207,3 +218,45 @@ pub fn text(all: &[Figures]) -> String {
     }
     out
 }
+
+/// The comparison as one self-contained page: the table of [`text`] and the results' latency
+/// distributions on one log-scaled percentile axis.
+pub fn html(all: &[Figures]) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let data = json!({
+        "kind": all[0].latency_kind,
+        "results": all.iter().map(|f| json!({
+            "source": f.source,
+            "distribution": f.distribution.iter().map(|&(p, v)| json!([p, v])).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    let data = serde_json::to_string(&data)
+        .unwrap_or_default()
+        .replace("</", "<\\/");
+    let differ = differences(all);
+    let note = if differ.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p class=\"problem\">Compared although they differ: {}</p>",
+            esc(&differ.join("; "))
+        )
+    };
+    super::html::page(
+        "Allegro comparison",
+        &format!(
+            "<h1>Allegro comparison</h1>{note}<pre>{}</pre>\
+             <h2>Latency distribution ({})</h2><div class=\"chart\" id=\"compare\"></div>",
+            esc(&text(all)),
+            all[0].latency_kind
+        ),
+        &data,
+        COMPARE_JS,
+    )
+}
+
+const COMPARE_JS: &str = include_str!("compare.js");

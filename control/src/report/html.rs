@@ -165,12 +165,23 @@ pub fn html(r: &Report) -> String {
         }
         let _ = write!(body, "<pre>{}</pre>", esc(&config));
     }
+    page(
+        &format!("Allegro report: {}", r.source.display()),
+        &body,
+        &data,
+        PAGE_JS,
+    )
+}
+
+/// A page: `body`, then `data` (JSON, with any `</` already escaped) as `#report-data`, uPlot
+/// and `script`.
+pub(super) fn page(title: &str, body: &str, data: &str, script: &str) -> String {
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Allegro report: {}</title>\
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
          <style>{UPLOT_CSS}{STYLE}</style></head><body>\n{body}\n\
          <script type=\"application/json\" id=\"report-data\">{data}</script>\n\
-         <script>{UPLOT_JS}</script>\n<script>{PAGE_JS}</script>\n</body></html>\n",
-        esc(&r.source.display().to_string())
+         <script>{UPLOT_JS}</script>\n<script>{script}</script>\n</body></html>\n",
+        esc(title)
     )
 }
 
