@@ -215,6 +215,8 @@ fn cluster_test(delay_ms: Option<u32>) -> String {
     let mut dirs: Vec<String> = std::fs::read_dir(results.join("lastSuccessful"))
         .unwrap()
         .flatten()
+        // Worker directories (the client's report.html beside them).
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     dirs.sort();

@@ -731,6 +731,8 @@ fn check_fixed_rate_results(r: &common::Ran, results: &std::path::Path) {
     let workers: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
+        // Worker directories (the client's report.html beside them).
+        .filter(|e| e.path().is_dir())
         .map(|e| e.path())
         .collect();
     assert_eq!(workers.len(), 2, "{workers:?}");
@@ -852,6 +854,8 @@ fn the_client_names_a_worker_that_vanished_mid_test_and_exits_1() {
     let pulled: Vec<PathBuf> = std::fs::read_dir(results.join("lastFailed"))
         .unwrap()
         .flatten()
+        // Worker directories (the client's report.html beside them).
+        .filter(|e| e.path().is_dir())
         .map(|e| e.path())
         .collect();
     assert_eq!(pulled.len(), 1, "{pulled:?}");
@@ -1097,6 +1101,8 @@ fn the_client_waits_for_every_receivers_drain_and_ends_promptly() {
     );
     let workers = std::fs::read_dir(results.join("lastSuccessful"))
         .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
         .count();
     assert_eq!(workers, 3, "every worker's files were pulled");
 }
@@ -1212,6 +1218,8 @@ fn an_interrupted_client_leaves_the_workers_free() {
     );
     let pulled = std::fs::read_dir(results.join("lastFailed"))
         .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
         .count();
     assert_eq!(pulled, 2, "both workers' files were pulled");
     // A run stopped because its test failed is a failed run on the workers too.
@@ -1272,6 +1280,8 @@ fn one_to_one_endpoints_pair_each_sender_with_a_receiver_on_its_own_queue() {
     let received: Vec<u64> = std::fs::read_dir(results.join("lastSuccessful"))
         .unwrap()
         .flatten()
+        // Worker directories (the client's report.html beside them).
+        .filter(|e| e.path().is_dir())
         .filter_map(|w| {
             let s: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(w.path().join("summary.json")).ok()?)
@@ -1323,6 +1333,7 @@ fn a_warm_up_runs_before_the_test_at_a_third_of_the_rate() {
         std::fs::read_dir(results.join(n.to_string()))
             .unwrap()
             .flatten()
+            .filter(|e| e.path().is_dir())
             .map(|w| std::fs::read_to_string(w.path().join("test.properties")).unwrap())
             .find(|p| p.contains("rate="))
             .unwrap()
