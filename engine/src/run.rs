@@ -205,7 +205,8 @@ pub trait Observer {
     /// The engine is up (backend chosen, shards started).
     fn started(&mut self, _engine: &Engine) {}
     /// Roughly once a second, and at the end: the merged totals and what was recorded
-    /// since the previous call.
+    /// since the previous call. After it returns, the seconds of `totals.seconds` before
+    /// [`Totals::complete_before`] are dropped: an observer writes them out here.
     fn interval(&mut self, _now: Nanos, _totals: &Totals, _interval: &Histograms) {}
     /// Whenever a shard reported (about once a second each, and at once for its first
     /// message): the merged totals so far.
@@ -327,6 +328,10 @@ pub fn execute(
             observer.interval(now, &totals, &interval);
             interval.reset();
             last_report = now;
+            // The observers have had every second up to the last complete one: a long run
+            // keeps only the seconds still open, not one entry per second of its life.
+            let open_from = totals.complete_before(now);
+            totals.seconds = totals.seconds.split_off(&open_from);
         }
     }
     let backend = engine.backend;
