@@ -82,11 +82,13 @@ fn without_reconnect_a_broker_restart_fails_the_run_and_the_counts_add_up() {
     assert_eq!(code, 1, "{stderr}");
     let s = summary_on_disk(&results);
     assert_eq!(s["status"], "failed", "{s}");
+    // The killed broker's connections end with a FIN or a reset, as the timing falls.
+    let errors = s["errors"].as_array().unwrap();
     assert!(
-        s["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("closed by the broker"),
+        errors.iter().any(|e| {
+            let e = e.as_str().unwrap();
+            e.contains("closed by the broker") || e.contains("reset by peer")
+        }),
         "{s}"
     );
     assert_eq!(n(&s["totals"]["disconnects"]), 0);
