@@ -332,6 +332,8 @@ fn the_html_report_of_a_real_run_draws_every_chart_with_the_summarys_numbers() {
         attr(&dom, "rate", "data-sum-received").as_deref(),
         Some("5000")
     );
+    // The totals, then the sender's sent and the receiver's received.
+    assert_eq!(attr(&dom, "rate", "data-series").as_deref(), Some("4"));
     assert_eq!(
         attr(&dom, "distribution", "data-max-service").as_deref(),
         Some("1099")

@@ -23,7 +23,8 @@
     const width = Math.max(600, Math.min(1100, body.clientWidth || 1000));
     let drawn = 0;
 
-    // Messages per second over every part.
+    // Messages per second: sent and received over every part, and with several parts each
+    // one's own (a sender's sent, a receiver's received).
     {
       const el = document.getElementById("rate");
       const xs = r.rate.map((p) => p[0]);
@@ -32,19 +33,32 @@
       el.dataset.points = xs.length;
       el.dataset.sumSent = sent.reduce((a, b) => a + b, 0);
       el.dataset.sumReceived = received.reduce((a, b) => a + b, 0);
+      const tables = [[xs, sent], [xs, received]];
+      const series = [
+        {},
+        { label: "sent/s, all", stroke: colors[0], width: 2 },
+        { label: "received/s, all", stroke: colors[1], width: 2 },
+      ];
+      if (r.parts.length > 1) {
+        r.parts.forEach((p) => {
+          if (!p.rate.length) return;
+          [["sent", 1], ["received", 2]].forEach(([what, col]) => {
+            if (!p.role.includes(what === "sent" ? "sender" : "receiver")) return;
+            tables.push([p.rate.map((x) => x[0]), p.rate.map((x) => x[col])]);
+            series.push({
+              label: what + "/s, " + p.name,
+              stroke: colors[series.length % colors.length],
+              width: 1,
+              dash: [4, 3],
+            });
+          });
+        });
+      }
+      el.dataset.series = series.length - 1;
       if (xs.length) {
         new uPlot(
-          {
-            width,
-            height: 260,
-            series: [
-              {},
-              { label: "sent/s", stroke: colors[0], width: 2 },
-              { label: "received/s", stroke: colors[1], width: 2 },
-            ],
-            axes: [{}, { label: "messages/s", size: 80 }],
-          },
-          [xs, sent, received],
+          { width, height: 260, series, axes: [{}, { label: "messages/s", size: 80 }] },
+          uPlot.join(tables),
           el
         );
         drawn++;
