@@ -199,3 +199,109 @@ fn reconnect_is_refused_peer_to_peer() {
         "{stderr}"
     );
 }
+
+/// Two workers on a private Maestro broker, with `extra` flags; gone when dropped.
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for w in &mut self.0 {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+}
+
+fn workers(maestro: &str, extra: &[&str]) -> Workers {
+    let names: Vec<String> = (0..2)
+        .map(|i| format!("reconnect-{i}-{}", std::process::id()))
+        .collect();
+    let children = names
+        .iter()
+        .map(|name| {
+            allegro()
+                .args(["worker", "--maestro", maestro, "--name", name, "--results"])
+                .arg(scratch("reconnect-worker"))
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = allegro()
+            .args(["ping", "--maestro", maestro, "--wait", "1s"])
+            .output()
+            .unwrap();
+        let seen = String::from_utf8_lossy(&out.stdout).into_owned();
+        if names.iter().all(|n| seen.contains(n.as_str())) {
+            return Workers(children);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "workers did not answer: {seen}"
+        );
+    }
+}
+
+#[test]
+fn maestro_workers_with_reconnect_ride_out_a_sut_broker_restart() {
+    let maestro_broker = Mosquitto::start();
+    let maestro = format!("mqtt://127.0.0.1:{}", maestro_broker.1);
+    let _workers = workers(&maestro, &["--reconnect"]);
+    let port = free_port();
+    let sut = Mosquitto::start_on(port);
+    let results = scratch("reconnect-client");
+    let test = allegro()
+        .args(["test", "fixed-rate", "--maestro", &maestro])
+        .args([
+            "--send-receive-url",
+            &format!("mqtt://127.0.0.1:{port}/sut"),
+        ])
+        .args([
+            "--test-duration",
+            "8s",
+            "--rate",
+            "200",
+            "--parallel-count",
+            "1",
+        ])
+        .args(["--quiet", "--no-report", "--results"])
+        .arg(&results)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    drop(sut);
+    std::thread::sleep(Duration::from_millis(1000));
+    let _again = Mosquitto::start_on(port);
+    let out = test.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("test successful"), "{stdout}");
+    // The workers' summaries say what happened: each connection lost once and made again.
+    let summaries: Vec<Value> = std::fs::read_dir(results.join("lastSuccessful"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|w| summary_on_disk_at(&w.path().join("summary.json")))
+        .collect();
+    assert_eq!(summaries.len(), 2);
+    for s in &summaries {
+        assert_eq!(s["totals"]["disconnects"], 1, "{s}");
+        assert_eq!(s["totals"]["reconnects"], 1, "{s}");
+        assert_eq!(s["config"]["reconnect_s"], 60.0);
+    }
+}
+
+fn summary_on_disk_at(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}

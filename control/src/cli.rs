@@ -271,6 +271,11 @@ pub struct WorkerArgs {
     /// Serve each test's live metrics for a Prometheus server at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Make a test's SUT connection that is lost mid-test again (100 ms doubling to 5 s
+    /// between tries) for at most this long (`--reconnect` alone: 1m). Without it the first
+    /// loss fails the test, as Maestro's own workers do.
+    #[arg(long, value_parser = parse_positive_time, num_args = 0..=1, require_equals = true, default_missing_value = "1m", value_name = "WINDOW")]
+    pub reconnect: Option<i64>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }

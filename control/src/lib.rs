@@ -128,6 +128,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 cores: &policy,
                 tls: &tls,
                 metrics,
+                reconnect: a.reconnect,
             };
             match worker::run(
                 &daemon,

@@ -58,6 +58,7 @@ fn main() {
                         cores: &Policy::AllCores,
                         tls: &tls,
                         metrics: None,
+                        reconnect: None,
                     };
                     let _ = worker::run(
                         &daemon,

@@ -67,6 +67,8 @@ pub struct Daemon<'a> {
     pub tls: &'a allegro_engine::tls::TlsOptions,
     /// Where each test's live metrics are served (`--metrics`).
     pub metrics: Option<allegro_engine::metrics::Exporter>,
+    /// How long a test's lost SUT connection is made again (`--reconnect`).
+    pub reconnect: Option<allegro_engine::clock::Nanos>,
 }
 
 /// Runs the worker daemon `d` until HALT or `stop()`.
@@ -79,6 +81,7 @@ pub fn run(d: &Daemon<'_>, stop: &dyn Fn() -> bool, summary: SummaryHook) -> Res
         cores,
         tls,
         ref metrics,
+        reconnect,
     } = *d;
     let id = topics::peer_id(&uuid4());
     let mut link = Link::new(id.clone(), 30);
@@ -95,8 +98,9 @@ pub fn run(d: &Daemon<'_>, stop: &dyn Fn() -> bool, summary: SummaryHook) -> Res
     };
     // A test may open many connections: the soft open-files limit goes up to the hard one.
     let _ = allegro_engine::sys::raise_open_files_limit();
-    let mut worker =
-        Worker::new(peer, results.to_path_buf(), Box::new(uuid4)).with_tls(tls.clone());
+    let mut worker = Worker::new(peer, results.to_path_buf(), Box::new(uuid4))
+        .with_tls(tls.clone())
+        .with_reconnect(reconnect);
     let mut engine = Engine {
         results,
         metrics: metrics.clone(),

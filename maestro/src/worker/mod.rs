@@ -23,7 +23,7 @@ use crate::note::{
     self, topics, Body, Data, ErrorCode, LocationTypeInfo, LogChunk, LogLocation, Note,
     Notification, PeerInfo, Request, Response, Role, SetOption, Stats, Test,
 };
-use allegro_engine::clock::NANOS_PER_SEC;
+use allegro_engine::clock::{Nanos, NANOS_PER_SEC};
 use allegro_engine::plan::{
     self, Amqp091Options, AmqpOptions, LoadShape, MqttOptions, Plan, ProtocolPlan, RunIdentity,
     StompOptions,
@@ -131,6 +131,8 @@ pub struct Worker {
     ids: Box<dyn FnMut() -> String + Send>,
     /// How TLS SUT URLs are verified.
     tls: TlsOptions,
+    /// `--reconnect`: how long a lost SUT connection of a test is made again.
+    reconnect: Option<Nanos>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -171,7 +173,15 @@ impl Worker {
             last_word_us: i64::MIN,
             ids,
             tls: TlsOptions::default(),
+            reconnect: None,
         }
+    }
+
+    /// Makes a test's SUT connections that are lost mid-test again, with back-off, for up to
+    /// `window` each (`None`: the first loss fails the test, as Maestro's workers do).
+    pub fn with_reconnect(mut self, window: Option<Nanos>) -> Self {
+        self.reconnect = window;
+        self
     }
 
     /// Verifies TLS SUT URLs (`mqtts://`...) with `tls` (default: the system's roots).
@@ -521,7 +531,8 @@ impl Worker {
             sender: instance,
             filter: self.test_run.is_some(),
         };
-        let plan = worker_plan(&self.options, sender, run, &self.tls)?;
+        let mut plan = worker_plan(&self.options, sender, run, &self.tls)?;
+        plan.reconnect = self.reconnect;
         Ok(TestOrder {
             plan,
             sender,
