@@ -79,21 +79,9 @@ fn round(port: u16, n: u64, senders: bool, hold_s: u64, connect_rate: &str) -> R
     }
 }
 
-fn open_files_hard_limit() -> u64 {
-    let mut l = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `l` is a valid, writable rlimit.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } != 0 {
-        return 1024;
-    }
-    l.rlim_max
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let limit = open_files_hard_limit();
+    let limit = allegro_engine::sys::open_files_limit().map_or(1024, |(_, hard)| hard);
     // Allegro keeps 16 descriptors a shard and 64 for itself (`sys::descriptors_needed`);
     // Mosquitto a few of its own.
     let most = limit.saturating_sub(200);

@@ -4,14 +4,7 @@
 (function () {
   "use strict";
   const body = document.body;
-  const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
-  const MAX_X = 6;
-  function label(x) {
-    if (x >= MAX_X) return "max";
-    if (x <= 0) return "0%";
-    const p = 100 * (1 - Math.pow(10, -x));
-    return p.toFixed(Math.max(0, Math.round(x) - 2)) + "%";
-  }
+  const colors = AllegroChart.colors;
   try {
     const d = JSON.parse(document.getElementById("report-data").textContent);
     const el = document.getElementById("compare");
@@ -22,8 +15,8 @@
       body.dataset.rendered = 0;
       return;
     }
-    const xs = withData[0].distribution.map((p) => (p[0] >= 100 ? MAX_X : -Math.log10(1 - p[0] / 100)));
-    const series = [{ label: "percentile", value: (u, x) => (x == null ? "" : label(x)) }];
+    const xs = AllegroChart.percentileX(withData[0].distribution);
+    const series = [AllegroChart.percentileSeries()];
     const data = [xs];
     withData.forEach((r, i) => {
       series.push({
@@ -36,16 +29,11 @@
       el.dataset["max" + i] = r.distribution[r.distribution.length - 1][1];
     });
     new uPlot(
-      {
-        width: Math.max(600, Math.min(1100, body.clientWidth || 1000)),
-        height: 320,
-        scales: { x: { time: false, range: [0, MAX_X] }, y: { distr: 3 } },
-        axes: [
-          { splits: () => [0, 1, 2, 3, 4, 5, 6], values: (u, splits) => splits.map(label) },
-          { label: "µs (" + d.kind + ")", size: 80 },
-        ],
+      AllegroChart.distribution(
+        Math.max(600, Math.min(1100, body.clientWidth || 1000)),
         series,
-      },
+        "µs (" + d.kind + ")"
+      ),
       data,
       el
     );

@@ -30,15 +30,11 @@ pub struct Figures {
     pub latency_kind: &'static str,
 }
 
+/// Mean messages per second of one column of `rate`, over the seconds from the first to the
+/// last with any.
 fn rate_per_s(rate: &[(i64, u64, u64)], pick: impl Fn(&(i64, u64, u64)) -> u64) -> f64 {
-    let seconds: Vec<u64> = rate.iter().map(&pick).collect();
-    let (Some(a), Some(b)) = (
-        seconds.iter().position(|&n| n > 0),
-        seconds.iter().rposition(|&n| n > 0),
-    ) else {
-        return 0.0;
-    };
-    seconds[a..=b].iter().sum::<u64>() as f64 / (b - a + 1) as f64
+    let seconds: Vec<u64> = rate.iter().map(pick).collect();
+    super::render::per_second(&seconds).map_or(0.0, |(mean, _, _)| mean)
 }
 
 /// The figures of `r`.
@@ -222,11 +218,7 @@ pub fn text(all: &[Figures]) -> String {
 /// The comparison as one self-contained page: the table of [`text`] and the results' latency
 /// distributions on one log-scaled percentile axis.
 pub fn html(all: &[Figures]) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let esc = super::html::esc;
     let data = json!({
         "kind": all[0].latency_kind,
         "results": all.iter().map(|f| json!({

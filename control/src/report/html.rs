@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 const UPLOT_JS: &str = include_str!("../../assets/uplot/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../../assets/uplot/uPlot.min.css");
 const PAGE_JS: &str = include_str!("report.js");
+/// What both pages' scripts share (`AllegroChart`).
+const CHART_JS: &str = include_str!("chart.js");
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}\
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:2em}table{border-collapse:collapse;margin:.5em 0}\
@@ -18,7 +20,7 @@ td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:right}td:first-c
 .chart{margin:1em 0}.problem{color:#a00}pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:12px}";
 
 /// Text safe inside HTML.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -173,14 +175,14 @@ pub fn html(r: &Report) -> String {
     )
 }
 
-/// A page: `body`, then `data` (JSON, with any `</` already escaped) as `#report-data`, uPlot
-/// and `script`.
+/// A page: `body`, then `data` (JSON, with any `</` already escaped) as `#report-data`, uPlot,
+/// the shared chart helpers and `script`.
 pub(super) fn page(title: &str, body: &str, data: &str, script: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
          <style>{UPLOT_CSS}{STYLE}</style></head><body>\n{body}\n\
          <script type=\"application/json\" id=\"report-data\">{data}</script>\n\
-         <script>{UPLOT_JS}</script>\n<script>{script}</script>\n</body></html>\n",
+         <script>{UPLOT_JS}</script>\n<script>{CHART_JS}</script>\n<script>{script}</script>\n</body></html>\n",
         esc(title)
     )
 }

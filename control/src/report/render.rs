@@ -82,7 +82,7 @@ pub fn json(r: &Report) -> Value {
 
 /// Mean, lowest and highest of per-second counts, over the seconds from the first to the last
 /// with any.
-fn per_second(v: &[u64]) -> Option<(f64, u64, u64)> {
+pub(super) fn per_second(v: &[u64]) -> Option<(f64, u64, u64)> {
     let first = v.iter().position(|&n| n > 0)?;
     let last = v.iter().rposition(|&n| n > 0)?;
     let s = &v[first..=last];

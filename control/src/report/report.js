@@ -5,16 +5,7 @@
 (function () {
   "use strict";
   const body = document.body;
-  const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
-  // The percentile axis: x = -log10(1 - p/100), so 90, 99, 99.9 ... are evenly spaced; the
-  // largest value sits at x = 6.
-  const MAX_X = 6;
-  function label(x) {
-    if (x >= MAX_X) return "max";
-    if (x <= 0) return "0%";
-    const p = 100 * (1 - Math.pow(10, -x));
-    return p.toFixed(Math.max(0, Math.round(x) - 2)) + "%";
-  }
+  const colors = AllegroChart.colors;
   function camel(s) {
     return s.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join("");
   }
@@ -71,10 +62,8 @@
     {
       const el = document.getElementById("distribution");
       const kinds = ["service", "corrected", "send_delay"].filter((k) => r.percentiles[k].length);
-      const xs = kinds.length
-        ? r.percentiles[kinds[0]].map((p) => (p[0] >= 100 ? MAX_X : -Math.log10(1 - p[0] / 100)))
-        : [];
-      const series = [{ label: "percentile", value: (u, x) => (x == null ? "" : label(x)) }];
+      const xs = kinds.length ? AllegroChart.percentileX(r.percentiles[kinds[0]]) : [];
+      const series = [AllegroChart.percentileSeries()];
       const data = [xs];
       kinds.forEach((k, i) => {
         const pts = r.percentiles[k];
@@ -86,16 +75,7 @@
       el.dataset.series = kinds.length;
       if (kinds.length) {
         new uPlot(
-          {
-            width,
-            height: 320,
-            scales: { x: { time: false, range: [0, MAX_X] }, y: { distr: 3 } },
-            axes: [
-              { splits: () => [0, 1, 2, 3, 4, 5, 6], values: (u, splits) => splits.map(label) },
-              { label: "µs", size: 80 },
-            ],
-            series,
-          },
+          AllegroChart.distribution(width, series, "µs"),
           data,
           el
         );
