@@ -16,10 +16,6 @@ use crate::note::{
 use crate::Error;
 use allegro_engine::clock::NANOS_PER_SEC;
 use allegro_engine::plan::{format_duration, MessageSize, TestDuration};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -634,29 +630,20 @@ fn pull_logs(s: &mut Session, p: &PeerInfo, into: &Path) -> Result<Vec<PathBuf>,
 
 /// Sums the interval histograms of a `receiverd-latency.hdr` (§10.4).
 pub fn read_latency(path: &Path) -> Result<Histogram<u64>, String> {
-    let text = std::fs::read(path).map_err(|e| e.to_string())?;
+    let (intervals, problem) = crate::files::read_intervals(path)?;
+    if let Some(p) = problem {
+        return Err(p);
+    }
     let mut total: Option<Histogram<u64>> = None;
-    let mut de = Deserializer::new();
-    for entry in IntervalLogIterator::new(&text) {
-        let LogEntry::Interval(i) = entry.map_err(|e| format!("{e:?}"))? else {
-            continue;
-        };
-        let raw = decode_base64(i.encoded_histogram()).ok_or("bad base64 in the latency log")?;
-        let h: Histogram<u64> = de
-            .deserialize(&mut &raw[..])
-            .map_err(|e| format!("{e:?}"))?;
+    for i in intervals {
         match &mut total {
             Some(t) => {
-                let _ = t.add(&h);
+                let _ = t.add(&i.histogram);
             }
-            None => total = Some(h),
+            None => total = Some(i.histogram),
         }
     }
     total.ok_or_else(|| "no interval in the latency log".into())
-}
-
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    STANDARD.decode(s.trim()).ok()
 }
 
 /// The rate and parallel-count schedule of an incremental test (§8.4).
@@ -856,12 +843,5 @@ mod tests {
             ..t
         };
         assert_eq!(count.set_options("x")[2].1, "500");
-    }
-
-    #[test]
-    fn base64_round_trip() {
-        assert_eq!(decode_base64("SElTVEZBQQ=="), Some(b"HISTFAA".to_vec()));
-        assert_eq!(decode_base64("Zm9v"), Some(b"foo".to_vec()));
-        assert_eq!(decode_base64("!!"), None);
     }
 }

@@ -309,9 +309,84 @@ fn unescape(v: &str) -> String {
     out
 }
 
+/// One interval of an HdrHistogram interval log.
+#[derive(Debug, Clone)]
+pub struct LogInterval {
+    /// `Tag=` of the line (Allegro's `latency.hlog`); `None` in a Maestro log (§10.4).
+    pub tag: Option<String>,
+    /// Its start, in the log's seconds (absolute in a Maestro log, from the base time in
+    /// Allegro's).
+    pub start_s: f64,
+    pub histogram: Histogram<u64>,
+}
+
+/// A latency log read back: its whole intervals, and, when a line did not parse or decode,
+/// what stopped the reading (the file, the line, and how many intervals came before it).
+pub type LogIntervals = (Vec<LogInterval>, Option<String>);
+
+/// Reads an HdrHistogram interval log: a Maestro `receiverd-latency.hdr` (§10.4) or Allegro's
+/// tagged `latency.hlog`.
+pub fn read_intervals(path: &Path) -> Result<LogIntervals, String> {
+    use hdrhistogram::serialization::interval_log::{
+        IntervalLogIterator, LogEntry, LogIteratorError,
+    };
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut de = hdrhistogram::serialization::Deserializer::new();
+    let mut out = Vec::new();
+    for entry in IntervalLogIterator::new(&bytes) {
+        let i = match entry {
+            Ok(LogEntry::Interval(i)) => i,
+            Ok(_) => continue,
+            Err(LogIteratorError::ParseError { offset }) => {
+                let line = bytes[..offset.min(bytes.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1;
+                let why = format!(
+                    "{}: line {line} does not parse (truncated?): {} interval(s) before it are kept",
+                    path.display(),
+                    out.len()
+                );
+                return Ok((out, Some(why)));
+            }
+        };
+        let decoded = decode_base64(i.encoded_histogram())
+            .ok_or_else(|| "bad base64".to_string())
+            .and_then(|raw| de.deserialize(&mut &raw[..]).map_err(|e| format!("{e:?}")));
+        match decoded {
+            Ok(histogram) => out.push(LogInterval {
+                tag: i.tag().map(|t| t.as_str().to_owned()),
+                start_s: i.start_timestamp().as_secs_f64(),
+                histogram,
+            }),
+            Err(e) => {
+                let why = format!(
+                    "{}: an interval's histogram does not decode ({e}): {} interval(s) before it are kept",
+                    path.display(),
+                    out.len()
+                );
+                return Ok((out, Some(why)));
+            }
+        }
+    }
+    Ok((out, None))
+}
+
+pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(s.trim()).ok()
+}
+
 #[cfg(test)]
 mod read_tests {
     use super::*;
+
+    #[test]
+    fn base64_round_trip() {
+        assert_eq!(decode_base64("SElTVEZBQQ=="), Some(b"HISTFAA".to_vec()));
+        assert_eq!(decode_base64("Zm9v"), Some(b"foo".to_vec()));
+        assert_eq!(decode_base64("!!"), None);
+    }
 
     #[test]
     fn a_rate_file_and_properties_read_back_as_written() {

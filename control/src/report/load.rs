@@ -2,11 +2,7 @@
 
 use super::{Interval, Part, PartKind, Report};
 use allegro_engine::stats::{Histograms, MAX_LATENCY_US};
-use allegro_maestro::files::{read_properties, read_rate_file};
-use base64::Engine as _;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use hdrhistogram::serialization::Deserializer;
-use hdrhistogram::Histogram;
+use allegro_maestro::files::{read_intervals, read_properties, read_rate_file};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -201,64 +197,28 @@ fn read_rate_csv(path: &Path, rate: &mut BTreeMap<i64, (u64, u64)>, problems: &m
 /// `untagged`). A damaged line ends the reading: the intervals before it are kept and the
 /// file is named with the line.
 fn read_latency_log(path: &Path, untagged: &'static str, p: &mut Part, problems: &mut Vec<String>) {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return problems.push(format!("{}: {e}", path.display())),
+    let intervals = match read_intervals(path) {
+        Ok((intervals, problem)) => {
+            problems.extend(problem);
+            intervals
+        }
+        Err(e) => return problems.push(e),
     };
-    let mut de = Deserializer::new();
-    let mut first: Option<f64> = None;
-    let line_of = |offset: usize| {
-        bytes[..offset.min(bytes.len())]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
-    };
-    let mut kept = 0;
-    for entry in IntervalLogIterator::new(&bytes) {
-        let i = match entry {
-            Ok(LogEntry::Interval(i)) => i,
-            Ok(_) => continue,
-            Err(hdrhistogram::serialization::interval_log::LogIteratorError::ParseError {
-                offset,
-            }) => {
-                problems.push(format!(
-                    "{}: line {} does not parse (truncated?): {kept} interval(s) before it are kept",
-                    path.display(),
-                    line_of(offset)
-                ));
-                return;
-            }
-        };
-        let tag = match i.tag().map(|t| t.as_str()) {
+    let first = intervals.first().map_or(0.0, |i| i.start_s);
+    for i in intervals {
+        let tag = match i.tag.as_deref() {
             None => untagged,
             Some("service") => "service",
             Some("corrected") => "corrected",
             Some("send-delay") => "send_delay",
             Some(_) => continue,
         };
-        let h: Histogram<u64> = match base64::engine::general_purpose::STANDARD
-            .decode(i.encoded_histogram().trim())
-            .map_err(|e| e.to_string())
-            .and_then(|raw| de.deserialize(&mut &raw[..]).map_err(|e| format!("{e:?}")))
-        {
-            Ok(h) => h,
-            Err(e) => {
-                problems.push(format!(
-                    "{}: an interval's histogram does not decode ({e}): {kept} interval(s) before it are kept",
-                    path.display()
-                ));
-                return;
-            }
-        };
-        kept += 1;
-        let start = i.start_timestamp().as_secs_f64();
-        let at_s = start - *first.get_or_insert(start);
         let target = match tag {
             "service" => &mut p.latency.service,
             "corrected" => &mut p.latency.corrected,
             _ => &mut p.latency.send_delay,
         };
+        let h = &i.histogram;
         // Values past the bounds are clamped, as the engine records them.
         for v in h.iter_recorded() {
             let value = v.value_iterated_to().clamp(1, MAX_LATENCY_US);
@@ -266,7 +226,7 @@ fn read_latency_log(path: &Path, untagged: &'static str, p: &mut Part, problems:
         }
         if !h.is_empty() {
             p.over_time.push(Interval {
-                at_s,
+                at_s: i.start_s - first,
                 tag,
                 p50: h.value_at_quantile(0.5),
                 p99: h.value_at_quantile(0.99),
