@@ -300,10 +300,7 @@ impl<S: Session> Pump<S> {
                 Some(0) => return Err(SessionError::Closed.into()),
                 Some(n) => {
                     self.rx_tail += n;
-                    if n == offered && self.rx.len() < RX_SIZE {
-                        // A busy stream: read it in large buffers from now on.
-                        self.rx.resize(RX_SIZE, 0);
-                    }
+                    grow_if_filled(&mut self.rx, n == offered);
                     // A sender's stream is its acknowledgements.
                     let before = stats.counters.received + stats.counters.acked;
                     let used = self.session.handle_input(
@@ -397,6 +394,15 @@ impl<S: Session> Pump<S> {
             let len = self.rx.len() * 2;
             self.rx.resize(len, 0);
         }
+    }
+}
+
+/// A read `filled` all the room `buf` offered: the stream is busy, so it is read in [`RX_SIZE`]
+/// buffers from now on (a buffer starts at [`RX_START`], what an idle connection needs).
+#[inline]
+pub(crate) fn grow_if_filled(buf: &mut Vec<u8>, filled: bool) {
+    if filled && buf.len() < RX_SIZE {
+        buf.resize(RX_SIZE, 0);
     }
 }
 

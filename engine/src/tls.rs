@@ -278,9 +278,8 @@ impl TlsLayer {
                 None => return Ok(None),
                 Some(0) => return Ok(Some(0)),
                 Some(n) => {
-                    if n == self.inbuf.len() && n < crate::pump::RX_SIZE {
-                        self.inbuf.resize(crate::pump::RX_SIZE, 0);
-                    }
+                    let filled = n == self.inbuf.len();
+                    crate::pump::grow_if_filled(&mut self.inbuf, filled);
                     (self.in_pos, self.in_len) = (0, n);
                 }
             }
