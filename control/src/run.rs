@@ -61,8 +61,9 @@ impl RunConfig {
             (None, Some(n)) => Policy::Node(n),
             (None, None) => Policy::AllCores,
         };
-        let placement =
-            placement::resolve(&policy, Path::new("/")).map_err(|e| BadInput(e.to_string()))?;
+        let allowed = placement::allowed_cpus().ok();
+        let placement = placement::resolve(&policy, Path::new("/"), allowed.as_deref())
+            .map_err(|e| BadInput(e.to_string()))?;
         let peer = a.url.is_none();
         let url = match a.url {
             Some(u) => u.parse::<allegro_engine::url::Url>().map_err(|e| {
@@ -679,6 +680,7 @@ fn host_facts(broker: std::net::SocketAddr) -> Value {
         "hostname": h.hostname,
         "kernel": h.kernel,
         "cpus_online": h.cpus_online,
+        "cpus_allowed": h.cpus_allowed,
         "container": h.container,
         "network": {
             "local_addr": h.network.local_addr.map(|a| a.to_string()),

@@ -11,6 +11,9 @@ pub struct Host {
     pub hostname: String,
     pub kernel: String,
     pub cpus_online: String,
+    /// The CPUs this process may run on (`sched_getaffinity(2)`: a cpuset, `taskset`, a
+    /// container's `--cpuset-cpus`), as a kernel CPU list.
+    pub cpus_allowed: String,
     /// The container runtime this process runs under (`docker`, `podman`, `kubernetes`,
     /// `containerd`, `lxc`, or what `$container` says), `None` on bare metal or a VM.
     pub container: Option<String>,
@@ -25,8 +28,9 @@ pub struct Network {
     /// The interface holding that address.
     pub interface: Option<String>,
     pub loopback: bool,
-    /// In a container: `host` when the host's interfaces are visible (Docker's `docker0`, or
-    /// more than one non-loopback interface besides the container's own), `bridge` otherwise.
+    /// In a container: `host` when the host's interfaces are visible (a bridge such as Docker's
+    /// `docker0` or `br-…`, a `veth` end, or more than two interfaces besides `lo`), `bridge`
+    /// otherwise (a container on bridges sees only its own end of each).
     pub container_mode: Option<&'static str>,
 }
 
@@ -154,7 +158,9 @@ fn network(broker: SocketAddr, in_container: bool) -> Network {
             .collect();
         names.sort_unstable();
         names.dedup();
-        if names.contains(&"docker0") || names.len() > 2 {
+        let host_side =
+            |n: &&str| n.starts_with("docker") || n.starts_with("br-") || n.starts_with("veth");
+        if names.iter().any(host_side) || names.len() > 2 {
             "host"
         } else {
             "bridge"
@@ -175,6 +181,9 @@ pub fn host(broker: SocketAddr) -> Host {
         hostname: read("/proc/sys/kernel/hostname").unwrap_or_default(),
         kernel: read("/proc/sys/kernel/osrelease").unwrap_or_default(),
         cpus_online: read("/sys/devices/system/cpu/online").unwrap_or_default(),
+        cpus_allowed: crate::placement::allowed_cpus()
+            .map(|c| crate::placement::cpu_list(&c))
+            .unwrap_or_default(),
         network: network(broker, container.is_some()),
         container,
     }
@@ -191,5 +200,7 @@ mod tests {
         assert!(h.network.loopback);
         assert_eq!(h.network.local_addr, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(h.network.interface.as_deref(), Some("lo"));
+        let allowed = crate::placement::allowed_cpus().unwrap();
+        assert_eq!(h.cpus_allowed, crate::placement::cpu_list(&allowed));
     }
 }

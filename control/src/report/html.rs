@@ -51,12 +51,13 @@ fn host_and_shards(body: &mut String, s: &serde_json::Value) {
         let _ = write!(
             body,
             "<table class=\"host\"><tr><td>host</td><td>{}</td></tr><tr><td>kernel</td><td>{}</td></tr>\
-             <tr><td>CPUs online</td><td>{}</td></tr><tr><td>shards on CPUs</td><td>{}</td></tr>\
+             <tr><td>CPUs online</td><td>{}</td></tr><tr><td>CPUs allowed</td><td>{}</td></tr><tr><td>shards on CPUs</td><td>{}</td></tr>\
              <tr><td>NUMA nodes</td><td>{}</td></tr><tr><td>runtime</td><td>{}</td></tr>\
              <tr><td>container</td><td>{container}</td></tr><tr><td>network path to the broker</td><td>{}</td></tr></table>",
             str_of(&h["hostname"]),
             str_of(&h["kernel"]),
             str_of(&h["cpus_online"]),
+            str_of(&h["cpus_allowed"]),
             str_of(&c["cores"]),
             str_of(&c["numa_nodes"]),
             str_of(&c["backend"]),

@@ -104,8 +104,12 @@ pub fn run(d: &Daemon<'_>, stop: &dyn Fn() -> bool, summary: SummaryHook) -> Res
     let mut engine = Engine {
         results,
         metrics: metrics.clone(),
-        placement: placement::resolve(cores, Path::new("/"))
-            .map_err(|e| Error::Placement(e.to_string()))?,
+        placement: placement::resolve(
+            cores,
+            Path::new("/"),
+            placement::allowed_cpus().ok().as_deref(),
+        )
+        .map_err(|e| Error::Placement(e.to_string()))?,
         summary,
         running: None,
         draining: None,
