@@ -628,7 +628,8 @@ pub fn write_worker_summary(plan: &Plan, placement: &Placement, o: &Outcome, dir
         metrics_linger: 0,
         report: false,
     };
-    let summary = output::summary(&cfg, o, Some(dir));
+    let mut summary = output::summary(&cfg, o, Some(dir));
+    summary["host"] = host_facts(o.addr);
     if let Err(e) = std::fs::write(
         dir.join("summary.json"),
         serde_json::to_string_pretty(&summary).unwrap_or_default(),
