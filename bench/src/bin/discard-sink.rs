@@ -4,7 +4,8 @@
 //! channel, queue.declare, confirm.select), then discards every byte with `recv(MSG_TRUNC)` (the kernel drops the data
 //! without copying it), so the sender, not the sink, is what gets measured.
 //!
-//! `discard-sink --port P [--cpu C] [--connections N]` prints `listening PORT` once ready, and
+//! `discard-sink --port P [--bind ADDR] [--cpu C] [--connections N]` (ADDR default 127.0.0.1)
+//! prints `listening PORT` once ready, and
 //! after N connections have closed one JSON line: bytes, seconds (first to last byte), and the
 //! rate.
 
@@ -33,8 +34,9 @@ fn main() {
             eprintln!("discard-sink: cannot pin to CPU {cpu}: {e}");
         }
     }
-    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| {
-        eprintln!("discard-sink: cannot listen on port {port}: {e}");
+    let bind = arg(&args, "--bind").unwrap_or_else(|| "127.0.0.1".into());
+    let listener = TcpListener::bind((bind.as_str(), port)).unwrap_or_else(|e| {
+        eprintln!("discard-sink: cannot listen on {bind} port {port}: {e}");
         std::process::exit(1)
     });
     println!(

@@ -3,7 +3,7 @@
 //! pre-encoded into a 64 KiB block and written by a plain loop of `write(2)`
 //! calls.
 //!
-//! `raw-write --port P [--cpu C] [--seconds S] [--size N] [--topic T] [--protocol mqtt|stomp|amqp091]`
+//! `raw-write --port P [--host H] [--cpu C] [--seconds S] [--size N] [--topic T] [--protocol mqtt|stomp|amqp091]`
 //! connects, does the handshake, writes for S seconds, and prints one JSON line: bytes, frames,
 //! seconds. A STOMP frame goes to destination `/queue/T`, an AMQP 0-9-1 one to queue T.
 
@@ -36,8 +36,9 @@ fn main() {
             eprintln!("raw-write: cannot pin to CPU {cpu}: {e}");
         }
     }
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| {
-        eprintln!("raw-write: cannot connect to port {port}: {e}");
+    let host = arg(&args, "--host").unwrap_or_else(|| "127.0.0.1".into());
+    let mut s = TcpStream::connect((host.as_str(), port)).unwrap_or_else(|e| {
+        eprintln!("raw-write: cannot connect to {host} port {port}: {e}");
         std::process::exit(1)
     });
     let _ = s.set_nodelay(true);

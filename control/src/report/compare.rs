@@ -20,6 +20,8 @@ pub struct Figures {
     /// The distribution of `latency_kind` latency: (percentile, µs), as the report has it.
     pub distribution: Vec<(f64, u64)>,
     pub source: String,
+    /// Where the first part with host facts ran: container, and the way to the broker.
+    pub ran: Option<(String, String)>,
     pub settings: Vec<(&'static str, Option<String>)>,
     pub send_rate: f64,
     pub receive_rate: f64,
@@ -87,9 +89,16 @@ pub fn figures(r: &Report) -> Figures {
             .chain(std::iter::once(("max".to_string(), hist.max())))
             .collect()
     };
+    let ran = r
+        .parts
+        .iter()
+        .filter_map(|p| p.summary.as_ref())
+        .find(|s| s["host"].is_object())
+        .map(|s| super::ran_where(&s["host"]));
     Figures {
         distribution,
         source: r.source.display().to_string(),
+        ran,
         settings,
         send_rate,
         receive_rate,
@@ -128,6 +137,8 @@ pub fn json(all: &[Figures]) -> Value {
         "differences": differences(all),
         "results": all.iter().map(|f| json!({
             "source": f.source,
+            "container": f.ran.as_ref().map(|r| &r.0),
+            "network_path": f.ran.as_ref().map(|r| &r.1),
             "settings": f.settings.iter().map(|(l, v)| (l.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "send_rate": f.send_rate,
             "receive_rate": f.receive_rate,
@@ -148,7 +159,13 @@ pub fn json(all: &[Figures]) -> Value {
 pub fn text(all: &[Figures]) -> String {
     let mut out = String::new();
     for (i, f) in all.iter().enumerate() {
-        let _ = writeln!(out, "{}  {}", (b'A' + i as u8) as char, f.source);
+        let _ = write!(out, "{}  {}", (b'A' + i as u8) as char, f.source);
+        let _ = match &f.ran {
+            Some((container, path)) => {
+                writeln!(out, "  [container: {container}; to the broker: {path}]")
+            }
+            None => writeln!(out),
+        };
     }
     let head: String = (0..all.len())
         .map(|i| {

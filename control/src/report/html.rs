@@ -37,17 +37,8 @@ fn host_and_shards(body: &mut String, s: &serde_json::Value) {
         v => esc(&v.to_string()),
     };
     if h.is_object() {
-        let n = &h["network"];
-        let path = match (n["loopback"].as_bool(), n["interface"].as_str()) {
-            (Some(true), _) => "loopback".to_string(),
-            (_, Some(i)) => format!("{i} ({})", str_of(&n["local_addr"])),
-            _ => "-".into(),
-        };
-        let container = match (h["container"].as_str(), n["container_mode"].as_str()) {
-            (Some(c), Some(m)) => format!("{} ({m} network)", esc(c)),
-            (Some(c), None) => esc(c),
-            _ => "none".into(),
-        };
+        let (container, path) = super::ran_where(h);
+        let container = esc(&container);
         let _ = write!(
             body,
             "<table class=\"host\"><tr><td>host</td><td>{}</td></tr><tr><td>kernel</td><td>{}</td></tr>\

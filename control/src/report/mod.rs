@@ -17,6 +17,23 @@ use allegro_engine::stats::Histograms;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// Where a run ran, from its summary's `host` facts: the container (`none`, `docker (bridge
+/// network)`) and the way to the broker (`loopback`, `eth0 (172.30.0.3)`, `-` when unknown).
+pub fn ran_where(h: &Value) -> (String, String) {
+    let n = &h["network"];
+    let path = match (n["loopback"].as_bool(), n["interface"].as_str()) {
+        (Some(true), _) => "loopback".to_string(),
+        (_, Some(i)) => format!("{i} ({})", n["local_addr"].as_str().unwrap_or("-")),
+        _ => "-".into(),
+    };
+    let container = match (h["container"].as_str(), n["container_mode"].as_str()) {
+        (Some(c), Some(m)) => format!("{c} ({m} network)"),
+        (Some(c), None) => c.to_string(),
+        _ => "none".into(),
+    };
+    (container, path)
+}
+
 /// One directory of result files.
 #[derive(Debug)]
 pub struct Part {
