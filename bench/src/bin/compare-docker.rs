@@ -12,7 +12,8 @@
 //! loopback) for `bare`, `host` and `cpuset`, on the bridge for `bridge`. Loads:
 //! - `ceiling`: no broker, one MQTT QoS 0 sender into `discard-sink`;
 //! - `mosquitto`: MQTT QoS 1, one sender and one receiver, through Mosquitto;
-//! - `rabbitmq`: AMQP 0-9-1, one publisher and one consumer on a queue, through RabbitMQ.
+//! - `rabbitmq`: AMQP 0-9-1, one publisher with confirms (so that the queue does not grow
+//!   without bound and the rate is the broker's steady one) and one consumer, through RabbitMQ.
 //!
 //! Every load runs unbounded (the highest rate the path takes) with Allegro's one shard pinned
 //! to `--load-cpu`. The raw network path is measured the same way first: `iperf3` (one stream,
@@ -614,7 +615,7 @@ fn measure(
             allegro_run(
                 c,
                 mode,
-                &format!("amqp091://{}/cmp-{mode}-{round}", far.addr),
+                &format!("amqp091://{}/cmp-{mode}-{round}?confirm=true", far.addr),
                 &["--parallel", "1", "--receivers", "1"],
                 &dir,
             )
