@@ -125,6 +125,58 @@ fn a_fixed_rate_test_runs_through_the_compose_deployment() {
         .collect();
     assert_eq!(workers.len(), 2, "a results directory per worker container");
 
+    // On the host's network, confined to one CPU: the engine says so, and places its shards on
+    // that CPU alone (a peer-to-peer run, no broker needed).
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let last_cpu = online.trim().rsplit([',', '-']).next().unwrap().to_string();
+    let out = Command::new("/usr/bin/docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--cpuset-cpus",
+            &last_cpu,
+        ])
+        .args([
+            "allegro:test",
+            "run",
+            "--duration",
+            "1s",
+            "--quiet",
+            "--no-report",
+        ])
+        .args(["--output", "json", "--results", "/tmp/results"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "allegro run in a host-network container failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_schema(&s, "docs/summary.schema.json");
+    assert_eq!(s["host"]["container"], "docker", "{}", s["host"]);
+    assert_eq!(
+        s["host"]["network"]["container_mode"], "host",
+        "{}",
+        s["host"]
+    );
+    assert_eq!(
+        s["host"]["cpus_allowed"],
+        last_cpu.as_str(),
+        "{}",
+        s["host"]
+    );
+    let cpu: u64 = last_cpu.parse().unwrap();
+    assert_eq!(
+        s["config"]["cores"],
+        serde_json::json!([cpu]),
+        "{}",
+        s["config"]
+    );
+    assert!(s["totals"]["received"].as_u64().unwrap() > 0);
+
     // And the deployment is gone.
     let ps = Command::new("/usr/bin/docker")
         .args([
