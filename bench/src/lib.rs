@@ -155,6 +155,71 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// MQTT 3.1.1 CONNECT (clean session, no keep-alive) on a blocking stream, then its CONNACK.
+pub fn mqtt_connect(s: &mut std::net::TcpStream, client_id: &str) {
+    use allegro_wire::mqtt::{Connect, Packet, Properties, Protocol};
+    use std::io::{Read, Write};
+    let mut out = Vec::new();
+    Packet::Connect(Connect {
+        protocol: Protocol::V311,
+        clean_start: true,
+        keep_alive: 0,
+        client_id,
+        will: None,
+        username: None,
+        password: None,
+        properties: Properties::EMPTY,
+    })
+    .encode(Protocol::V311, &mut out);
+    s.write_all(&out).expect("write CONNECT");
+    let mut ack = [0u8; 4];
+    s.read_exact(&mut ack).expect("read CONNACK");
+}
+
+/// An MQTT 3.1.1 QoS 0 PUBLISH of `body` on `topic`, encoded whole.
+pub fn mqtt_publish_frame(topic: &str, body: &[u8]) -> Vec<u8> {
+    use allegro_wire::mqtt::{encode_publish_header, Protocol, QoS};
+    let mut frame = Vec::new();
+    encode_publish_header(
+        Protocol::V311,
+        QoS::AtMostOnce,
+        false,
+        false,
+        topic,
+        0,
+        body.len(),
+        &mut frame,
+    );
+    frame.extend_from_slice(body);
+    frame
+}
+
+/// Runs `cmd` (stdin closed) and parses its standard output as one JSON value; the error names
+/// `what` and carries its standard error.
+pub fn json_output(cmd: &mut Command, what: &str) -> Result<Value, String> {
+    let o = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    serde_json::from_slice(&o.stdout).map_err(|e| {
+        format!(
+            "{what} said no JSON ({e}, {}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )
+    })
+}
+
+/// The calling thread's CPU time so far (user + system seconds).
+pub fn thread_cpu_s() -> f64 {
+    // SAFETY: rusage is plain integers, for which all-zero bytes are a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage; getrusage fills it for the calling thread.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -30,7 +30,9 @@
 //! [--out DIR]`. Needs a running Docker engine and the images of `deploy/docker/build` made
 //! from this build's `allegro` (checked): `scripts/compare-docker` sees to both.
 
-use allegro_bench::{arg, bin_dir, context, free_port, repo_root, stats, write_record};
+use allegro_bench::{
+    arg, bin_dir, context, free_port, json_output, repo_root, stats, write_record,
+};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -365,16 +367,7 @@ fn iperf(c: &Cfg, mode: &str, round: usize) -> Result<f64, String> {
             cmd
         }
     };
-    let o = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("iperf3 ({mode}): {e}"))?;
-    let v: Value = serde_json::from_slice(&o.stdout).map_err(|e| {
-        format!(
-            "iperf3 ({mode}) said no JSON ({e}): {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )
-    })?;
+    let v = json_output(&mut cmd, &format!("iperf3 ({mode})"))?;
     v["end"]["sum_received"]["bits_per_second"]
         .as_f64()
         .ok_or_else(|| format!("iperf3 ({mode}): {}", v["error"]))
@@ -563,16 +556,7 @@ fn raw(c: &Cfg, mode: &str, round: usize) -> Result<f64, String> {
         cmd.args(["allegro-base:bookworm", "raw-write"]).args(args);
         cmd
     };
-    let o = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("raw-write ({mode}): {e}"))?;
-    let v: Value = serde_json::from_slice(&o.stdout).map_err(|e| {
-        format!(
-            "raw-write ({mode}) said no JSON ({e}): {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )
-    })?;
+    let v = json_output(&mut cmd, &format!("raw-write ({mode})"))?;
     match (v["frames"].as_f64(), v["seconds"].as_f64()) {
         (Some(f), Some(s)) if s > 0.0 => Ok(f / s),
         _ => Err(format!("raw-write ({mode}): {v}")),

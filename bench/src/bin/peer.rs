@@ -1,12 +1,51 @@
 //! Allegro's own ceiling end to end, with no broker: `allegro run` with no URL (AMQP 1.0,
 //! pre-settled, 100-byte bodies, one sender on CPU 0 into the loopback receiver on CPU 1,
-//! latency recorded for every message), alternating the io_uring and epoll runtimes.
+//! latency recorded for every message), alternating the io_uring and epoll runtimes, and in
+//! each round the raw write loop (`raw-write`: pre-encoded MQTT frames of the same body size,
+//! one `write` per 64 KiB, from CPU 0) into `discard-sink` (CPU 1) as the baseline, so that the
+//! end-to-end rate is a ratio to it measured in the same run.
 //!
 //! `peer [--rounds 3] [--seconds 5] [--size 100] [--parallel 1]`
 
 use allegro_bench::{arg, bin_dir, context, run_measured, stats, write_record};
 use serde_json::{json, Value};
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+/// The raw write loop from CPU 0 into a fresh sink on CPU 1: frames per second.
+fn raw_loop(seconds: &str, size: &str) -> Result<f64, String> {
+    let mut sink = Command::new(bin_dir().join("discard-sink"))
+        .args(["--port", "0", "--cpu", "1", "--connections", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start discard-sink: {e}"))?;
+    let mut first = String::new();
+    let _ = BufReader::new(sink.stdout.as_mut().expect("piped")).read_line(&mut first);
+    let port = first
+        .trim()
+        .strip_prefix("listening ")
+        .ok_or_else(|| format!("discard-sink said '{first}'"))?
+        .to_owned();
+    let r = run_measured(Command::new(bin_dir().join("raw-write")).args([
+        "--port",
+        &port,
+        "--cpu",
+        "0",
+        "--seconds",
+        seconds,
+        "--size",
+        size,
+    ]))
+    .map_err(|e| format!("raw-write: {e}"))?;
+    let _ = sink.kill();
+    let _ = sink.wait();
+    let v: Value = serde_json::from_str(r.stdout.trim())
+        .map_err(|e| format!("raw-write said '{}' ({e}): {}", r.stdout.trim(), r.stderr))?;
+    match (v["frames"].as_f64(), v["seconds"].as_f64()) {
+        (Some(f), Some(s)) if s > 0.0 => Ok(f / s),
+        _ => Err(format!("raw-write: {v}")),
+    }
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -16,7 +55,22 @@ fn main() {
     let parallel = arg(&args, "--parallel", "1");
     let results_dir = std::env::temp_dir().join("allegro-bench-peer");
     let mut rows: Vec<(String, f64, f64, u64)> = Vec::new();
+    let mut raws: Vec<f64> = Vec::new();
     for round in 0..rounds {
+        match raw_loop(&seconds, &size) {
+            Ok(r) => {
+                println!(
+                    "round {} raw write loop: {:.2} M msg/s into the sink",
+                    round + 1,
+                    r / 1e6
+                );
+                raws.push(r);
+            }
+            Err(e) => {
+                eprintln!("round {} raw write loop failed: {e}", round + 1);
+                std::process::exit(1);
+            }
+        }
         for backend in ["uring", "epoll"] {
             let r = run_measured(Command::new(bin_dir().join("allegro")).args([
                 "run",
@@ -70,15 +124,19 @@ fn main() {
             .collect();
         let (m, lo, hi) = stats(&rates);
         let (c, _, _) = stats(&cpus);
+        // Each round's end-to-end rate over the same round's raw loop.
+        let ratios: Vec<f64> = rates.iter().zip(&raws).map(|(a, r)| a / r).collect();
+        let (rm, rlo, rhi) = stats(&ratios);
         println!(
-            "median {backend}: {:.2} M msg/s [{:.2}-{:.2}], {c:.3} CPU s per M msgs",
+            "median {backend}: {:.2} M msg/s [{:.2}-{:.2}], {c:.3} CPU s per M msgs, {rm:.2} of the raw write loop [{rlo:.2}-{rhi:.2}]",
             m / 1e6,
             lo / 1e6,
             hi / 1e6
         );
         medians.insert(
             backend.into(),
-            json!({"msgs_per_s": m, "min": lo, "max": hi, "cpu_s_per_million": c}),
+            json!({"msgs_per_s": m, "min": lo, "max": hi, "cpu_s_per_million": c,
+                   "to_raw_loop": {"median": rm, "min": rlo, "max": rhi}}),
         );
     }
     let rec = json!({
@@ -87,6 +145,7 @@ fn main() {
         "setup": {"size": size, "seconds": seconds, "parallel": parallel, "settle": "presettled",
                   "latency": "recorded for every message", "cores": "sender shard on CPU 0, receiver shard on CPU 1"},
         "rounds": rows.iter().map(|(b, r, c, p)| json!({"backend": b, "msgs_per_s": r, "cpu_s_per_million": c, "p99_us": p})).collect::<Vec<_>>(),
+        "raw_loop_msgs_per_s": raws,
         "median": medians,
     });
     match write_record("peer", &rec) {

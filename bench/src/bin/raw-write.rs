@@ -7,7 +7,6 @@
 //! connects, does the handshake, writes for S seconds, and prints one JSON line: bytes, frames,
 //! seconds. A STOMP frame goes to destination `/queue/T`, an AMQP 0-9-1 one to queue T.
 
-use allegro_wire::mqtt::{encode_publish_header, Connect, Packet, Properties, Protocol, QoS};
 use allegro_wire::stomp;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -53,8 +52,8 @@ fn main() {
             amqp091_frame(&topic, &body)
         }
         _ => {
-            mqtt_handshake(&mut s);
-            mqtt_frame(&topic, &body)
+            allegro_bench::mqtt_connect(&mut s, "raw-write");
+            allegro_bench::mqtt_publish_frame(&topic, &body)
         }
     };
     // One 64 KiB block of whole frames.
@@ -79,41 +78,6 @@ fn main() {
         bytes / frame.len() as u64,
         frame.len()
     );
-}
-
-fn mqtt_handshake(s: &mut TcpStream) {
-    let mut out = Vec::new();
-    Packet::Connect(Connect {
-        protocol: Protocol::V311,
-        clean_start: true,
-        keep_alive: 0,
-        client_id: "raw-write",
-        will: None,
-        username: None,
-        password: None,
-        properties: Properties::EMPTY,
-    })
-    .encode(Protocol::V311, &mut out);
-    s.write_all(&out).expect("write CONNECT");
-    let mut ack = [0u8; 4];
-    s.read_exact(&mut ack).expect("read CONNACK");
-}
-
-/// An MQTT 3.1.1 QoS 0 PUBLISH of `body` on `topic`.
-fn mqtt_frame(topic: &str, body: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::new();
-    encode_publish_header(
-        Protocol::V311,
-        QoS::AtMostOnce,
-        false,
-        false,
-        topic,
-        0,
-        body.len(),
-        &mut frame,
-    );
-    frame.extend_from_slice(body);
-    frame
 }
 
 fn stomp_handshake(s: &mut TcpStream) {

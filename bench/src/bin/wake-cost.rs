@@ -5,19 +5,10 @@
 //!
 //! `wake-cost [--rounds 3] [--seconds 2] [--us 100,1000] [--cpu 1]`
 
-use allegro_bench::{arg, context, stats, write_record};
+use allegro_bench::{arg, context, stats, thread_cpu_s, write_record};
 use glommio::{timer::Timer, LocalExecutorBuilder, Placement};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-fn thread_cpu_s() -> f64 {
-    // SAFETY: rusage is plain integers, for which all-zero bytes are a valid value.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `ru` is a valid, writable rusage; getrusage fills it for the calling thread.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
 
 /// CPU microseconds per sleep of `us` over `secs`, with plain nanosleep on a pinned thread.
 fn plain(us: u64, secs: u64, cpu: usize) -> f64 {
