@@ -220,6 +220,56 @@ pub fn thread_cpu_s() -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// A running `discard-sink` on loopback; killed when dropped unless [`Sink::finish`] saw it
+/// end.
+#[derive(Debug)]
+pub struct Sink {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    pub port: u16,
+}
+
+impl Sink {
+    /// Starts a sink pinned to `cpu` that ends after `connections` have closed.
+    pub fn start(cpu: &str, connections: usize) -> Result<Sink, String> {
+        use std::io::BufRead;
+        let mut child = Command::new(bin_dir().join("discard-sink"))
+            .args(["--port", "0", "--cpu", cpu, "--connections"])
+            .arg(connections.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start discard-sink: {e}"))?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut sink = Sink {
+            child,
+            lines: std::io::BufReader::new(stdout).lines(),
+            port: 0,
+        };
+        let first = sink.lines.next().and_then(Result::ok).unwrap_or_default();
+        sink.port = first
+            .strip_prefix("listening ")
+            .and_then(|p| p.trim().parse().ok())
+            .ok_or_else(|| format!("discard-sink said '{first}'"))?;
+        Ok(sink)
+    }
+
+    /// Waits for the sink to end and returns its one JSON line (what it received).
+    pub fn finish(mut self) -> Result<Value, String> {
+        let line = self.lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = self.child.wait();
+        serde_json::from_str(&line).map_err(|e| format!("sink output '{line}': {e}"))
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

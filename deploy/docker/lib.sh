@@ -3,9 +3,10 @@
 #
 # The Docker engine is Debian's (docker.io, with docker-compose and mmdebstrap). Nothing starts
 # it on install; engine_up starts `dockerd` when no engine answers and engine_down stops the one
-# it started, by its pid. It runs with --iptables=false: containers here talk only to each other
-# and to the host, nothing is routed beyond the machine, and the host's firewall (which the
-# project's network-namespace tests rely on) is left exactly as it was.
+# it started, by its pid. It runs with --iptables=false and --ip-forward=false: containers here
+# talk only to each other and to the host, nothing is routed beyond the machine, and the host's
+# firewall and forwarding setting (which the project's network-namespace tests rely on) are left
+# as they were.
 
 # shellcheck source-path=SCRIPTDIR source=../../scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -39,7 +40,7 @@ engine_up() {
 		return 0
 	fi
 	log "docker: starting dockerd (log: $ALLEGRO_DOCKER_STATE/dockerd.log)"
-	/usr/sbin/dockerd --iptables=false --ip-masq=false \
+	/usr/sbin/dockerd --iptables=false --ip-masq=false --ip-forward=false \
 		--pidfile "$ALLEGRO_DOCKER_STATE/dockerd.pid" \
 		>"$ALLEGRO_DOCKER_STATE/dockerd.log" 2>&1 9>&- &
 	pid=$!
@@ -51,6 +52,7 @@ engine_up() {
 		sleep 0.5
 	done
 	tail -n 20 "$ALLEGRO_DOCKER_STATE/dockerd.log" >&2
+	engine_down
 	die "docker: dockerd did not answer after ${i} tries (log: $ALLEGRO_DOCKER_STATE/dockerd.log)"
 }
 
@@ -86,10 +88,18 @@ compose() {
 		-f "$ALLEGRO_DOCKER_DIR/sut-${ALLEGRO_SUT:-mosquitto}.yml" "$@"
 }
 
-# The results directory on the host, made before compose would make it (as root, empty).
+# The results directory on the host, made before compose would make it (as root, empty), and
+# absolute (compose would take a relative one from deploy/docker/).
 results_dir() {
-	export ALLEGRO_RESULTS=${ALLEGRO_RESULTS:-$ALLEGRO_REPO/results/docker}
+	ALLEGRO_RESULTS=$(realpath -m "${ALLEGRO_RESULTS:-$ALLEGRO_REPO/results/docker}")
+	export ALLEGRO_RESULTS
 	mkdir -p "$ALLEGRO_RESULTS"
+}
+
+# running_workers: how many worker containers of the deployment are running.
+running_workers() {
+	"$DOCKER" ps -q --filter "label=com.docker.compose.project=${ALLEGRO_PROJECT:-allegro}" \
+		--filter label=com.docker.compose.service=worker --filter status=running | wc -l
 }
 
 # deployment_up WORKERS: images (built if missing), then broker, SUT and workers, detached.
@@ -108,18 +118,21 @@ deployment_up() {
 		die "docker: the deployment did not come up"
 	}
 	for i in $(seq 1 30); do
-		[[ $(compose ps -q worker | wc -l) -eq $workers ]] && return 0
+		[[ $(running_workers) -eq $workers ]] && return 0
 		sleep 1
 	done
 	compose ps >&2 || true
-	die "docker: $workers worker(s) asked for, $(compose ps -q worker | wc -l) running after 30 s"
+	compose logs --tail 20 worker >&2 || true
+	die "docker: $workers worker(s) asked for, $(running_workers) running after 30 s"
 }
 
-# deployment_down: containers and networks of the deployment go; results stay.
+# deployment_down: containers and networks of the deployment go; results stay. Returns 1 (and
+# says why) when they do not, so that a caller's cleanup goes on.
 deployment_down() {
 	results_dir
 	compose --profile client down --remove-orphans --timeout 10 >"$ALLEGRO_DOCKER_STATE/down.log" 2>&1 || {
 		cat "$ALLEGRO_DOCKER_STATE/down.log" >&2
-		die "docker: the deployment did not come down"
+		log "ERROR: docker: the deployment did not come down"
+		return 1
 	}
 }

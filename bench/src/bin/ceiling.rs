@@ -12,10 +12,9 @@
 //! `ceiling [--rounds 3] [--seconds 5] [--size 100] [--sink-cpu 0] [--load-cpu 1] [--backend uring]
 //! [--protocol mqtt|stomp|amqp091]`
 
-use allegro_bench::{arg, bin_dir, context, run_measured, stats, write_record, ChildRun};
-use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use allegro_bench::{arg, bin_dir, context, run_measured, stats, write_record, ChildRun, Sink};
+use serde_json::json;
+use std::process::Command;
 
 const TOPIC: &str = "bench";
 
@@ -31,20 +30,9 @@ fn measure(
     frame_len: f64,
     load: impl FnOnce(u16) -> ChildRun,
 ) -> Result<Round, String> {
-    let mut sink = Command::new(bin_dir().join("discard-sink"))
-        .args(["--port", "0", "--cpu", sink_cpu, "--connections", "1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start discard-sink: {e}"))?;
-    let mut lines = BufReader::new(sink.stdout.take().expect("piped")).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    let port: u16 = first
-        .strip_prefix("listening ")
-        .and_then(|p| p.trim().parse().ok())
-        .ok_or_else(|| format!("discard-sink said '{first}'"))?;
-    let run = load(port);
+    let sink = Sink::start(sink_cpu, 1)?;
+    let run = load(sink.port);
     if run.status != 0 {
-        let _ = sink.kill();
         return Err(format!(
             "load exited with {}: {}{}",
             run.status,
@@ -52,9 +40,7 @@ fn measure(
             run.stdout.trim()
         ));
     }
-    let line = lines.next().and_then(Result::ok).unwrap_or_default();
-    let _ = sink.wait();
-    let v: Value = serde_json::from_str(&line).map_err(|e| format!("sink output '{line}': {e}"))?;
+    let v = sink.finish()?;
     let bytes = v["bytes"].as_f64().unwrap_or(0.0);
     let bps = v["bytes_per_second"].as_f64().unwrap_or(0.0);
     let msgs = bytes / frame_len;

@@ -1,6 +1,6 @@
 //! Paced load on one shard, the candidate reactors side by side: N connections at R msg/s each
 //! (MQTT QoS 0 PUBLISH, 100-byte bodies) into `discard-sink`, measured by CPU per message and
-//! send delay (when a message went to the kernel, less when it was due).
+//! send delay (when a message was handed over for sending, less when it was due).
 //!
 //! Candidates, each a single thread pinned to `--load-cpu` (the sink on `--sink-cpu`):
 //! - `glommio`: `allegro run --backend uring` as shipped (a task per connection; the shard parks
@@ -13,28 +13,32 @@
 //!   `io_uring_enter`: one system call per tick for the whole shard.
 //!
 //! The two loops pace as the engine does: connection c's message i is due at t0 + i/R, on ticks
-//! of `--tick-us` shared by every connection. CPU is the measuring thread's own (`glommio` and
-//! `epoll`: the whole process, as the summary's `process.cpu_s`). Rounds alternate the
-//! candidates; writes `bench/results/paced-reactors-DATE.json`.
+//! of `--tick-us` shared by every connection. Send delay is read where each design hands a
+//! connection's messages over: the engine and `sleep-send` just before that connection's write;
+//! `uring-batch` when its SQE is queued, the kernel then issuing the tick's sends in order
+//! within the same call (so the last of N goes out up to N sends' time later than recorded).
+//! CPU is the measuring thread's own from its first tick (`glommio` and `epoll`: the whole
+//! process, start-up and handshakes included, as the summary's `process.cpu_s`). Rounds
+//! alternate the candidates; writes `bench/results/paced-reactors-DATE.json`; exits 1 when a
+//! run failed.
 //!
 //! `paced-reactors [--rounds 3] [--seconds 5] [--conns 10,100,1000] [--rate 1000]
 //! [--tick-us 1000] [--only glommio,epoll,sleep-send,uring-batch] [--sink-cpu 0] [--load-cpu 1]`
 
-use allegro_bench::{arg, bin_dir, context, json_output, stats, thread_cpu_s, write_record};
+use allegro_bench::{arg, bin_dir, context, json_output, stats, thread_cpu_s, write_record, Sink};
 use hdrhistogram::Histogram;
 use io_uring::{opcode, types, IoUring};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const CANDIDATES: [&str; 4] = ["glommio", "epoll", "sleep-send", "uring-batch"];
 /// Frames one connection may send in one call (more due are sent at the next tick).
 const MAX_BATCH: usize = 64;
-/// The `user_data` of the tick's timeout.
-const TICK: u64 = u64::MAX;
+/// `user_data` of tick k's timeout: TICK + k (connections use their index).
+const TICK: u64 = 1 << 62;
 
 struct Setup {
     seconds: u64,
@@ -58,26 +62,6 @@ fn monotonic_ns() -> u64 {
     // SAFETY: `t` is a valid, writable timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
-
-/// A fresh sink for `conns` connections; its port.
-fn sink(s: &Setup, conns: usize) -> (Child, u16) {
-    let mut child = Command::new(bin_dir().join("discard-sink"))
-        .args(["--port", "0", "--cpu", &s.sink_cpu, "--connections"])
-        .arg(conns.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start discard-sink");
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().expect("piped"))
-        .read_line(&mut first)
-        .expect("read the sink's port");
-    let port = first
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("discard-sink said '{first}'"));
-    (child, port)
 }
 
 /// `allegro run` with `backend` as shipped.
@@ -173,10 +157,11 @@ fn sleep_send(s: &Setup, conns: &mut [Conn], frame: &[u8]) -> Outcome {
     let c0 = thread_cpu_s();
     let mut tick = 0u64;
     loop {
-        let now = t0.elapsed().as_nanos() as u64;
         let mut left = false;
         for c in conns.iter_mut() {
             if c.offset == 0 {
+                // Read just before this connection's own send.
+                let now = t0.elapsed().as_nanos() as u64;
                 let n = due(c, now, s.rate, limit, &mut hist);
                 c.len = n as usize * frame.len();
                 c.sent += n;
@@ -266,44 +251,57 @@ fn uring_batch(s: &Setup, conns: &mut [Conn], frame: &[u8]) -> Outcome {
         let e = opcode::Timeout::new(&ts)
             .flags(types::TimeoutFlags::ABS)
             .build()
-            .user_data(TICK);
-        // SAFETY: `ts` lives until the timeout completes, within this iteration's wait.
+            .user_data(TICK + tick);
+        // SAFETY: the kernel copies `ts` when it takes the SQE in, which happens in the
+        // `submit_and_wait` below, in this iteration (no SQPOLL).
         unsafe { ring.submission().push(&e).expect("a free entry") };
-        // Returns once the tick's time is up and its sends are done: one system call per tick.
+        // One call submits the tick's sends and waits for them and the tick's timeout; a
+        // late completion of an earlier send can end a wait early, so wait until this tick's
+        // own timeout is reaped.
         let mut want = pushed + 1;
-        while want > 0 {
+        loop {
             match ring.submit_and_wait(want) {
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 Err(e) => panic!("io_uring_enter: {e}"),
             }
-            want = want.saturating_sub(ring.completion().len());
-        }
-        for cqe in ring.completion() {
-            if cqe.user_data() == TICK {
-                continue;
+            let mut ticked = false;
+            for cqe in ring.completion() {
+                if cqe.user_data() >= TICK {
+                    ticked |= cqe.user_data() == TICK + tick;
+                    continue;
+                }
+                reaped(&mut conns[cqe.user_data() as usize], cqe.result());
             }
-            let c = &mut conns[cqe.user_data() as usize];
-            c.in_flight = false;
-            let r = cqe.result();
-            if r > 0 {
-                c.offset += r as usize;
-            } else if r < 0 && r != -libc::EAGAIN {
-                panic!("send: {}", std::io::Error::from_raw_os_error(-r));
+            if ticked {
+                break;
             }
-            if c.offset >= c.len {
-                (c.offset, c.len) = (0, 0);
-            }
+            want = 1;
         }
     }
     // Every send reaped before `buf` goes.
     while conns.iter().any(|c| c.in_flight) {
         ring.submit_and_wait(1).expect("io_uring_enter");
         for cqe in ring.completion() {
-            conns[cqe.user_data() as usize].in_flight = false;
+            if cqe.user_data() < TICK {
+                reaped(&mut conns[cqe.user_data() as usize], cqe.result());
+            }
         }
     }
     outcome(conns, thread_cpu_s() - c0, &hist)
+}
+
+/// A connection's send completed with `r` (bytes, or a negative errno).
+fn reaped(c: &mut Conn, r: i32) {
+    c.in_flight = false;
+    if r > 0 {
+        c.offset += r as usize;
+    } else if r < 0 && r != -libc::EAGAIN {
+        panic!("send: {}", std::io::Error::from_raw_os_error(-r));
+    }
+    if c.offset >= c.len {
+        (c.offset, c.len) = (0, 0);
+    }
 }
 
 fn outcome(conns: &[Conn], cpu_s: f64, hist: &Histogram<u64>) -> Outcome {
@@ -320,7 +318,7 @@ fn outcome(conns: &[Conn], cpu_s: f64, hist: &Histogram<u64>) -> Outcome {
 }
 
 /// One hand-written loop on its own thread pinned to the load CPU.
-fn hand_loop(s: &Setup, which: &'static str, conns: usize, port: u16) -> Outcome {
+fn hand_loop(s: &Setup, which: &'static str, conns: usize, port: u16) -> Result<Outcome, String> {
     let setup = Setup {
         sink_cpu: s.sink_cpu.clone(),
         ..*s
@@ -338,7 +336,7 @@ fn hand_loop(s: &Setup, which: &'static str, conns: usize, port: u16) -> Outcome
         o
     })
     .join()
-    .expect("the load thread")
+    .map_err(|_| format!("{which}: the load thread panicked (its message is above)"))
 }
 
 fn main() {
@@ -368,18 +366,16 @@ fn main() {
     let _ = allegro_engine::sys::raise_open_files_limit();
     let mut rows = Vec::new();
     let mut summary = serde_json::Map::new();
+    let mut failed = 0;
     for &conns in &conn_counts {
         let mut per: Vec<Vec<(f64, [f64; 4])>> = vec![Vec::new(); candidates.len()];
         for round in 0..rounds {
             for (k, &cand) in candidates.iter().enumerate() {
-                let (mut child, port) = sink(&s, conns);
-                let o = match cand {
-                    "glommio" => allegro(&s, "uring", conns, port),
-                    "epoll" => allegro(&s, "epoll", conns, port),
-                    other => Ok(hand_loop(&s, other, conns, port)),
-                };
-                let _ = child.kill();
-                let _ = child.wait();
+                let o = Sink::start(&s.sink_cpu, conns).and_then(|sink| match cand {
+                    "glommio" => allegro(&s, "uring", conns, sink.port),
+                    "epoll" => allegro(&s, "epoll", conns, sink.port),
+                    other => hand_loop(&s, other, conns, sink.port),
+                });
                 match o {
                     Ok(o) if o.messages > 0 => {
                         let us = o.cpu_s * 1e6 / o.messages as f64;
@@ -397,8 +393,14 @@ fn main() {
                             "send_delay_us": {"p50": o.delay_us[0], "p99": o.delay_us[1], "p99.9": o.delay_us[2], "max": o.delay_us[3]}}));
                         per[k].push((us, o.delay_us));
                     }
-                    Ok(_) => eprintln!("{conns} conns {cand}: no message sent"),
-                    Err(e) => eprintln!("{conns} conns {cand}: {e}"),
+                    Ok(_) => {
+                        eprintln!("{conns} conns {cand}: no message sent");
+                        failed += 1;
+                    }
+                    Err(e) => {
+                        eprintln!("{conns} conns {cand}: {e}");
+                        failed += 1;
+                    }
                 }
             }
         }
@@ -427,10 +429,18 @@ fn main() {
         "setup": {"seconds": s.seconds, "rate_per_conn": s.rate, "tick_us": s.tick_ns / 1000, "size": 100,
                   "sink_cpu": s.sink_cpu, "load_cpu": s.load_cpu, "conns": conn_counts},
         "rounds": rows,
+        "failed_runs": failed,
         "median": summary,
     });
     match write_record("paced-reactors", &rec) {
         Ok(p) => println!("wrote {}", p.display()),
-        Err(e) => eprintln!("cannot write the record: {e}"),
+        Err(e) => {
+            eprintln!("cannot write the record: {e}");
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        eprintln!("paced-reactors: {failed} failure(s)");
+        std::process::exit(1);
     }
 }

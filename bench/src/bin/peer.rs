@@ -7,25 +7,14 @@
 //!
 //! `peer [--rounds 3] [--seconds 5] [--size 100] [--parallel 1]`
 
-use allegro_bench::{arg, bin_dir, context, run_measured, stats, write_record};
+use allegro_bench::{arg, bin_dir, context, run_measured, stats, write_record, Sink};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The raw write loop from CPU 0 into a fresh sink on CPU 1: frames per second.
 fn raw_loop(seconds: &str, size: &str) -> Result<f64, String> {
-    let mut sink = Command::new(bin_dir().join("discard-sink"))
-        .args(["--port", "0", "--cpu", "1", "--connections", "1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start discard-sink: {e}"))?;
-    let mut first = String::new();
-    let _ = BufReader::new(sink.stdout.as_mut().expect("piped")).read_line(&mut first);
-    let port = first
-        .trim()
-        .strip_prefix("listening ")
-        .ok_or_else(|| format!("discard-sink said '{first}'"))?
-        .to_owned();
+    let sink = Sink::start("1", 1)?;
+    let port = sink.port.to_string();
     let r = run_measured(Command::new(bin_dir().join("raw-write")).args([
         "--port",
         &port,
@@ -37,8 +26,7 @@ fn raw_loop(seconds: &str, size: &str) -> Result<f64, String> {
         size,
     ]))
     .map_err(|e| format!("raw-write: {e}"))?;
-    let _ = sink.kill();
-    let _ = sink.wait();
+    drop(sink);
     let v: Value = serde_json::from_str(r.stdout.trim())
         .map_err(|e| format!("raw-write said '{}' ({e}): {}", r.stdout.trim(), r.stderr))?;
     match (v["frames"].as_f64(), v["seconds"].as_f64()) {
