@@ -247,6 +247,40 @@ fn summary_of(dir: &Path) -> Result<Meas, String> {
     })
 }
 
+/// `program ARGS` run from `mode`'s place: on the host for `bare`, else in `image` on the
+/// mode's network (pinned to the load CPU for `cpuset`), with `mount` (`host:container`) when
+/// given. `program` is the host's path; in the container it is the image's program (`None`:
+/// the image's entrypoint is the program).
+fn at_place(
+    c: &Cfg,
+    mode: &str,
+    program: &Path,
+    in_image: (&str, Option<&str>),
+    mount: Option<&str>,
+    args: &[&str],
+) -> Command {
+    if mode == "bare" {
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        return cmd;
+    }
+    let (image, inside) = in_image;
+    let mut cmd = Command::new(DOCKER);
+    cmd.args(["run", "--rm"]);
+    if let Some(m) = mount {
+        cmd.args(["-v", m]);
+    }
+    cmd.arg("--network").arg(match net_of(mode) {
+        Net::Bridge => NETWORK,
+        Net::Host => "host",
+    });
+    if mode == "cpuset" {
+        cmd.args(["--cpuset-cpus", &c.load_cpu]);
+    }
+    cmd.arg(image).args(inside).args(args);
+    cmd
+}
+
 /// `allegro run URL ARGS` from `mode`'s place, results under `dir`; the run's own directory.
 fn allegro_run(c: &Cfg, mode: &str, url: &str, args: &[&str], dir: &Path) -> Result<Meas, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -270,20 +304,14 @@ fn allegro_run(c: &Cfg, mode: &str, url: &str, args: &[&str], dir: &Path) -> Res
     ]);
     let image = format!("allegro:{}", c.tag);
     let mount = format!("{d}:{d}");
-    let mut cmd = if mode == "bare" {
-        let mut cmd = Command::new(bin_dir().join("allegro"));
-        cmd.args(&common);
-        cmd
-    } else {
-        let mut cmd = Command::new(DOCKER);
-        cmd.args(["run", "--rm", "-v", &mount, "--network"]);
-        cmd.arg(if mode == "bridge" { NETWORK } else { "host" });
-        if mode == "cpuset" {
-            cmd.args(["--cpuset-cpus", &c.load_cpu]);
-        }
-        cmd.arg(&image).args(&common);
-        cmd
-    };
+    let mut cmd = at_place(
+        c,
+        mode,
+        &bin_dir().join("allegro"),
+        (&image, None),
+        Some(&mount),
+        &common,
+    );
     let o = cmd
         .stdin(Stdio::null())
         .output()
@@ -350,23 +378,14 @@ fn iperf(c: &Cfg, mode: &str, round: usize) -> Result<f64, String> {
         &c.load_cpu,
         "-J",
     ];
-    let mut cmd = match mode {
-        "bare" => {
-            let mut cmd = Command::new("iperf3");
-            cmd.args(&client[1..]);
-            cmd
-        }
-        _ => {
-            let mut cmd = Command::new(DOCKER);
-            cmd.args(["run", "--rm", "--network"]);
-            cmd.arg(if net == Net::Bridge { NETWORK } else { "host" });
-            if mode == "cpuset" {
-                cmd.args(["--cpuset-cpus", &c.load_cpu]);
-            }
-            cmd.arg(base).args(client);
-            cmd
-        }
-    };
+    let mut cmd = at_place(
+        c,
+        mode,
+        Path::new(client[0]),
+        (base, Some(client[0])),
+        None,
+        &client[1..],
+    );
     let v = json_output(&mut cmd, &format!("iperf3 ({mode})"))?;
     v["end"]["sum_received"]["bits_per_second"]
         .as_f64()
@@ -537,25 +556,15 @@ fn raw(c: &Cfg, mode: &str, round: usize) -> Result<f64, String> {
         "mqtt",
     ];
     let bin = bin_dir().join("raw-write");
-    let mut cmd = if mode == "bare" {
-        let mut cmd = Command::new(&bin);
-        cmd.args(args);
-        cmd
-    } else {
-        let mount = format!("{}:/usr/local/bin/raw-write:ro", bin.display());
-        let mut cmd = Command::new(DOCKER);
-        cmd.args(["run", "--rm", "-v", &mount, "--network"]);
-        cmd.arg(if net_of(mode) == Net::Bridge {
-            NETWORK
-        } else {
-            "host"
-        });
-        if mode == "cpuset" {
-            cmd.args(["--cpuset-cpus", &c.load_cpu]);
-        }
-        cmd.args(["allegro-base:bookworm", "raw-write"]).args(args);
-        cmd
-    };
+    let mount = format!("{}:/usr/local/bin/raw-write:ro", bin.display());
+    let mut cmd = at_place(
+        c,
+        mode,
+        &bin,
+        ("allegro-base:bookworm", Some("raw-write")),
+        Some(&mount),
+        &args,
+    );
     let v = json_output(&mut cmd, &format!("raw-write ({mode})"))?;
     match (v["frames"].as_f64(), v["seconds"].as_f64()) {
         (Some(f), Some(s)) if s > 0.0 => Ok(f / s),
@@ -573,39 +582,29 @@ fn measure(
 ) -> Result<Meas, String> {
     let dir = c.out.join(load).join(mode).join(format!("r{round}"));
     let net = net_of(mode);
-    match load {
+    let broker = || &fars.iter().find(|(n, _)| *n == net).expect("started").1;
+    let (url, args): (String, &[&str]) = match load {
         "ceiling" => {
             let far = sink(c, mode, round, "allegro")?;
-            allegro_run(
-                c,
-                mode,
-                &format!("mqtt://{}/bench", far.addr),
-                &["--parallel", "1", "--receivers", "0", "--qos", "0"],
-                &dir,
-            )
+            let url = format!("mqtt://{}/bench", far.addr);
+            // The sink lives through the run.
+            let args: &[&str] = &["--parallel", "1", "--receivers", "0", "--qos", "0"];
+            return allegro_run(c, mode, &url, args, &dir);
         }
-        "mosquitto" => {
-            let far = &fars.iter().find(|(n, _)| *n == net).expect("started").1;
-            allegro_run(
-                c,
-                mode,
-                &format!("mqtt://{}/cmp/{mode}/{round}", far.addr),
-                &["--parallel", "1", "--receivers", "1", "--qos", "1"],
-                &dir,
-            )
-        }
-        "rabbitmq" => {
-            let far = &fars.iter().find(|(n, _)| *n == net).expect("started").1;
-            allegro_run(
-                c,
-                mode,
-                &format!("amqp091://{}/cmp-{mode}-{round}?confirm=true", far.addr),
-                &["--parallel", "1", "--receivers", "1"],
-                &dir,
-            )
-        }
-        _ => Err(format!("unknown load '{load}'")),
-    }
+        "mosquitto" => (
+            format!("mqtt://{}/cmp/{mode}/{round}", broker().addr),
+            &["--parallel", "1", "--receivers", "1", "--qos", "1"],
+        ),
+        "rabbitmq" => (
+            format!(
+                "amqp091://{}/cmp-{mode}-{round}?confirm=true",
+                broker().addr
+            ),
+            &["--parallel", "1", "--receivers", "1"],
+        ),
+        _ => return Err(format!("unknown load '{load}'")),
+    };
+    allegro_run(c, mode, &url, args, &dir)
 }
 
 /// Median and spread of `mode`'s ratios to `bare`, round by round.
