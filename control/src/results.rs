@@ -128,15 +128,11 @@ impl ResultsDir {
         let mut buf = Vec::new();
         let mut w =
             IntervalLogWriterBuilder::new().begin_log_with(&mut buf, &mut self.serializer)?;
-        for (tag, hist) in [
-            ("service", &h.service),
-            ("corrected", &h.corrected),
-            ("send-delay", &h.send_delay),
-        ] {
+        for (name, hist) in h.named() {
             if hist.is_empty() {
                 continue;
             }
-            w.write_histogram(hist, start, len, Tag::new(tag))
+            w.write_histogram(hist, start, len, Tag::new(&name.replace('_', "-")))
                 .map_err(|e| io::Error::other(e.to_string()))?;
         }
         drop(w);

@@ -257,11 +257,7 @@ impl Renderer {
             "summary",
             "Latency since the start, every shard: service (receive - send), corrected (receive - intended send), send_delay (send - intended send)",
         );
-        for (kind, hist) in [
-            ("service", &h.service),
-            ("corrected", &h.corrected),
-            ("send_delay", &h.send_delay),
-        ] {
+        for (kind, hist) in h.named() {
             summary(&mut out, kind, hist);
         }
         out

@@ -99,6 +99,17 @@ fn histogram() -> Histogram<u64> {
 }
 
 impl Histograms {
+    /// The three with their names (`service`, `corrected`, `send_delay`), in that order: the
+    /// order and keys of the summary, the CSV, the metrics and (with `-` for `_`) the interval
+    /// log's tags.
+    pub fn named(&self) -> [(&'static str, &Histogram<u64>); 3] {
+        [
+            ("service", &self.service),
+            ("corrected", &self.corrected),
+            ("send_delay", &self.send_delay),
+        ]
+    }
+
     pub fn new() -> Self {
         Histograms {
             service: histogram(),

@@ -153,14 +153,11 @@ pub fn text(r: &Report) -> String {
             .collect::<String>()
             + &format!("{:>9}", "max")
     );
-    for (name, hist) in [
-        ("service", &h.service),
-        ("corrected", &h.corrected),
-        ("send delay", &h.send_delay),
-    ] {
+    for (name, hist) in h.named() {
         if hist.is_empty() {
             continue;
         }
+        let name = name.replace('_', " ");
         let row: String = PERCENTILES[1..PERCENTILES.len() - 1]
             .iter()
             .map(|&p| format!("{:>9}", micros(hist.value_at_percentile(p))))
@@ -187,11 +184,7 @@ pub fn csv(r: &Report) -> String {
             let _ = writeln!(out, "{part},rate_sent,{s},{a}");
             let _ = writeln!(out, "{part},rate_received,{s},{b}");
         }
-        for (kind, hist) in [
-            ("service", &h.service),
-            ("corrected", &h.corrected),
-            ("send_delay", &h.send_delay),
-        ] {
+        for (kind, hist) in h.named() {
             if hist.is_empty() {
                 continue;
             }
