@@ -429,6 +429,28 @@ fn report(a: cli::ReportArgs) -> i32 {
         let mut out = std::io::stdout().lock();
         let _ = std::io::Write::write_all(&mut out, text.as_bytes());
     };
+    // A page goes to its file, whose path is printed; false when it could not be written.
+    let page = |path: &std::path::Path, html: String| match std::fs::write(path, html) {
+        Ok(()) => {
+            say(&format!("{}\n", path.display()));
+            true
+        }
+        Err(e) => {
+            eprintln!("allegro: report: cannot write {}: {e}", path.display());
+            false
+        }
+    };
+    // Every problem met on the way is named; any makes the status 1.
+    let finish = |problems: &[&String]| {
+        for p in problems {
+            eprintln!("allegro: report: {p}");
+        }
+        if problems.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        }
+    };
     if let Some(cli::ReportCommand::Compare(c)) = a.compare {
         let mut loaded = Vec::new();
         for d in &c.dirs {
@@ -457,25 +479,13 @@ fn report(a: cli::ReportArgs) -> i32 {
             )),
             cli::CompareFormat::Html => {
                 let path = c.out.unwrap_or_else(|| "compare.html".into());
-                if let Err(e) = std::fs::write(&path, r::compare::html(&figures)) {
-                    eprintln!(
-                        "allegro: report compare: cannot write {}: {e}",
-                        path.display()
-                    );
+                if !page(&path, r::compare::html(&figures)) {
                     return EXIT_FAILED;
                 }
-                say(&format!("{}\n", path.display()));
             }
         }
         let problems: Vec<&String> = loaded.iter().flat_map(|l| &l.problems).collect();
-        for p in &problems {
-            eprintln!("allegro: report: {p}");
-        }
-        return if problems.is_empty() {
-            EXIT_OK
-        } else {
-            EXIT_FAILED
-        };
+        return finish(&problems);
     }
     let Some(dir) = a.dir else {
         eprintln!("allegro: report: give a results directory (e.g. results/last), or compare A B");
@@ -497,19 +507,10 @@ fn report(a: cli::ReportArgs) -> i32 {
         cli::ReportFormat::Csv => say(&r::render::csv(&rep)),
         cli::ReportFormat::Html => {
             let path = a.out.unwrap_or_else(|| dir.join("report.html"));
-            if let Err(e) = std::fs::write(&path, r::html::html(&rep)) {
-                eprintln!("allegro: report: cannot write {}: {e}", path.display());
+            if !page(&path, r::html::html(&rep)) {
                 return EXIT_FAILED;
             }
-            say(&format!("{}\n", path.display()));
         }
     }
-    for p in &rep.problems {
-        eprintln!("allegro: report: {p}");
-    }
-    if rep.problems.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
-    }
+    finish(&rep.problems.iter().collect::<Vec<_>>())
 }
