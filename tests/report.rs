@@ -203,9 +203,12 @@ fn missing_and_damaged_files_are_named_and_the_rest_renders() {
     let run = real_run(&broker, "300", "100");
     let dir = scratch("report-damaged");
     std::fs::create_dir_all(&dir).unwrap();
-    // The latency log cut in the middle of a line, the summary gone.
-    let log = std::fs::read(run.join("latency.hlog")).unwrap();
-    std::fs::write(dir.join("latency.hlog"), &log[..log.len() * 2 / 3]).unwrap();
+    // The latency log cut in the middle of its last service interval's line (a cut at a fixed
+    // fraction of the file could fall on a line's end and leave whole lines), the summary gone.
+    let log = std::fs::read_to_string(run.join("latency.hlog")).unwrap();
+    let last = log.rfind("Tag=service").expect("a service interval");
+    let end = log[last..].find('\n').map_or(log.len(), |e| last + e);
+    std::fs::write(dir.join("latency.hlog"), &log[..last + (end - last) / 2]).unwrap();
     std::fs::copy(run.join("rate.csv"), dir.join("rate.csv")).unwrap();
     let (code, out, err) = report(&[dir.to_str().unwrap(), "--format", "json"]);
     assert_eq!(code, 1, "{err}");
