@@ -108,9 +108,51 @@ impl Pacer {
     }
 }
 
+/// The spacing of [`phase`]'s slots: a shard's paced connections fall due together on
+/// instants this far apart, and it wakes once for each.
+pub const PHASE_STEP: Nanos = 1_000_000;
+
+/// Where connection `connection_id`'s schedule starts when the run's senders start at `t0`,
+/// at `rate`.
+///
+/// Paced schedules start on a multiple of [`PHASE_STEP`] on the clock, the instants a
+/// coalescing receiver reads on, so a shard wakes once for both. A period longer than the step
+/// is cut into slots that far apart, and a run's connections take them in turn: a thousand
+/// connections at 100/s send a hundred messages every millisecond, not a thousand every ten
+/// (which would make the last of them late by the time the kernel has taken the first
+/// hundreds). Connections sharing a slot fall due at the same instant, so a shard wakes once
+/// for all of them. Unbounded schedules start at `t0`.
+pub fn start(t0: Nanos, rate: u64, connection_id: u32) -> Nanos {
+    if rate == 0 {
+        return t0;
+    }
+    let period = NANOS_PER_SEC / rate.min(NANOS_PER_SEC as u64) as Nanos;
+    let slots = (period / PHASE_STEP).max(1);
+    let aligned = (t0 + PHASE_STEP - 1).div_euclid(PHASE_STEP) * PHASE_STEP;
+    aligned + Nanos::from(connection_id) % slots * (period / slots)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paced_starts_fall_on_whole_steps_spread_over_the_period() {
+        let t0 = 5 * S + 123_456;
+        let first = 5 * S + PHASE_STEP;
+        // 100/s: ten slots one step apart, taken in turn.
+        let p: Vec<Nanos> = (0..12).map(|c| start(t0, 100, c)).collect();
+        let slots: Vec<Nanos> = (0..10).map(|k| first + k * PHASE_STEP).collect();
+        assert_eq!(p[..10], slots[..]);
+        assert_eq!(p[10..], [first, first + PHASE_STEP]);
+        // A period of one step or less: every connection starts on the same step.
+        assert!((0..5).all(|c| start(t0, 1000, c) == first && start(t0, 50_000, c) == first));
+        assert_eq!(start(first, 1000, 3), first, "already on a step");
+        // Unbounded: at once.
+        assert_eq!(start(t0, 0, 7), t0);
+        // 300/s: three slots over 3.33 ms.
+        assert_eq!(start(t0, 300, 2), first + 2 * (S / 300 / 3));
+    }
 
     const S: Nanos = NANOS_PER_SEC;
 

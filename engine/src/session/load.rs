@@ -49,11 +49,13 @@ impl SenderLoad {
         }
     }
 
-    /// Starts the schedule at `t0` (every sender of a run shares it); true the first time.
+    /// Starts the schedule when the run's senders start at `t0` (every sender of a run shares
+    /// it; see [`pacing::start`](crate::pacing::start)); true the first time.
     pub(crate) fn start(&mut self, t0: Nanos) -> bool {
         if self.pacer.is_some() {
             return false;
         }
+        let t0 = crate::pacing::start(t0, self.plan.rate, self.plan.connection_id);
         self.pacer = Some(Pacer::new(t0, self.plan.rate, self.plan.duration));
         true
     }
