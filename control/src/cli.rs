@@ -378,7 +378,8 @@ pub struct RunArgs {
     #[arg(long = "numa-node")]
     pub numa_node: Option<usize>,
 
-    /// Shard runtime: uring (glommio) or epoll (mio). Default: uring when the kernel allows it.
+    /// Shard runtime: uring (io_uring: a tick's writes and wait in one system call) or epoll.
+    /// Default: uring when the kernel allows it.
     #[arg(long, value_parser = parse_backend)]
     pub backend: Option<Backend>,
 

@@ -27,6 +27,11 @@ impl Clock {
         }
     }
 
+    /// `t` (epoch nanoseconds of this clock) on `CLOCK_MONOTONIC`, for kernel timers.
+    pub fn monotonic(&self, t: Nanos) -> Nanos {
+        t - self.offset
+    }
+
     /// Current time in epoch nanoseconds (monotonic between calls of one `Clock`).
     #[inline]
     pub fn now(&self) -> Nanos {

@@ -184,7 +184,7 @@ impl Engine {
                 }),
             };
             let t = match backend {
-                Backend::Uring => runtime::uring::spawn(sp, cmd_rx, snap_tx.clone()),
+                Backend::Uring => runtime::ring::spawn(sp, cmd_rx, snap_tx.clone()),
                 Backend::Epoll => runtime::epoll::spawn(sp, cmd_rx, snap_tx.clone()),
             };
             match t {

@@ -2,8 +2,8 @@
 //! measure what comes back.
 //!
 //! The control thread builds a [`plan::Plan`], resolves a [`placement::Placement`] and calls
-//! [`run::execute`]; shards (one pinned thread per CPU, on io_uring via glommio or on epoll via
-//! mio) own their connections, buffers, pacing and histograms, and report snapshots once a
+//! [`run::execute`]; shards (one pinned thread per CPU, on io_uring directly or on epoll via
+//! mio, [`runtime`]) own their connections, buffers, pacing and histograms, and report snapshots once a
 //! second over channels. Sessions ([`session`]) are sans-IO; [`pump`] moves their bytes.
 
 pub mod clock;

@@ -3,8 +3,10 @@
 //! send delay (when a message was handed over for sending, less when it was due).
 //!
 //! Candidates, each a single thread pinned to `--load-cpu` (the sink on `--sink-cpu`):
-//! - `glommio`: `allegro run --backend uring` as shipped (a task per connection; the shard parks
-//!   on a glommio `Timer` between ticks, and each due connection makes its own `send`);
+//! - `ring`: `allegro run --backend uring` as shipped (the io_uring reactor: a tick's writes
+//!   staged and submitted with its wait in one `io_uring_enter`; records before 2026-12-07T18
+//!   name this candidate `glommio`, the glommio runtime it replaced, which parked on a glommio
+//!   `Timer` between ticks and made a `send` per due connection);
 //! - `epoll`: `allegro run --backend epoll` as shipped;
 //! - `sleep-send`: a plain loop: at each tick one `send(2)` per due connection (its due frames
 //!   together), then `clock_nanosleep` to the next tick;
@@ -17,13 +19,13 @@
 //! connection's messages over: the engine and `sleep-send` just before that connection's write;
 //! `uring-batch` when its SQE is queued, the kernel then issuing the tick's sends in order
 //! within the same call (so the last of N goes out up to N sends' time later than recorded).
-//! CPU is the measuring thread's own from its first tick (`glommio` and `epoll`: the whole
+//! CPU is the measuring thread's own from its first tick (`ring` and `epoll`: the whole
 //! process, start-up and handshakes included, as the summary's `process.cpu_s`). Rounds
 //! alternate the candidates; writes `bench/results/paced-reactors-DATE.json`; exits 1 when a
 //! run failed.
 //!
 //! `paced-reactors [--rounds 3] [--seconds 5] [--conns 10,100,1000] [--rate 1000]
-//! [--tick-us 1000] [--only glommio,epoll,sleep-send,uring-batch] [--sink-cpu 0] [--load-cpu 1]`
+//! [--tick-us 1000] [--only ring,epoll,sleep-send,uring-batch] [--sink-cpu 0] [--load-cpu 1]`
 
 use allegro_bench::{arg, bin_dir, context, json_output, stats, thread_cpu_s, write_record, Sink};
 use hdrhistogram::Histogram;
@@ -34,7 +36,7 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const CANDIDATES: [&str; 4] = ["glommio", "epoll", "sleep-send", "uring-batch"];
+const CANDIDATES: [&str; 4] = ["ring", "epoll", "sleep-send", "uring-batch"];
 /// Frames one connection may send in one call (more due are sent at the next tick).
 const MAX_BATCH: usize = 64;
 /// `user_data` of tick k's timeout: TICK + k (connections use their index).
@@ -372,7 +374,7 @@ fn main() {
         for round in 0..rounds {
             for (k, &cand) in candidates.iter().enumerate() {
                 let o = Sink::start(&s.sink_cpu, conns).and_then(|sink| match cand {
-                    "glommio" => allegro(&s, "uring", conns, sink.port),
+                    "ring" => allegro(&s, "uring", conns, sink.port),
                     "epoll" => allegro(&s, "epoll", conns, sink.port),
                     other => hand_loop(&s, other, conns, sink.port),
                 });

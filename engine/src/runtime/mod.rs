@@ -1,17 +1,19 @@
-//! The two shard runtimes. Both drive the same [`Pump`](crate::pump::Pump) and sessions; they
-//! differ only in how a shard waits for sockets and timers.
+//! The two shard runtimes. Both run the same shard loop ([`driver`]) over the same
+//! [`Pump`](crate::pump::Pump) and sessions; they differ only in their reactor: how a shard
+//! learns that sockets are ready, writes, and waits for its next deadline.
 
+pub(crate) mod driver;
 pub mod epoll;
-pub mod uring;
+pub mod ring;
 
 use std::fmt;
 
 /// Which runtime shards use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// glommio on io_uring.
+    /// io_uring: a tick's writes and its wait in one system call ([`ring`]).
     Uring,
-    /// mio on epoll.
+    /// epoll: a system call per write ([`epoll`]).
     Epoll,
 }
 
@@ -44,18 +46,12 @@ pub enum ShardExit {
 
 /// A running shard's thread.
 #[derive(Debug)]
-pub enum ShardThread {
-    Uring(glommio::ExecutorJoinHandle<ShardExit>),
-    Epoll(std::thread::JoinHandle<ShardExit>),
-}
+pub struct ShardThread(std::thread::JoinHandle<ShardExit>);
 
 impl ShardThread {
-    /// Waits for the shard; a panic or executor failure counts as [`ShardExit::Panicked`].
+    /// Waits for the shard; a panic counts as [`ShardExit::Panicked`].
     pub fn join(self) -> ShardExit {
-        match self {
-            ShardThread::Uring(h) => h.join().unwrap_or(ShardExit::Panicked),
-            ShardThread::Epoll(h) => h.join().unwrap_or(ShardExit::Panicked),
-        }
+        self.0.join().unwrap_or(ShardExit::Panicked)
     }
 }
 
