@@ -38,6 +38,11 @@ pub(crate) trait Reactor {
     /// bytes arrive (see [`Transport::recv_quiet`]). A reactor may keep a quiet connection's
     /// readability from ending a wait.
     fn quiet(&mut self, _token: usize, _on: bool) {}
+    /// Whether every byte handed over for `token` is written; if not, the connection is told
+    /// it is writable once they are. A connection that ended well closes only then.
+    fn flushed(&mut self, _token: usize) -> bool {
+        true
+    }
     /// An error of a write handed over earlier, reported once.
     fn take_error(&mut self, _token: usize) -> Option<std::io::Error> {
         None
@@ -85,6 +90,8 @@ struct Watched {
     writable: bool,
     /// `step` ran out of budget, or a command reached the session: step again without waiting.
     busy: bool,
+    /// The connection ended well and waits for its last bytes to be written until then.
+    flush_by: Option<Nanos>,
 }
 
 struct Io<'a, R> {
@@ -188,6 +195,7 @@ fn shard_main<R: Reactor>(
                         readable: false,
                         writable: false,
                         busy: false,
+                        flush_by: None,
                     })
                 }
                 Err(e) => {
@@ -216,6 +224,7 @@ fn shard_main<R: Reactor>(
                     readable: true,
                     writable: true,
                     busy: true,
+                    flush_by: None,
                 });
             }
         }
@@ -227,7 +236,20 @@ fn shard_main<R: Reactor>(
         let mut wake = next_tick(now, MAX_IDLE);
         for (i, slot) in conns.iter_mut().enumerate() {
             let Some(c) = slot else { continue };
-            match service(c, &mut core, &sp, &mut reactor, i) {
+            let end = match c.flush_by {
+                Some(_) => Some(Ok(())),
+                None => service(c, &mut core, &sp, &mut reactor, i),
+            };
+            if matches!(end, Some(Ok(()))) && c.stream.is_some() && !reactor.flushed(i) {
+                // It ended well, and its last words are still on their way: the socket stays
+                // open (and unread) until they are written, for the connect timeout at most.
+                let by = *c.flush_by.get_or_insert(now + plan.connect_timeout);
+                if clock.now() < by {
+                    wake = wake.min(by);
+                    continue;
+                }
+            }
+            match end {
                 Some(end) => {
                     if let Some(s) = c.stream.take() {
                         reactor.unwatch(&s, i);
