@@ -425,8 +425,13 @@ impl Reactor for Ring {
     }
 
     fn unwatch(&mut self, _stream: &TcpStream, token: usize) {
-        // Entries naming the descriptor go to the kernel before it is closed (and its number
+        // The connection's last staged bytes (a close frame after an error, say) and every
+        // entry naming the descriptor go to the kernel before it is closed (and its number
         // perhaps given to another socket).
+        let st = &mut self.slots[token];
+        if std::mem::take(&mut st.dirty) && st.staged() && st.flight.is_none() && !st.parked {
+            let _ = self.push_send(token);
+        }
         if self.unsubmitted > 0 {
             let _ = self.enter(0, None);
         }
