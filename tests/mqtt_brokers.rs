@@ -122,6 +122,13 @@ fn paced(key: &str, backend: &str) {
         "{key}: received at {rx}/s of 800/s sent"
     );
     assert!(s["latency_us"]["send_delay"]["count"].as_u64().unwrap() == 2400);
+    // Without --cores, 800 msg/s is one shard's work: one CPU is used, whatever the machine has.
+    assert_eq!(
+        s["config"]["cores"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        s["config"]
+    );
 }
 
 macro_rules! broker_tests {

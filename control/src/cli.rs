@@ -265,7 +265,8 @@ pub struct WorkerArgs {
     /// Where each test's result directory goes (0, 1, ... with last, lastSuccessful, lastFailed).
     #[arg(long, default_value = "results/worker")]
     pub results: PathBuf,
-    /// CPUs for the engine's shards: 0-3, 1,3 (default: every online CPU).
+    /// CPUs for the engine's shards: 0-3, 1,3 (default: every online CPU the process may use;
+    /// a paced test only as many as its rate needs, one per 100,000 msg/s sent).
     #[arg(long, value_parser = parse_cores)]
     pub cores: Option<CpuList>,
     /// Serve each test's live metrics for a Prometheus server at http://ADDR/metrics.
@@ -370,7 +371,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=65_000))]
     pub inflight: u16,
 
-    /// CPUs to run shards on: 0-3, 1,3 (default: every online CPU).
+    /// CPUs to run shards on: 0-3, 1,3 (default: every online CPU the process may use; a paced
+    /// run only as many as its rate needs, one per 100,000 msg/s sent).
     #[arg(long, value_parser = parse_cores, conflicts_with = "numa_node")]
     pub cores: Option<CpuList>,
 

@@ -201,6 +201,15 @@ impl RunConfig {
         // front what the open-files limit cannot hold, once the soft limit is raised.
         let connections = u64::from(plan.shape.parallel) * if peer { 2 } else { 1 }
             + u64::from(if peer { 0 } else { plan.shape.receivers });
+        // CPUs left to Allegro: a paced load gets the shards its rate needs.
+        let placement = match policy {
+            Policy::AllCores => placement.fitted(
+                plan.shape
+                    .rate
+                    .saturating_mul(u64::from(plan.shape.parallel)),
+            ),
+            _ => placement,
+        };
         let needed =
             allegro_engine::sys::descriptors_needed(connections, placement.cpus.len() as u64);
         let limit = allegro_engine::sys::raise_open_files_limit().unwrap_or(u64::MAX);

@@ -40,11 +40,29 @@ struct Draining {
     until: Option<Instant>,
 }
 
+impl Engine<'_> {
+    /// Where `plan` runs: the worker's placement, cut to a paced load's needs when it is the
+    /// default (`Placement::fitted`).
+    fn placement_for(&self, plan: &allegro_engine::plan::Plan) -> Placement {
+        let rate = plan
+            .shape
+            .rate
+            .saturating_mul(u64::from(plan.shape.parallel));
+        if self.fit {
+            self.placement.clone().fitted(rate)
+        } else {
+            self.placement.clone()
+        }
+    }
+}
+
 /// Everything the driver owns besides the link.
 struct Engine<'a> {
     results: &'a Path,
     metrics: Option<allegro_engine::metrics::Exporter>,
     placement: Placement,
+    /// The placement is the default (no `--cores`): a paced test gets the shards it needs.
+    fit: bool,
     summary: SummaryHook,
     running: Option<Running>,
     draining: Option<Draining>,
@@ -110,6 +128,7 @@ pub fn run(d: &Daemon<'_>, stop: &dyn Fn() -> bool, summary: SummaryHook) -> Res
             placement::allowed_cpus().ok().as_deref(),
         )
         .map_err(|e| Error::Placement(e.to_string()))?,
+        fit: matches!(cores, Policy::AllCores),
         summary,
         running: None,
         draining: None,
@@ -180,7 +199,7 @@ impl Engine<'_> {
                 }
             }
             Action::StartDrain { plan, limit_s } => {
-                let pl = self.placement.clone();
+                let pl = self.placement_for(&plan);
                 let stop = Arc::new(AtomicBool::new(false));
                 let s2 = stop.clone();
                 let thread = std::thread::spawn(move || {
@@ -265,7 +284,7 @@ impl Engine<'_> {
         let (count, fcl_breach) = (obs.count.clone(), obs.fcl_breach.clone());
         let (s2, pl, d2, hook) = (
             stop.clone(),
-            self.placement.clone(),
+            self.placement_for(&order.plan),
             dir.clone(),
             self.summary.clone(),
         );
