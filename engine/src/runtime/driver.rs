@@ -92,6 +92,9 @@ struct Watched {
     busy: bool,
     /// The connection ended well and waits for its last bytes to be written until then.
     flush_by: Option<Nanos>,
+    /// When it must be looked at again without readiness, and the command count it last saw.
+    next_at: Nanos,
+    seen: u64,
 }
 
 struct Io<'a, R> {
@@ -176,8 +179,12 @@ fn shard_main<R: Reactor>(
         .collect();
     let accept_deadline = clock.now() + 2 * plan.connect_timeout;
     let mut launcher = sp.launcher(clock.now());
+    // Bumped whenever a command changes what the connections must do.
+    let mut commands = 0u64;
     loop {
+        let before = (core.t0, core.drain, core.stop);
         core.poll_commands(plan.shape.warmup);
+        commands += u64::from((core.t0, core.drain, core.stop) != before);
         if core.stop {
             for (_, spec) in launcher.drain() {
                 core.never_begun(spec);
@@ -196,6 +203,8 @@ fn shard_main<R: Reactor>(
                         writable: false,
                         busy: false,
                         flush_by: None,
+                        next_at: 0,
+                        seen: 0,
                     })
                 }
                 Err(e) => {
@@ -225,6 +234,8 @@ fn shard_main<R: Reactor>(
                     writable: true,
                     busy: true,
                     flush_by: None,
+                    next_at: 0,
+                    seen: 0,
                 });
             }
         }
@@ -236,6 +247,15 @@ fn shard_main<R: Reactor>(
         let mut wake = next_tick(now, MAX_IDLE);
         for (i, slot) in conns.iter_mut().enumerate() {
             let Some(c) = slot else { continue };
+            // Nothing to do before its own deadline, no readiness, no new command: skipped, so
+            // a tick costs the connections due in it, not all of the shard's.
+            let io = c.readable || (c.writable && (!c.connected || c.conn.pump.tx_pending()));
+            let idle = c.seen == commands && c.flush_by.is_none() && !c.busy && !io;
+            if idle && now < c.next_at {
+                wake = wake.min(c.next_at);
+                continue;
+            }
+            c.seen = commands;
             let end = match c.flush_by {
                 Some(_) => Some(Ok(())),
                 None => service(c, &mut core, &sp, &mut reactor, i),
@@ -259,6 +279,7 @@ fn shard_main<R: Reactor>(
                         Err(f) => match c.conn.retry(&mut core, clock.now(), f) {
                             Ok(at) => {
                                 c.retry_at = at;
+                                c.next_at = at;
                                 wake = wake.min(at);
                             }
                             Err(f) => {
@@ -275,17 +296,18 @@ fn shard_main<R: Reactor>(
                     }
                 }
                 None => {
-                    if c.stream.is_none() {
-                        wake = wake.min(c.retry_at);
+                    // Looked at again by the idle cap at the latest (stalls, handshake limits).
+                    let idle = next_tick(now, MAX_IDLE);
+                    c.next_at = if c.stream.is_none() {
+                        c.retry_at
                     } else if c.busy {
-                        wake = now;
+                        now
                     } else if c.connected {
-                        if let Some(t) = c.conn.pump.next_timeout(clock.now()) {
-                            wake = wake.min(t);
-                        }
+                        (c.conn.pump.next_timeout(clock.now())).map_or(idle, |t| t.min(idle))
                     } else {
-                        wake = wake.min(c.conn.created() + plan.connect_timeout + 1);
-                    }
+                        (c.conn.created() + plan.connect_timeout + 1).min(idle)
+                    };
+                    wake = wake.min(c.next_at);
                 }
             }
         }
