@@ -8,17 +8,12 @@ pub fn uring_available() -> Result<(), String> {
             return Err("io_uring is disabled (kernel.io_uring_disabled = 2)".into());
         }
     }
-    let mut params = [0u8; 120]; // struct io_uring_params, zeroed
-                                 // SAFETY: io_uring_setup(2) reads and writes `params` (120 bytes, the kernel's struct size)
-                                 // and returns a new fd or -1; the fd is closed right away.
-    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr()) };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(format!("io_uring_setup failed: {e}"));
-    }
-    // SAFETY: `fd` was just returned by the kernel and is owned here.
-    unsafe { libc::close(fd as i32) };
-    Ok(())
+    // The reactor's own ring (Linux 5.18 or later), made and dropped.
+    crate::runtime::ring::build(8).map(drop).map_err(|e| {
+        format!(
+            "io_uring with what the shard reactor needs (Linux 5.18 or later) is unavailable: {e}"
+        )
+    })
 }
 
 /// `TCP_QUICKACK`: 0 delays ACKs; 1 sends a pending ACK now and goes back to quick ACKs; 2

@@ -62,6 +62,22 @@ fn split(ud: u64) -> (u64, u32, usize) {
     (ud >> 62, (ud >> 32) as u32 & GEN_MASK, ud as u32 as usize)
 }
 
+/// A ring of `entries` as the reactor uses it; `Err` names what the kernel lacks.
+/// `IORING_SETUP_SUBMIT_ALL` (Linux 5.18) also vouches for multishot polls (5.13); waits need
+/// `IORING_FEAT_EXT_ARG` (5.11).
+pub(crate) fn build(entries: u32) -> io::Result<IoUring> {
+    let ring = IoUring::builder()
+        .setup_cqsize(4 * entries)
+        .setup_submit_all()
+        .build(entries)?;
+    if !ring.params().is_feature_ext_arg() {
+        return Err(io::Error::other(
+            "the kernel's io_uring lacks IORING_FEAT_EXT_ARG",
+        ));
+    }
+    Ok(ring)
+}
+
 /// One connection's place in the ring.
 #[derive(Debug, Default)]
 struct Slot {
@@ -132,10 +148,7 @@ impl Ring {
         // A poll and a write per connection, a timeout and cancellations: room for a tick's
         // work in one submission; completions get four times that.
         let entries = (2 * conns + 64).next_power_of_two().clamp(256, 32_768) as u32;
-        let ring = IoUring::builder()
-            .setup_cqsize(4 * entries)
-            .setup_submit_all()
-            .build(entries)?;
+        let ring = build(entries)?;
         Ok(Ring {
             ring,
             clock,
