@@ -333,6 +333,7 @@ fn shard_main<R: Reactor>(
                 core.stats
                     .on_error(format!("waiting for sockets failed: {e}"));
                 core.stop = true;
+                commands += 1;
             }
         }
     }

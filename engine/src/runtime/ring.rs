@@ -68,6 +68,8 @@ fn split(ud: u64) -> (u64, u32, usize) {
 pub(crate) fn build(entries: u32) -> io::Result<IoUring> {
     let ring = IoUring::builder()
         .setup_cqsize(4 * entries)
+        // The kernel's own limits (32,768 entries, 65,536 completions) cap a large shard's.
+        .setup_clamp()
         .setup_submit_all()
         .build(entries)?;
     if !ring.params().is_feature_ext_arg() {
@@ -233,28 +235,37 @@ impl Ring {
     /// Puts the bytes staged since the last submission on the ring, a `send` per connection.
     fn push_staged(&mut self) -> io::Result<()> {
         let mut dirty = std::mem::take(&mut self.dirty);
-        for &token in &dirty {
-            let s = &mut self.slots[token];
-            if std::mem::take(&mut s.dirty) && s.staged() && s.flight.is_none() && !s.parked {
-                self.push_send(token)?;
+        for (k, &token) in dirty.iter().enumerate() {
+            let s = &self.slots[token];
+            if s.dirty && s.staged() && s.flight.is_none() && !s.parked {
+                if let Err(e) = self.push_send(token, true) {
+                    // What was not put on the ring stays staged for the next try.
+                    self.dirty.extend_from_slice(&dirty[k..]);
+                    return Err(e);
+                }
             }
+            self.slots[token].dirty = false;
         }
         dirty.clear();
         self.dirty = dirty;
         Ok(())
     }
 
-    /// Puts slot `token`'s staged bytes on the ring.
-    fn push_send(&mut self, token: usize) -> io::Result<()> {
-        let s = &mut self.slots[token];
+    /// Puts slot `token`'s staged bytes on the ring. `fresh`: a tick's write, which loopback
+    /// completes inside the call that submits it (a remainder put back goes to a socket that
+    /// was just full, and may wait there).
+    fn push_send(&mut self, token: usize, fresh: bool) -> io::Result<()> {
+        let s = &self.slots[token];
         let rest = &s.buf[s.at..];
         let e = opcode::Send::new(types::Fd(s.fd), rest.as_ptr(), rest.len() as u32)
             .flags(libc::MSG_NOSIGNAL)
             .build()
             .user_data(user_data(SEND, s.gen, token));
-        s.flight = Some(s.gen);
+        let gen = s.gen;
+        self.push(e, fresh)?;
+        self.slots[token].flight = Some(gen);
         self.counters.sends += 1;
-        self.push(e, true)
+        Ok(())
     }
 
     /// Arms slot `token`'s poll (again) for what its connection waits for: not readability
@@ -317,7 +328,7 @@ impl Ring {
                 // A multishot poll ends on an error or when the kernel drops it: arm again.
                 let rearm = !more && res >= 0;
                 if resume {
-                    let _ = self.push_send(token);
+                    let _ = self.push_send(token, false);
                 }
                 if rearm {
                     let _ = self.push_poll(token);
@@ -368,7 +379,7 @@ impl Ring {
                 s.at += n as usize;
                 if s.staged() {
                     self.counters.resumed += 1;
-                    let _ = self.push_send(token);
+                    let _ = self.push_send(token, false);
                     return false;
                 }
                 s.buf.clear();
@@ -443,7 +454,7 @@ impl Reactor for Ring {
         // perhaps given to another socket).
         let st = &mut self.slots[token];
         if std::mem::take(&mut st.dirty) && st.staged() && st.flight.is_none() && !st.parked {
-            let _ = self.push_send(token);
+            let _ = self.push_send(token, true);
         }
         if self.unsubmitted > 0 {
             let _ = self.enter(0, None);
