@@ -20,16 +20,32 @@ pub fn uring_available() -> Result<(), String> {
 /// sends a pending ACK now and keeps delaying (tcp(7); `__tcp_sock_set_quickack`). See
 /// `Transport::ack_now` and `Transport::delay_acks`.
 pub fn quickack(fd: std::os::fd::RawFd, value: libc::c_int) {
-    // SAFETY: a valid socket descriptor and a c_int option of the right size; a failure (not a
-    // TCP socket) only means there was nothing to change.
-    unsafe {
+    // A failure (not a TCP socket) only means there was nothing to change.
+    let _ = set_option(fd, libc::IPPROTO_TCP, libc::TCP_QUICKACK, value);
+}
+
+/// `setsockopt(2)` of `value` (a C `int`, `linger`, ... passed by value) at `level`/`name`.
+pub(crate) fn set_option<T: Copy>(
+    fd: std::os::fd::RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: T,
+) -> std::io::Result<()> {
+    // SAFETY: `value` is a plain C value of the size given; a bad descriptor or option only
+    // makes the call fail.
+    let r = unsafe {
         libc::setsockopt(
             fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_QUICKACK,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
+            level,
+            name,
+            (&value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
@@ -108,17 +124,13 @@ pub fn connect_from(
     let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
     // ip(7) IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect time, per destination, so
     // each local address serves a whole ephemeral range to every broker port.
-    let one: libc::c_int = 1;
-    // SAFETY: a valid socket and a c_int option; failing only loses that economy.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    // Failing only loses that economy.
+    let _ = set_option(
+        fd,
+        libc::IPPROTO_IP,
+        libc::IP_BIND_ADDRESS_NO_PORT,
+        1 as libc::c_int,
+    );
     let (from, from_len) = sockaddr(std::net::SocketAddr::new(local, 0));
     // SAFETY: `from` holds a sockaddr of `from_len` bytes.
     if unsafe {

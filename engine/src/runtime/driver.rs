@@ -19,6 +19,13 @@ pub(crate) struct Ready {
     pub writable: bool,
 }
 
+impl Ready {
+    pub const WRITABLE: Ready = Ready {
+        readable: false,
+        writable: true,
+    };
+}
+
 /// How a shard learns that sockets are ready, writes, and waits. Connections are known by
 /// their index in the shard (`token`).
 pub(crate) trait Reactor {

@@ -423,13 +423,6 @@ fn unblock(waiting: &mut u32, s: &mut Slot) -> bool {
     was
 }
 
-impl Ready {
-    const WRITABLE: Ready = Ready {
-        readable: false,
-        writable: true,
-    };
-}
-
 impl Reactor for Ring {
     fn watch(&mut self, stream: &TcpStream, token: usize) -> io::Result<()> {
         let s = &mut self.slots[token];
@@ -640,18 +633,8 @@ mod tests {
         let clock = Clock::new();
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let (near, mut far) = pair(&l);
-        let fd = near.as_raw_fd();
         let small: libc::c_int = 4096;
-        // SAFETY: a valid socket and a c_int option.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_SNDBUF,
-                (&small as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        crate::sys::set_option(near.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUF, small).unwrap();
         let mut r = Ring::new(1, clock).unwrap();
         r.watch(&near, 0).unwrap();
         collect(&mut r, &clock, 0);
@@ -707,16 +690,8 @@ mod tests {
             l_onoff: 1,
             l_linger: 0,
         };
-        // SAFETY: a valid socket and a linger struct of the right size.
-        unsafe {
-            libc::setsockopt(
-                far1.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            );
-        }
+        crate::sys::set_option(far1.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, linger)
+            .unwrap();
         drop(far1);
         std::thread::sleep(std::time::Duration::from_millis(20));
         // The tick: three writes staged. Connection 2 is let go after its write was staged,
