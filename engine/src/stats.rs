@@ -139,12 +139,28 @@ impl Default for Histograms {
     }
 }
 
+/// A nanosecond span as a histogram value: microseconds, clamped to the bounds.
+#[inline]
+fn to_us(ns: i64) -> u64 {
+    (ns.max(0) as u64 / 1_000).clamp(1, MAX_LATENCY_US)
+}
+
 /// Records a nanosecond span into a microsecond histogram, clamped to its bounds.
 #[inline]
 pub fn record_ns(h: &mut Histogram<u64>, ns: i64) {
-    let us = (ns.max(0) as u64 / 1_000).clamp(1, MAX_LATENCY_US);
-    h.record(us)
+    h.record(to_us(ns))
         .expect("value clamped into the histogram's bounds");
+}
+
+/// Received messages in a row whose two latencies (service, corrected) are equal to the
+/// microsecond, not yet in the histograms. Messages written in one block carry one send stamp
+/// and are read at one instant, so a fast receiver's batch is one run: each message is still
+/// counted at its own value, with one histogram update per run.
+#[derive(Debug, Default, Clone, Copy)]
+struct LatencyRun {
+    service_us: u64,
+    corrected_us: u64,
+    count: u64,
 }
 
 /// Messages sent and received in each second of the engine's clock (epoch seconds), so that
@@ -214,8 +230,11 @@ impl Seconds {
 #[derive(Debug)]
 pub struct ShardStats {
     pub counters: Counters,
-    /// Since the last snapshot.
+    /// Since the last snapshot; received latencies reach it through
+    /// [`record_latency`](Self::record_latency) and are all in it after
+    /// [`take_interval`](Self::take_interval) or [`settle_latency`](Self::settle_latency).
     pub interval: Histograms,
+    run: LatencyRun,
     /// Histogram samples are kept only for messages intended at or after this instant (warm-up).
     pub record_from: Nanos,
     /// Actual time of the first and last message sent and received.
@@ -236,6 +255,7 @@ impl ShardStats {
         ShardStats {
             counters: Counters::default(),
             interval: Histograms::new(),
+            run: LatencyRun::default(),
             record_from,
             first_sent: None,
             last_sent: None,
@@ -257,6 +277,39 @@ impl ShardStats {
             self.seconds.sent(now, n);
         }
         self.counters.bytes_sent += bytes;
+    }
+
+    /// Records a received message's service and corrected latencies (nanosecond spans).
+    #[inline]
+    pub fn record_latency(&mut self, service_ns: i64, corrected_ns: i64) {
+        let (service_us, corrected_us) = (to_us(service_ns), to_us(corrected_ns));
+        let r = &mut self.run;
+        if r.count > 0 && r.service_us == service_us && r.corrected_us == corrected_us {
+            r.count += 1;
+            return;
+        }
+        self.settle_latency();
+        self.run = LatencyRun {
+            service_us,
+            corrected_us,
+            count: 1,
+        };
+    }
+
+    /// Puts the latencies recorded so far into `interval`.
+    pub fn settle_latency(&mut self) {
+        let r = std::mem::take(&mut self.run);
+        if r.count > 0 {
+            // Both values were clamped into the bounds: recording cannot fail.
+            let _ = self.interval.service.record_n(r.service_us, r.count);
+            let _ = self.interval.corrected.record_n(r.corrected_us, r.count);
+        }
+    }
+
+    /// Everything recorded since the last call, leaving empty histograms.
+    pub fn take_interval(&mut self) -> Histograms {
+        self.settle_latency();
+        std::mem::take(&mut self.interval)
     }
 
     /// Notes a connection failure.
@@ -357,5 +410,43 @@ mod tests {
             ..Default::default()
         });
         assert_eq!((c.sent, c.errors, c.lost), (4, 2, 1));
+    }
+
+    #[test]
+    fn latencies_in_runs_count_as_one_by_one() {
+        let spans = [
+            (5_400, 9_000),
+            (5_999, 9_100), // the same microseconds as the one before
+            (5_000, 9_000),
+            (7_000, 7_000),
+            (7_000, 7_000),
+            (-3, 0), // clamped to 1 µs
+            (7_000, 7_000),
+        ];
+        let mut st = ShardStats::new(0);
+        let mut one_by_one = Histograms::new();
+        for (service, corrected) in spans {
+            st.record_latency(service, corrected);
+            record_ns(&mut one_by_one.service, service);
+            record_ns(&mut one_by_one.corrected, corrected);
+        }
+        let h = st.take_interval();
+        for (got, want) in [
+            (&h.service, &one_by_one.service),
+            (&h.corrected, &one_by_one.corrected),
+        ] {
+            assert_eq!(got.len(), spans.len() as u64);
+            let got: Vec<_> = got
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect();
+            let want: Vec<_> = want
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect();
+            assert_eq!(got, want);
+        }
+        // Nothing is left behind for the next interval.
+        assert!(st.take_interval().service.is_empty());
     }
 }

@@ -266,8 +266,7 @@ pub(crate) fn account_message(
         None => sent,
     };
     if intended >= stats.record_from {
-        record_ns(&mut stats.interval.service, now - sent);
-        record_ns(&mut stats.interval.corrected, now - intended);
+        stats.record_latency(now - sent, now - intended);
     }
     true
 }

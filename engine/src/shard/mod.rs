@@ -241,7 +241,7 @@ impl Core {
         self.reported = c;
         self.reported_moving = moving;
         self.last_snapshot = now;
-        let interval = std::mem::take(&mut self.stats.interval);
+        let interval = self.stats.take_interval();
         let s = &mut self.stats;
         let snap = Snapshot {
             shard: self.index,

@@ -179,6 +179,8 @@ impl AmqpSession {
         };
         let link = Link::Sender(Sender {
             layout: MessageLayout::new(header.as_ref(), None),
+            tpl: Default::default(),
+            slots: Default::default(),
             load: SenderLoad::new(plan),
             credit: 0,
             delivery_count: 0,

@@ -107,7 +107,7 @@ pub use open::Open;
 pub use sasl::{plain_response, sasl_code, SaslFrame};
 pub use state::DeliveryState;
 pub use terminus::{Source, Target};
-pub use transfer::{encode_transfer_head, Transfer};
+pub use transfer::{encode_transfer_head, encode_transfer_slots, Transfer, TransferSlots};
 pub use types::{
     code, decode_value, ArrayIter, ArrayView, DescribedView, Descriptor, Iter, ListView, MapIter,
     MapView, Symbols, SymbolsIter, Value, MAX_DEPTH,

@@ -192,6 +192,66 @@ pub fn encode_transfer_head(
     tail.flush_into(out);
 }
 
+/// Where a delivery's own fields sit in a frame written by [`encode_transfer_slots`], from the
+/// frame's first byte: the same for every delivery, so one frame is a template for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TransferSlots {
+    delivery_id: usize,
+    delivery_tag: usize,
+}
+
+impl TransferSlots {
+    /// Makes `frame` (as [`encode_transfer_slots`] wrote it) the frame of delivery `id`.
+    #[inline]
+    pub fn patch(self, frame: &mut [u8], id: u32) {
+        let id = id.to_be_bytes();
+        frame[self.delivery_id..self.delivery_id + 4].copy_from_slice(&id);
+        frame[self.delivery_tag..self.delivery_tag + 4].copy_from_slice(&id);
+    }
+}
+
+/// [`encode_transfer_head`] for a delivery whose tag is its id's 4 big-endian bytes, with the
+/// id always in the 4-byte `uint` encoding (0x70; any width is a valid encoding, §1.6.10), so
+/// that the frames of all deliveries have one length and layout. Appends to `out`; returns
+/// where the id and the tag are, from the frame's start. [`TransferSlots::patch`] fills them.
+pub fn encode_transfer_slots(
+    channel: u16,
+    handle: u32,
+    message_format: u32,
+    settled: bool,
+    message_len: usize,
+    out: &mut Vec<u8>,
+) -> TransferSlots {
+    let start = out.len();
+    // An id above 255 takes the 4-byte encoding.
+    let placeholder = u32::MAX;
+    encode_transfer_head(
+        channel,
+        handle,
+        placeholder,
+        &placeholder.to_be_bytes(),
+        message_format,
+        settled,
+        false,
+        message_len,
+        out,
+    );
+    // Frame header (8), descriptor (3), list8 header (3: the fields take at most 18 bytes),
+    // the handle, then the id's code and value, the tag's code and length, and the tag.
+    let delivery_id = 8 + 3 + 3 + uint_len(handle) + 1;
+    let slots = TransferSlots {
+        delivery_id,
+        delivery_tag: delivery_id + 4 + 2,
+    };
+    let frame = &out[start..];
+    debug_assert_eq!(frame[slots.delivery_id - 1], code::UINT);
+    debug_assert_eq!(
+        frame[slots.delivery_tag - 2..slots.delivery_tag],
+        [code::VBIN8, 4]
+    );
+    slots
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{decode_frame, encode_frame, Decode, FrameBody, Performative};
@@ -252,6 +312,36 @@ mod tests {
             Performative::decode(&out),
             Ok((Performative::Transfer(transfer), &[][..]))
         );
+    }
+
+    #[test]
+    fn slotted_frames_decode_as_their_delivery() {
+        let message = [0x5a; 100];
+        let mut frame = Vec::new();
+        let slots = encode_transfer_slots(0, 0, 0, true, message.len(), &mut frame);
+        frame.extend_from_slice(&message);
+        for id in [0, 1, 255, 256, 70_000, u32::MAX - 1] {
+            slots.patch(&mut frame, id);
+            let Ok(Decode::Complete(f, n)) = decode_frame(&frame, u32::MAX) else {
+                panic!("frame for {id} does not decode");
+            };
+            assert_eq!(n, frame.len());
+            let FrameBody::Amqp {
+                performative: Performative::Transfer(t),
+                payload,
+            } = f.body
+            else {
+                panic!("not a transfer: {:?}", f.body);
+            };
+            let tag = id.to_be_bytes();
+            let want = Transfer {
+                message_format: Some(0),
+                settled: true,
+                ..Transfer::first(0, id, &tag)
+            };
+            assert_eq!(t, want);
+            assert_eq!(payload, message);
+        }
     }
 
     #[test]
