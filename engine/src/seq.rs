@@ -91,6 +91,18 @@ impl Tracker {
     /// Accounts one arrival.
     #[inline]
     pub fn observe(&mut self, sender: u32, conn: u32, seq: u64) -> Arrival {
+        if self.primary == Some(sender) {
+            if let Some(stream) = self.by_conn.get_mut(conn as usize) {
+                return stream.observe(seq);
+            }
+        }
+        self.observe_new(sender, conn, seq)
+    }
+
+    /// [`observe`](Self::observe) for a stream not seen before or of another sender.
+    #[cold]
+    #[inline(never)]
+    fn observe_new(&mut self, sender: u32, conn: u32, seq: u64) -> Arrival {
         let primary = *self.primary.get_or_insert(sender);
         if primary == sender && conn < DENSE_LIMIT {
             let c = conn as usize;

@@ -297,6 +297,7 @@ impl ShardStats {
     }
 
     /// Puts the latencies recorded so far into `interval`.
+    #[inline(never)]
     pub fn settle_latency(&mut self) {
         let r = std::mem::take(&mut self.run);
         if r.count > 0 {

@@ -437,6 +437,11 @@ impl Session for AmqpSession {
                 continue;
             }
             if self.state == State::Ready && matches!(self.link, Link::Receiver(_)) {
+                let n = self.take_settled_run(rest, now, &mut out, stats);
+                if n > 0 {
+                    used += n;
+                    continue;
+                }
                 if let Some(f) = peek_transfer(rest, self.cfg.max_frame) {
                     used += f.frame_len;
                     result = self.on_transfer(

@@ -23,7 +23,7 @@ pub struct FastTransfer<'a> {
     pub frame_len: usize,
 }
 
-#[inline]
+#[inline(always)]
 fn uint(b: &[u8], at: &mut usize) -> Option<Option<u32>> {
     let c = *b.get(*at)?;
     let (v, len) = match c {
@@ -42,7 +42,7 @@ fn uint(b: &[u8], at: &mut usize) -> Option<Option<u32>> {
     Some(v)
 }
 
-#[inline]
+#[inline(always)]
 fn boolean(b: &[u8], at: &mut usize) -> Option<bool> {
     let v = match *b.get(*at)? {
         code::TRUE => true,
