@@ -81,11 +81,53 @@ fn a_paced_peer_run_holds_its_rate() {
     assert_eq!(r.status, 0, "{}\n{}", r.stderr, r.stdout);
     let s = r.json();
     let t = &s["totals"];
+    assert_eq!(s["config"]["parallel"], 1, "paced: one sender unless told");
     assert_eq!(t["sent"], 2000, "{t}");
     assert_eq!(t["received"], 2000, "{t}");
     let rate = t["send_rate"].as_f64().unwrap();
     assert!((rate - 1000.0).abs() <= 20.0, "achieved {rate}/s of 1000/s");
     assert_eq!(s["latency_us"]["send_delay"]["count"], 2000);
+}
+
+#[test]
+fn an_unbounded_peer_run_has_a_pair_per_core_unless_told() {
+    for (parallel, pairs) in [(None, 2), (Some("1"), 1)] {
+        let results = scratch("peer-pairs");
+        let mut args = vec![
+            "run",
+            "--cores",
+            "0-1",
+            "--duration",
+            "3000",
+            "--size",
+            "100",
+            "--output",
+            "json",
+            "--quiet",
+            "--results",
+            results.to_str().unwrap(),
+        ];
+        if let Some(p) = parallel {
+            args.extend(["--parallel", p]);
+        }
+        let r = run(&args, Duration::from_secs(30));
+        assert_eq!(r.status, 0, "{parallel:?}: {}\n{}", r.stderr, r.stdout);
+        let s = r.json();
+        assert_eq!(s["config"]["parallel"], pairs);
+        assert_eq!(s["config"]["receivers"], pairs);
+        let t = &s["totals"];
+        assert_eq!(t["sent"], 3000 * pairs, "{t}");
+        assert_eq!(t["received"], 3000 * pairs, "{t}");
+        assert_eq!(t["lost"], 0, "{t}");
+        // Each of the two shards sends: the pairs are spread over both cores.
+        let sending = s["shards"]
+            .as_array()
+            .expect("shards")
+            .iter()
+            .filter(|sh| sh["sent"].as_u64().unwrap_or(0) > 0)
+            .count();
+        assert_eq!(sending, pairs as usize, "{}", s["shards"]);
+    }
 }
 
 #[test]

@@ -333,10 +333,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "0", value_parser = parse_rate, allow_hyphen_values = true)]
     pub rate: u64,
 
-    /// Sender connections; 0 receives only (what senders elsewhere send: give them the same
-    /// --run-id).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
-    pub parallel: u32,
+    /// Sender connections [default: 1; peer to peer and unbounded, one per shard, so that
+    /// every core sends and receives]; 0 receives only (what senders elsewhere send: give them
+    /// the same --run-id).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub parallel: Option<u32>,
 
     /// Receiver connections; each subscribes to the destination (MQTT: every receiver gets
     /// every message). 0 sends only.

@@ -79,8 +79,15 @@ impl RunConfig {
         };
         let url_tls = url.tls.then(|| url.host.clone());
         let url_tls_options = url.tls.then(|| a.tls.options());
-        let receivers = if peer { a.parallel } else { a.receivers };
-        if a.parallel == 0 && (peer || receivers == 0) {
+        // One pair per shard peer to peer: a receiver's work per message is several times its
+        // sender's, so a single pair leaves the sending core half idle.
+        let parallel = a.parallel.unwrap_or(if peer && a.rate == 0 {
+            placement.cpus.len().try_into().unwrap_or(1)
+        } else {
+            1
+        });
+        let receivers = if peer { parallel } else { a.receivers };
+        if parallel == 0 && (peer || receivers == 0) {
             return Err(BadInput(if peer {
                 "--parallel 0 needs a broker URL (peer to peer, Allegro's senders are the load)"
                     .into()
@@ -120,7 +127,7 @@ impl RunConfig {
             }),
             Scheme::Mqtt => {
                 let topic = url.path.trim_start_matches('/');
-                if a.parallel > 0 && topic.contains(['#', '+']) {
+                if parallel > 0 && topic.contains(['#', '+']) {
                     return Err(BadInput(format!(
                         "MQTT topic '{topic}' has a wildcard: senders publish to one topic (a receive-only run, --parallel 0, may subscribe to one)"
                     )));
@@ -138,12 +145,12 @@ impl RunConfig {
                 })
             }
         };
-        let spread = loopback_spread(&url.host, u64::from(a.parallel) + u64::from(receivers));
+        let spread = loopback_spread(&url.host, u64::from(parallel) + u64::from(receivers));
         let plan = Plan {
             url,
             shape: LoadShape {
                 rate: a.rate,
-                parallel: a.parallel,
+                parallel,
                 receivers,
                 size: a.size,
                 duration: a.duration,
@@ -158,7 +165,7 @@ impl RunConfig {
                     sender: instance,
                     // Receivers of a receive-only run get their messages from other
                     // processes: without the run's id they cannot tell which are stale.
-                    filter: a.run_id.is_some() || a.parallel > 0 || peer,
+                    filter: a.run_id.is_some() || parallel > 0 || peer,
                 }
             },
             tls: match url_tls {

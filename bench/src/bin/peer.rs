@@ -1,11 +1,12 @@
 //! Allegro's own ceiling end to end, with no broker: `allegro run` with no URL (AMQP 1.0,
-//! pre-settled, 100-byte bodies, one sender on CPU 0 into the loopback receiver on CPU 1,
-//! latency recorded for every message), alternating the io_uring and epoll runtimes, and in
+//! pre-settled, 100-byte bodies, latency recorded for every message; by default one sender and
+//! its loopback receiver per core, as the run itself chooses; `--parallel 1`: one sender on
+//! CPU 0 into its receiver on CPU 1), alternating the io_uring and epoll runtimes, and in
 //! each round the raw write loop (`raw-write`: pre-encoded MQTT frames of the same body size,
 //! one `write` per 64 KiB, from CPU 0) into `discard-sink` (CPU 1) as the baseline, so that the
 //! end-to-end rate is a ratio to it measured in the same run.
 //!
-//! `peer [--rounds 3] [--seconds 5] [--size 100] [--parallel 1]`
+//! `peer [--rounds 3] [--seconds 5] [--size 100] [--parallel N]`
 
 use allegro_bench::{arg, bin_dir, context, run_measured, stats, write_record, Sink};
 use serde_json::{json, Value};
@@ -40,7 +41,7 @@ fn main() {
     let rounds: usize = arg(&args, "--rounds", "3").parse().unwrap_or(3);
     let seconds = arg(&args, "--seconds", "5");
     let size = arg(&args, "--size", "100");
-    let parallel = arg(&args, "--parallel", "1");
+    let parallel = arg(&args, "--parallel", "");
     let results_dir = std::env::temp_dir().join("allegro-bench-peer");
     let mut rows: Vec<(String, f64, f64, u64)> = Vec::new();
     let mut raws: Vec<f64> = Vec::new();
@@ -60,22 +61,28 @@ fn main() {
             }
         }
         for backend in ["uring", "epoll"] {
-            let r = run_measured(Command::new(bin_dir().join("allegro")).args([
-                "run",
-                "--size",
-                &size,
-                "--duration",
-                &format!("{seconds}s"),
-                "--parallel",
-                &parallel,
-                "--backend",
-                backend,
-                "--quiet",
-                "--output",
-                "json",
-                "--results",
-                &results_dir.display().to_string(),
-            ]))
+            let r = run_measured(
+                Command::new(bin_dir().join("allegro"))
+                    .args([
+                        "run",
+                        "--size",
+                        &size,
+                        "--duration",
+                        &format!("{seconds}s"),
+                        "--backend",
+                        backend,
+                        "--quiet",
+                        "--output",
+                        "json",
+                        "--results",
+                        &results_dir.display().to_string(),
+                    ])
+                    .args(if parallel.is_empty() {
+                        vec![]
+                    } else {
+                        vec!["--parallel", parallel.as_str()]
+                    }),
+            )
             .expect("run allegro");
             let s: Value = serde_json::from_str(&r.stdout).unwrap_or(Value::Null);
             let received = s["totals"]["received"].as_u64().unwrap_or(0);
@@ -130,8 +137,10 @@ fn main() {
     let rec = json!({
         "benchmark": "peer",
         "context": context(),
-        "setup": {"size": size, "seconds": seconds, "parallel": parallel, "settle": "presettled",
-                  "latency": "recorded for every message", "cores": "sender shard on CPU 0, receiver shard on CPU 1"},
+        "setup": {"size": size, "seconds": seconds,
+                  "parallel": if parallel.is_empty() { "the run's default: one pair per core" } else { parallel.as_str() },
+                  "settle": "presettled", "latency": "recorded for every message",
+                  "cores": "every online CPU; a sender and its receiver on different shards when there is one pair"},
         "rounds": rows.iter().map(|(b, r, c, p)| json!({"backend": b, "msgs_per_s": r, "cpu_s_per_million": c, "p99_us": p})).collect::<Vec<_>>(),
         "raw_loop_msgs_per_s": raws,
         "median": medians,
