@@ -102,6 +102,10 @@ struct Watched {
     /// When it must be looked at again without readiness, and the command count it last saw.
     next_at: Nanos,
     seen: u64,
+    /// The session had bytes the socket had not taken at the end of its last turn. Kept here,
+    /// beside the other flags, so that a pass does not reach into every connection's session
+    /// to skip it (only a turn changes what the session holds).
+    tx_waiting: bool,
 }
 
 struct Io<'a, R> {
@@ -212,6 +216,7 @@ fn shard_main<R: Reactor>(
                         flush_by: None,
                         next_at: 0,
                         seen: 0,
+                        tx_waiting: false,
                     })
                 }
                 Err(e) => {
@@ -243,6 +248,7 @@ fn shard_main<R: Reactor>(
                     flush_by: None,
                     next_at: 0,
                     seen: 0,
+                    tx_waiting: false,
                 });
             }
         }
@@ -256,16 +262,17 @@ fn shard_main<R: Reactor>(
             let Some(c) = slot else { continue };
             // Nothing to do before its own deadline, no readiness, no new command: skipped, so
             // a tick costs the connections due in it, not all of the shard's.
-            let io = c.readable || (c.writable && (!c.connected || c.conn.pump.tx_pending()));
+            let io = c.readable || (c.writable && (!c.connected || c.tx_waiting));
             let idle = c.seen == commands && c.flush_by.is_none() && !c.busy && !io;
             if idle && now < c.next_at {
                 wake = wake.min(c.next_at);
                 continue;
             }
             c.seen = commands;
+            let at = clock.now();
             let end = match c.flush_by {
                 Some(_) => Some(Ok(())),
-                None => service(c, &mut core, &sp, &mut reactor, i),
+                None => service(c, &mut core, &sp, &mut reactor, i, at),
             };
             if matches!(end, Some(Ok(()))) && c.stream.is_some() && !reactor.flushed(i) {
                 // It ended well, and its last words are still on their way: the socket stays
@@ -310,7 +317,8 @@ fn shard_main<R: Reactor>(
                     } else if c.busy {
                         now
                     } else if c.connected {
-                        (c.conn.pump.next_timeout(clock.now())).map_or(idle, |t| t.min(idle))
+                        c.tx_waiting = c.conn.pump.tx_pending();
+                        (c.conn.pump.next_timeout(at)).map_or(idle, |t| t.min(idle))
                     } else {
                         (c.conn.created() + plan.connect_timeout + 1).min(idle)
                     };
@@ -354,10 +362,10 @@ fn service<R: Reactor>(
     sp: &ShardPlan,
     reactor: &mut R,
     token: usize,
+    now: Nanos,
 ) -> Option<conn::End> {
     let clock = sp.clock;
     let plan = &sp.plan;
-    let now = clock.now();
     if let Some(end) = c.conn.on_stop(core, now, c.connected && c.stream.is_some()) {
         return Some(end);
     }
@@ -421,7 +429,7 @@ fn service<R: Reactor>(
             Err(e) => return Some(Err(c.conn.io_failed(e))),
         }
     }
-    c.conn.end_turn(core, clock.now())
+    c.conn.end_turn(core, now)
 }
 
 /// Begins connection `spec` to the broker (from its source address, if it has one) and watches
