@@ -31,8 +31,11 @@ impl Ready {
 pub(crate) trait Reactor {
     /// Watches `stream` (non-blocking, maybe still connecting) under `token`.
     fn watch(&mut self, stream: &TcpStream, token: usize) -> std::io::Result<()>;
-    /// Stops watching `stream`, which is about to be closed.
-    fn unwatch(&mut self, stream: &TcpStream, token: usize);
+    /// Stops watching connection `token` and closes its socket (shut down both ways) once
+    /// nothing the kernel has yet to take names its descriptor: its last staged bytes go out
+    /// first, and the number is not given to another socket while an entry could still reach
+    /// it.
+    fn unwatch(&mut self, stream: TcpStream, token: usize);
     /// Writes (or hands the kernel) bytes of `buf` for connection `token`, under the contract
     /// of [`Transport::send`]: `Ok(None)` means a readiness report for `token` will follow.
     fn send(
@@ -286,8 +289,7 @@ fn shard_main<R: Reactor>(
             match end {
                 Some(end) => {
                     if let Some(s) = c.stream.take() {
-                        reactor.unwatch(&s, i);
-                        let _ = s.shutdown(std::net::Shutdown::Both);
+                        reactor.unwatch(s, i);
                     }
                     match end {
                         Err(f) => match c.conn.retry(&mut core, clock.now(), f) {

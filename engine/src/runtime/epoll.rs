@@ -52,12 +52,13 @@ impl Reactor for Epoll {
         )
     }
 
-    fn unwatch(&mut self, stream: &TcpStream, _token: usize) {
-        let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
+    fn unwatch(&mut self, stream: TcpStream, _token: usize) {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let _ = self
             .poll
             .registry()
             .deregister(&mut mio::unix::SourceFd(&fd));
+        let _ = stream.shutdown(std::net::Shutdown::Both);
     }
 
     fn send(

@@ -141,6 +141,9 @@ pub(crate) struct Ring {
     dirty: Vec<usize>,
     /// Waits end at an instant (`IORING_ENTER_ABS_TIMER`), not after a time.
     absolute: bool,
+    /// Sockets let go while entries naming them were still queued (a submission failed): closed
+    /// once the queue is empty, so that their descriptors are not reused under those entries.
+    closing: Vec<TcpStream>,
     pub counters: RingCounters,
 }
 
@@ -161,6 +164,7 @@ impl Ring {
             waiting: 0,
             dirty: Vec::with_capacity(conns),
             absolute: true,
+            closing: Vec::new(),
             counters: RingCounters::default(),
         })
     }
@@ -212,6 +216,9 @@ impl Ring {
             },
         };
         self.counters.enters += 1;
+        if !self.closing.is_empty() && self.ring.submission().is_empty() {
+            self.closing.drain(..).for_each(close);
+        }
         match r {
             Ok(n) => {
                 self.counters.submitted += n as u64;
@@ -441,7 +448,7 @@ impl Reactor for Ring {
         self.push_poll(token)
     }
 
-    fn unwatch(&mut self, _stream: &TcpStream, token: usize) {
+    fn unwatch(&mut self, stream: TcpStream, token: usize) {
         // The connection's last staged bytes (a close frame after an error, say) and every
         // entry naming the descriptor go to the kernel before it is closed (and its number
         // perhaps given to another socket).
@@ -463,6 +470,11 @@ impl Reactor for Ring {
             s.buf.clear();
             s.at = 0;
             s.dirty = false;
+        }
+        if self.ring.submission().is_empty() {
+            close(stream);
+        } else {
+            self.closing.push(stream);
         }
     }
 
@@ -554,6 +566,11 @@ impl Reactor for Ring {
     }
 }
 
+/// Closes a socket let go: shut down both ways, then its descriptor.
+fn close(stream: TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -629,6 +646,38 @@ mod tests {
     }
 
     #[test]
+    fn a_socket_let_go_under_queued_entries_is_closed_only_once_they_are_taken() {
+        let clock = Clock::new();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut r = Ring::new(4, clock).unwrap();
+        let (near, mut far) = pair(&l);
+        r.watch(&near, 0).unwrap();
+        r.enter(0, None).unwrap();
+        // An entry the kernel has not taken, as when a submission failed.
+        let nop = opcode::Nop::new().build().user_data(u64::MAX);
+        // SAFETY: a no-op names no memory.
+        unsafe { r.ring.submission().push(&nop) }.unwrap();
+        r.unwatch(near, 0);
+        assert_eq!(r.closing.len(), 1, "kept open while the entry is queued");
+        far.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        let mut b = [0u8; 8];
+        assert!(
+            far.read(&mut b).is_err(),
+            "the peer sees no end of stream yet"
+        );
+        r.enter(0, None).unwrap();
+        assert!(r.closing.is_empty());
+        far.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        assert_eq!(
+            far.read(&mut b).unwrap(),
+            0,
+            "closed once the queue was taken"
+        );
+    }
+
+    #[test]
     fn a_short_write_is_resumed_in_order() {
         let clock = Clock::new();
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -699,8 +748,7 @@ mod tests {
         r.send(0, &near0, b"zero").unwrap();
         r.send(1, &near1, b"one").unwrap();
         r.send(2, &old2, b"two, old socket").unwrap();
-        r.unwatch(&old2, 2);
-        drop(old2);
+        r.unwatch(old2, 2);
         let (new2, mut far2) = pair(&l);
         r.watch(&new2, 2).unwrap();
         let mut failed = None;
