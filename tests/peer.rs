@@ -119,10 +119,13 @@ fn an_unbounded_peer_run_has_a_pair_per_core_unless_told() {
         assert_eq!(t["sent"], 3000 * pairs, "{t}");
         assert_eq!(t["received"], 3000 * pairs, "{t}");
         assert_eq!(t["lost"], 0, "{t}");
-        // Each of the two shards sends: the pairs are spread over both cores.
-        let sending = s["shards"]
-            .as_array()
-            .expect("shards")
+        // The pairs are spread over the cores, and each shard receives what it sent: a sender's
+        // receiving end is on its own shard.
+        let shards = s["shards"].as_array().expect("shards");
+        for sh in shards {
+            assert_eq!(sh["sent"], sh["received"], "{sh}");
+        }
+        let sending = shards
             .iter()
             .filter(|sh| sh["sent"].as_u64().unwrap_or(0) > 0)
             .count();

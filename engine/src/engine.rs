@@ -49,33 +49,38 @@ pub struct Engine {
     stop_accepting: Arc<AtomicBool>,
 }
 
-/// Accepts one connection per accept slot and deals them out to the shards in slot order; gives
-/// up after `deadline` or when told to stop (the shards fail the slots left empty).
+/// Accepts the connections of every shard that has accept slots, each on its own listener,
+/// and hands each to the shard the listener belongs to; gives up after `deadline` or when told
+/// to stop (the shards fail the slots left empty).
 fn accept_loop(
-    listener: TcpListener,
-    mut shards: Vec<(Sender<std::net::TcpStream>, usize)>,
+    mut shards: Vec<(TcpListener, Sender<std::net::TcpStream>, usize)>,
     stop: &AtomicBool,
     deadline: Duration,
 ) {
-    let _ = listener.set_nonblocking(true);
+    for (l, _, _) in &shards {
+        let _ = l.set_nonblocking(true);
+    }
     let start = std::time::Instant::now();
-    let mut next = 0;
-    while next < shards.len() && !stop.load(Ordering::Relaxed) && start.elapsed() < deadline {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(true);
-                let _ = stream.set_nodelay(true);
-                let (tx, left) = &mut shards[next];
-                let _ = tx.send(stream);
-                *left -= 1;
-                if *left == 0 {
-                    next += 1;
+    while !stop.load(Ordering::Relaxed) && start.elapsed() < deadline {
+        let mut idle = true;
+        for (listener, tx, left) in shards.iter_mut().filter(|s| s.2 > 0) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nonblocking(true);
+                    let _ = stream.set_nodelay(true);
+                    let _ = tx.send(stream);
+                    *left -= 1;
+                    idle = false;
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(1))
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+        if shards.iter().all(|s| s.2 == 0) {
+            return;
+        }
+        if idle {
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }
@@ -104,7 +109,10 @@ pub fn resolve(plan: &Plan) -> Result<SocketAddr, EngineError> {
 }
 
 /// Spreads senders and receivers over `shards`: sender `i` on shard `i % n`, receiver `j` on
-/// shard `(senders + j) % n`, so a one-sender, one-receiver run uses two cores.
+/// shard `(senders + j) % n`, so a one-sender, one-receiver run uses two cores. Peer to peer
+/// (`accept`), sender `j`'s receiving end sits on its shard: a pair on one core costs less per
+/// message than a pair across two (the bytes stay in one core's cache, and no wake-up crosses
+/// cores).
 pub fn layout(senders: u32, receivers: u32, accept: bool, shards: usize) -> Vec<Vec<ConnSpec>> {
     let mut out = vec![Vec::new(); shards.max(1)];
     let n = out.len();
@@ -112,12 +120,11 @@ pub fn layout(senders: u32, receivers: u32, accept: bool, shards: usize) -> Vec<
         out[i as usize % n].push(ConnSpec::Sender(i));
     }
     for j in 0..receivers {
-        let spec = if accept {
-            ConnSpec::Accept(j)
+        if accept {
+            out[j as usize % n].push(ConnSpec::Accept(j));
         } else {
-            ConnSpec::Receiver(j)
-        };
-        out[(senders + j) as usize % n].push(spec);
+            out[(senders + j) as usize % n].push(ConnSpec::Receiver(j));
+        }
     }
     out
 }
@@ -131,16 +138,6 @@ impl Engine {
         clock: Clock,
     ) -> Result<Engine, EngineError> {
         let (backend, fallback) = choose_backend(backend)?;
-        // Peer to peer: listen on loopback first, so that the senders know where to go.
-        let (plan, listener) = if plan.peer {
-            let l = TcpListener::bind("127.0.0.1:0").map_err(EngineError::Spawn)?;
-            let mut p = (*plan).clone();
-            p.url.port = l.local_addr().map_err(EngineError::Spawn)?.port();
-            (Arc::new(p), Some(l))
-        } else {
-            (plan, None)
-        };
-        let addr = resolve(&plan)?;
         let mut layout = layout(
             plan.shape.parallel,
             plan.shape.receivers,
@@ -148,23 +145,37 @@ impl Engine {
             placement.cpus.len(),
         );
         layout.retain(|c| !c.is_empty());
-        // One adoption channel per shard with accept slots; the acceptor hands each accepted
-        // connection to the shard whose slot is next.
-        let mut adopt_tx = Vec::new();
+        // Peer to peer, every shard with accept slots listens on a loopback port of its own,
+        // which its senders connect to: their receiving ends come back to it. Listening comes
+        // first, so that the senders know where to go.
+        let mut adopt = Vec::new();
         let mut adopt_rx = Vec::new();
+        let mut ports = Vec::new();
         for conns in &layout {
             let slots = conns
                 .iter()
                 .filter(|c| matches!(c, ConnSpec::Accept(_)))
                 .count();
-            if slots > 0 && listener.is_some() {
+            if plan.peer && slots > 0 {
+                let l = TcpListener::bind("127.0.0.1:0").map_err(EngineError::Spawn)?;
+                ports.push(Some(l.local_addr().map_err(EngineError::Spawn)?.port()));
                 let (tx, rx) = crossbeam_channel::unbounded();
-                adopt_tx.push((tx, slots));
+                adopt.push((l, tx, slots));
                 adopt_rx.push(Some(rx));
             } else {
+                ports.push(None);
                 adopt_rx.push(None);
             }
         }
+        let plan = match ports.iter().flatten().next() {
+            Some(&port) => {
+                let mut p = (*plan).clone();
+                p.url.port = port;
+                Arc::new(p)
+            }
+            None => plan,
+        };
+        let addr = resolve(&plan)?;
         let (snap_tx, snapshots) = crossbeam_channel::unbounded();
         let mut commands = Vec::new();
         let mut threads = Vec::new();
@@ -175,7 +186,10 @@ impl Engine {
                 adopt: adopt_rx[index].take(),
                 cpu: placement.cpus[index],
                 plan: plan.clone(),
-                addr,
+                addr: match ports[index] {
+                    Some(port) => SocketAddr::new(addr.ip(), port),
+                    None => addr,
+                },
                 conns: conns.clone(),
                 clock,
                 // Each shard begins its share of the run's connection rate.
@@ -199,12 +213,12 @@ impl Engine {
             commands.push(cmd_tx);
         }
         let stop_accepting = Arc::new(AtomicBool::new(false));
-        let acceptor = listener.map(|l| {
+        let acceptor = (!adopt.is_empty()).then(|| {
             let stop = stop_accepting.clone();
             let deadline = Duration::from_nanos(plan.connect_timeout.max(0) as u64) * 2;
             std::thread::Builder::new()
                 .name("allegro-accept".into())
-                .spawn(move || accept_loop(l, adopt_tx, &stop, deadline))
+                .spawn(move || accept_loop(adopt, &stop, deadline))
         });
         let acceptor = match acceptor {
             Some(Ok(t)) => Some(t),
@@ -274,6 +288,22 @@ mod tests {
             layout(2, 0, false, 1),
             vec![vec![ConnSpec::Sender(0), ConnSpec::Sender(1)]]
         );
-        assert_eq!(layout(1, 1, true, 2)[1], vec![ConnSpec::Accept(0)]);
+        // Peer to peer, each sender's receiving end on its own shard.
+        assert_eq!(
+            layout(1, 1, true, 2),
+            vec![vec![ConnSpec::Sender(0), ConnSpec::Accept(0)], vec![]]
+        );
+        assert_eq!(
+            layout(3, 3, true, 2),
+            vec![
+                vec![
+                    ConnSpec::Sender(0),
+                    ConnSpec::Sender(2),
+                    ConnSpec::Accept(0),
+                    ConnSpec::Accept(2)
+                ],
+                vec![ConnSpec::Sender(1), ConnSpec::Accept(1)]
+            ]
+        );
     }
 }

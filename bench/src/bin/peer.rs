@@ -1,7 +1,7 @@
 //! Allegro's own ceiling end to end, with no broker: `allegro run` with no URL (AMQP 1.0,
-//! pre-settled, 100-byte bodies, latency recorded for every message; by default one sender and
-//! its loopback receiver per core, as the run itself chooses; `--parallel 1`: one sender on
-//! CPU 0 into its receiver on CPU 1), alternating the io_uring and epoll runtimes, and in
+//! pre-settled, 100-byte bodies, latency recorded for every message; by default a sender and
+//! its loopback receiver on every core, as the run itself chooses; `--parallel 1`: one pair on
+//! one core), alternating the io_uring and epoll runtimes, and in
 //! each round the raw write loop (`raw-write`: pre-encoded MQTT frames of the same body size,
 //! one `write` per 64 KiB, from CPU 0) into `discard-sink` (CPU 1) as the baseline, so that the
 //! end-to-end rate is a ratio to it measured in the same run.
@@ -140,7 +140,7 @@ fn main() {
         "setup": {"size": size, "seconds": seconds,
                   "parallel": if parallel.is_empty() { "the run's default: one pair per core" } else { parallel.as_str() },
                   "settle": "presettled", "latency": "recorded for every message",
-                  "cores": "every online CPU; a sender and its receiver on different shards when there is one pair"},
+                  "cores": "every online CPU; a sender and its receiving end on the same shard"},
         "rounds": rows.iter().map(|(b, r, c, p)| json!({"backend": b, "msgs_per_s": r, "cpu_s_per_million": c, "p99_us": p})).collect::<Vec<_>>(),
         "raw_loop_msgs_per_s": raws,
         "median": medians,
