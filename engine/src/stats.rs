@@ -204,9 +204,9 @@ impl Seconds {
     }
 
     #[inline]
-    pub fn received(&mut self, now: Nanos) {
+    pub fn received(&mut self, now: Nanos, n: u64) {
         self.at(now);
-        self.received += 1;
+        self.received += n;
     }
 
     /// The seconds counted to the end since the last call (the current one is closed when the
@@ -277,6 +277,18 @@ impl ShardStats {
             self.seconds.sent(now, n);
         }
         self.counters.bytes_sent += bytes;
+    }
+
+    /// Notes `n` messages of this run received at `now`, `bytes` of bodies in all.
+    #[inline]
+    pub fn on_received(&mut self, n: u64, bytes: u64, now: Nanos) {
+        if n > 0 {
+            self.seconds.received(now, n);
+            self.counters.received += n;
+            self.counters.bytes_received += bytes;
+            self.first_received.get_or_insert(now);
+            self.last_received = Some(now);
+        }
     }
 
     /// Records a received message's service and corrected latencies (nanosecond spans).

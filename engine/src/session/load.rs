@@ -177,6 +177,14 @@ impl Drain {
 
 /// What every receiving session keeps: the sequence streams it follows, this run's messages
 /// counted so far, when to stop, and which run it counts.
+/// What a batch of received bodies held of this run, counted at its end.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    ours: u64,
+    bytes: u64,
+    any: bool,
+}
+
 #[derive(Debug)]
 pub struct ReceiverLoad {
     pub(crate) tracker: Tracker,
@@ -209,6 +217,33 @@ impl ReceiverLoad {
         ours
     }
 
+    /// [`on_body`](Self::on_body) for a batch read at one instant: checks, tracks and times
+    /// each body as it comes, and counts what was this run's when [`Batch::end`] is called.
+    #[inline(always)]
+    pub(crate) fn batch_body(
+        &mut self,
+        batch: &mut Batch,
+        body: &[u8],
+        now: Nanos,
+        stats: &mut ShardStats,
+    ) {
+        if check_message(&mut self.tracker, self.run, body, now, stats) {
+            batch.ours += 1;
+            batch.bytes += body.len() as u64;
+        }
+        batch.any = true;
+    }
+
+    /// Counts a batch's messages (see [`batch_body`](Self::batch_body)).
+    #[inline]
+    pub(crate) fn end_batch(&mut self, batch: Batch, now: Nanos, stats: &mut ShardStats) {
+        stats.on_received(batch.ours, batch.bytes, now);
+        self.got += batch.ours;
+        if batch.any {
+            self.drain.arrived(now);
+        }
+    }
+
     pub(crate) fn done(&self, now: Nanos) -> bool {
         self.drain.done(self.got, now)
     }
@@ -232,6 +267,23 @@ pub(crate) fn account_message(
     now: Nanos,
     stats: &mut ShardStats,
 ) -> bool {
+    let ours = check_message(tracker, run, body, now, stats);
+    if ours {
+        stats.on_received(1, body.len() as u64, now);
+    }
+    ours
+}
+
+/// [`account_message`] but for the counts of what was received, which the caller adds for a
+/// batch with [`ShardStats::on_received`].
+#[inline(always)]
+pub(crate) fn check_message(
+    tracker: &mut Tracker,
+    run: Option<u32>,
+    body: &[u8],
+    now: Nanos,
+    stats: &mut ShardStats,
+) -> bool {
     let stamp = payload::read(body);
     if let (Some(run), Some(ext)) = (run, stamp.and_then(|s| s.ext)) {
         if ext.run != run {
@@ -239,12 +291,7 @@ pub(crate) fn account_message(
             return false;
         }
     }
-    stats.seconds.received(now);
     let c = &mut stats.counters;
-    c.received += 1;
-    c.bytes_received += body.len() as u64;
-    stats.first_received.get_or_insert(now);
-    stats.last_received = Some(now);
     let Some(stamp) = stamp else {
         c.unstamped += 1;
         return true;

@@ -179,15 +179,17 @@ impl AmqpSession {
             return 0;
         }
         let (mut used, mut n) = (0, 0u32);
+        let mut batch = load::Batch::default();
         while let Some(f) = peek_transfer(&input[used..], self.cfg.max_frame) {
             let body = match single_data_body(f.payload) {
                 Some(body) if f.settled && !f.more && f.delivery_id.is_some() => body,
                 _ => break,
             };
-            r.load.on_body(body, now, stats);
+            r.load.batch_body(&mut batch, body, now, stats);
             used += f.frame_len;
             n += 1;
         }
+        r.load.end_batch(batch, now, stats);
         if n > 0 {
             self.next_incoming_id = self.next_incoming_id.wrapping_add(n);
             r.delivery_count = r.delivery_count.wrapping_add(n);
