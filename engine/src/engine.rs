@@ -19,6 +19,8 @@ pub enum EngineError {
     Resolve(String, String),
     Uring(String),
     Spawn(std::io::Error),
+    /// A plan the engine cannot run as given.
+    Plan(&'static str),
 }
 
 impl fmt::Display for EngineError {
@@ -27,6 +29,7 @@ impl fmt::Display for EngineError {
             EngineError::Resolve(host, e) => write!(f, "cannot resolve {host}: {e}"),
             EngineError::Uring(e) => write!(f, "the io_uring backend was asked for but {e}"),
             EngineError::Spawn(e) => write!(f, "cannot start a shard: {e}"),
+            EngineError::Plan(e) => write!(f, "{e}"),
         }
     }
 }
@@ -138,6 +141,12 @@ impl Engine {
         clock: Clock,
     ) -> Result<Engine, EngineError> {
         let (backend, fallback) = choose_backend(backend)?;
+        if plan.peer && plan.shape.receivers != plan.shape.parallel {
+            // Each shard's listener takes exactly its own senders' connections.
+            return Err(EngineError::Plan(
+                "peer to peer needs one receiving end per sender",
+            ));
+        }
         let mut layout = layout(
             plan.shape.parallel,
             plan.shape.receivers,

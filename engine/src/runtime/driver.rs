@@ -431,7 +431,8 @@ fn service<R: Reactor>(
             Err(e) => return Some(Err(c.conn.io_failed(e))),
         }
     }
-    c.conn.end_turn(core, now)
+    // The turn's end is read anew: the connect time and a write stall are measured to it.
+    c.conn.end_turn(core, clock.now())
 }
 
 /// Begins connection `spec` to the broker (from its source address, if it has one) and watches

@@ -459,6 +459,9 @@ impl Reactor for Ring {
         if self.unsubmitted > 0 {
             let _ = self.enter(0, None);
         }
+        // With the queue empty, no entry the kernel has yet to take names the descriptor (the
+        // poll's removal pushed next names the poll, not the descriptor).
+        let taken = self.ring.submission().is_empty();
         self.remove_poll(token);
         let s = &mut self.slots[token];
         s.watching = false;
@@ -471,7 +474,7 @@ impl Reactor for Ring {
             s.at = 0;
             s.dirty = false;
         }
-        if self.ring.submission().is_empty() {
+        if taken {
             close(stream);
         } else {
             self.closing.push(stream);
@@ -650,6 +653,20 @@ mod tests {
         let clock = Clock::new();
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut r = Ring::new(4, clock).unwrap();
+        // Nothing queued: closed at once.
+        let (near, mut far) = pair(&l);
+        r.watch(&near, 1).unwrap();
+        r.send(1, &near, b"last words").unwrap();
+        r.unwatch(near, 1);
+        assert!(r.closing.is_empty());
+        let mut all = Vec::new();
+        far.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        far.read_to_end(&mut all).unwrap();
+        assert_eq!(
+            all, b"last words",
+            "staged bytes first, then the end of stream"
+        );
         let (near, mut far) = pair(&l);
         r.watch(&near, 0).unwrap();
         r.enter(0, None).unwrap();

@@ -175,8 +175,6 @@ impl Drain {
     }
 }
 
-/// What every receiving session keeps: the sequence streams it follows, this run's messages
-/// counted so far, when to stop, and which run it counts.
 /// What a batch of received bodies held of this run, counted at its end.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
@@ -185,6 +183,8 @@ pub(crate) struct Batch {
     any: bool,
 }
 
+/// What every receiving session keeps: the sequence streams it follows, this run's messages
+/// counted so far, when to stop, and which run it counts.
 #[derive(Debug)]
 pub struct ReceiverLoad {
     pub(crate) tracker: Tracker,
@@ -218,7 +218,7 @@ impl ReceiverLoad {
     }
 
     /// [`on_body`](Self::on_body) for a batch read at one instant: checks, tracks and times
-    /// each body as it comes, and counts what was this run's when [`Batch::end`] is called.
+    /// each body as it comes, and counts what was this run's at [`end_batch`](Self::end_batch).
     #[inline(always)]
     pub(crate) fn batch_body(
         &mut self,
