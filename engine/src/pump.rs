@@ -266,16 +266,21 @@ impl<S: Session> Pump<S> {
     }
 
     /// Moves bytes until the transport would block both ways and the session has nothing due,
-    /// or the budget is spent. Returns whether anything moved.
+    /// or the budget is spent. `now` is the clock as the caller read it for this turn: the first
+    /// round goes by it, each later one reads the clock again. Returns whether anything moved,
+    /// and the last reading.
     pub fn step<T: Transport>(
         &mut self,
         t: &mut T,
         clock: &Clock,
+        mut now: Nanos,
         stats: &mut ShardStats,
-    ) -> Result<bool, PumpError> {
+    ) -> Result<(bool, Nanos), PumpError> {
         let mut progressed = false;
-        for _ in 0..BUDGET {
-            let now = clock.now();
+        for round in 0..BUDGET {
+            if round > 0 {
+                now = clock.now();
+            }
             if !self.tx_pending() || self.last_write == Nanos::MIN {
                 self.last_write = now;
             }
@@ -381,7 +386,7 @@ impl<S: Session> Pump<S> {
             }
             progressed = true;
         }
-        Ok(progressed)
+        Ok((progressed, now))
     }
 
     /// Compacts the receive buffer, growing it when one frame fills it.

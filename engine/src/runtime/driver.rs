@@ -418,6 +418,7 @@ fn service<R: Reactor>(
         c.busy = true;
     }
     let due = c.conn.pump.next_timeout(now).is_some_and(|t| t <= now);
+    let mut end_at = now;
     if c.busy || c.readable || (c.writable && c.conn.pump.tx_pending()) || due {
         let mut io = Io {
             reactor,
@@ -426,13 +427,16 @@ fn service<R: Reactor>(
             readable: &mut c.readable,
             writable: &mut c.writable,
         };
-        match c.conn.pump.step(&mut io, &clock, &mut core.stats) {
-            Ok(busy) => c.busy = busy,
+        match c.conn.pump.step(&mut io, &clock, now, &mut core.stats) {
+            Ok((busy, at)) => {
+                c.busy = busy;
+                // The connect time and a write stall are measured to the step's last reading.
+                end_at = at;
+            }
             Err(e) => return Some(Err(c.conn.io_failed(e))),
         }
     }
-    // The turn's end is read anew: the connect time and a write stall are measured to it.
-    c.conn.end_turn(core, clock.now())
+    c.conn.end_turn(core, end_at)
 }
 
 /// Begins connection `spec` to the broker (from its source address, if it has one) and watches
