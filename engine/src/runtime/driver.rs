@@ -111,6 +111,34 @@ struct Watched {
     tx_waiting: bool,
 }
 
+/// What a pass reads to skip a connection without touching its (large) state: until when it
+/// has nothing to do (`Nanos::MIN`: look at it now), and the command count it last saw. Kept in
+/// an array of their own, so that a pass over idle connections stays in the cache.
+#[derive(Debug, Clone, Copy)]
+struct Hot {
+    until: Nanos,
+    seen: u64,
+}
+
+impl Hot {
+    const LOOK: Hot = Hot {
+        until: Nanos::MIN,
+        seen: u64::MAX,
+    };
+}
+
+impl Watched {
+    /// Its [`Hot`] entry as it stands.
+    fn hot(&self) -> Hot {
+        let io = self.readable || (self.writable && (!self.connected || self.tx_waiting));
+        let idle = self.flush_by.is_none() && !self.busy && !io;
+        Hot {
+            until: if idle { self.next_at } else { Nanos::MIN },
+            seen: self.seen,
+        }
+    }
+}
+
 struct Io<'a, R> {
     reactor: &'a mut R,
     token: usize,
@@ -187,6 +215,7 @@ fn shard_main<R: Reactor>(
         }
     };
     let mut conns: Vec<Option<Watched>> = sp.conns.iter().map(|_| None).collect();
+    let mut hot = vec![Hot::LOOK; conns.len()];
     // Peer to peer: accept slots wait for the acceptor's streams (index in `conns`, spec).
     let mut waiting: Vec<(usize, ConnSpec)> = (sp.conns.iter().copied().enumerate())
         .filter(|(_, c)| matches!(c, ConnSpec::Accept(_)))
@@ -208,6 +237,7 @@ fn shard_main<R: Reactor>(
             core.handshaking += 1;
             match begin(&sp, spec, &mut reactor, i) {
                 Ok(stream) => {
+                    hot[i] = Hot::LOOK;
                     conns[i] = Some(Watched {
                         stream: Some(stream),
                         retry_at: 0,
@@ -240,6 +270,7 @@ fn shard_main<R: Reactor>(
                     core.transition(&mut st, ConnState::Failed, false);
                     continue;
                 }
+                hot[i] = Hot::LOOK;
                 conns[i] = Some(Watched {
                     stream: Some(stream),
                     retry_at: 0,
@@ -262,71 +293,79 @@ fn shard_main<R: Reactor>(
         let now = clock.now();
         let mut wake = next_tick(now, MAX_IDLE);
         for (i, slot) in conns.iter_mut().enumerate() {
-            let Some(c) = slot else { continue };
             // Nothing to do before its own deadline, no readiness, no new command: skipped, so
             // a tick costs the connections due in it, not all of the shard's.
-            let io = c.readable || (c.writable && (!c.connected || c.tx_waiting));
-            let idle = c.seen == commands && c.flush_by.is_none() && !c.busy && !io;
-            if idle && now < c.next_at {
-                wake = wake.min(c.next_at);
+            let h = hot[i];
+            if h.seen == commands && now < h.until {
+                wake = wake.min(h.until);
                 continue;
             }
-            c.seen = commands;
-            let at = clock.now();
-            let end = match c.flush_by {
-                Some(_) => Some(Ok(())),
-                None => service(c, &mut core, &sp, &mut reactor, i, at),
-            };
-            if matches!(end, Some(Ok(()))) && c.stream.is_some() && !reactor.flushed(i) {
-                // It ended well, and its last words are still on their way: the socket stays
-                // open (and unread) until they are written, for the connect timeout at most.
-                let by = *c.flush_by.get_or_insert(now + plan.connect_timeout);
-                if clock.now() < by {
-                    wake = wake.min(by);
-                    continue;
-                }
-            }
-            match end {
-                Some(end) => {
-                    if let Some(s) = c.stream.take() {
-                        reactor.unwatch(s, i);
+            'visit: {
+                let Some(c) = slot else { break 'visit };
+                c.seen = commands;
+                let at = clock.now();
+                let end = match c.flush_by {
+                    Some(_) => Some(Ok(())),
+                    None => service(c, &mut core, &sp, &mut reactor, i, at),
+                };
+                if matches!(end, Some(Ok(()))) && c.stream.is_some() && !reactor.flushed(i) {
+                    // It ended well, and its last words are still on their way: the socket stays
+                    // open (and unread) until they are written, for the connect timeout at most.
+                    let by = *c.flush_by.get_or_insert(now + plan.connect_timeout);
+                    if clock.now() < by {
+                        wake = wake.min(by);
+                        break 'visit;
                     }
-                    match end {
-                        Err(f) => match c.conn.retry(&mut core, clock.now(), f) {
-                            Ok(at) => {
-                                c.retry_at = at;
-                                c.next_at = at;
-                                wake = wake.min(at);
-                            }
-                            Err(f) => {
-                                if let Some(c) = slot.take() {
-                                    c.conn.finish(&mut core, Err(f));
+                }
+                match end {
+                    Some(end) => {
+                        if let Some(s) = c.stream.take() {
+                            reactor.unwatch(s, i);
+                        }
+                        match end {
+                            Err(f) => match c.conn.retry(&mut core, clock.now(), f) {
+                                Ok(at) => {
+                                    c.retry_at = at;
+                                    c.next_at = at;
+                                    wake = wake.min(at);
                                 }
-                            }
-                        },
-                        Ok(()) => {
-                            if let Some(c) = slot.take() {
-                                c.conn.finish(&mut core, Ok(()));
+                                Err(f) => {
+                                    if let Some(c) = slot.take() {
+                                        c.conn.finish(&mut core, Err(f));
+                                    }
+                                }
+                            },
+                            Ok(()) => {
+                                if let Some(c) = slot.take() {
+                                    c.conn.finish(&mut core, Ok(()));
+                                }
                             }
                         }
                     }
-                }
-                None => {
-                    // Looked at again by the idle cap at the latest (stalls, handshake limits).
-                    let idle = next_tick(now, MAX_IDLE);
-                    c.next_at = if c.stream.is_none() {
-                        c.retry_at
-                    } else if c.busy {
-                        now
-                    } else if c.connected {
-                        c.tx_waiting = c.conn.pump.tx_pending();
-                        (c.conn.pump.next_timeout(at)).map_or(idle, |t| t.min(idle))
-                    } else {
-                        (c.conn.created() + plan.connect_timeout + 1).min(idle)
-                    };
-                    wake = wake.min(c.next_at);
+                    None => {
+                        // Looked at again by the idle cap at the latest (stalls, handshake limits).
+                        let idle = next_tick(now, MAX_IDLE);
+                        c.next_at = if c.stream.is_none() {
+                            c.retry_at
+                        } else if c.busy {
+                            now
+                        } else if c.connected {
+                            c.tx_waiting = c.conn.pump.tx_pending();
+                            (c.conn.pump.next_timeout(at)).map_or(idle, |t| t.min(idle))
+                        } else {
+                            (c.conn.created() + plan.connect_timeout + 1).min(idle)
+                        };
+                        wake = wake.min(c.next_at);
+                    }
                 }
             }
+            hot[i] = match slot {
+                Some(c) => c.hot(),
+                None => Hot {
+                    until: Nanos::MAX,
+                    seen: commands,
+                },
+            };
         }
         if let Some(t) = launcher.next_at() {
             // Paced, or held back by the handshake cap: look again soon.
@@ -343,6 +382,7 @@ fn shard_main<R: Reactor>(
             if let Some(Some(c)) = conns.get_mut(token) {
                 c.readable |= ready.readable;
                 c.writable |= ready.writable;
+                hot[token].until = Nanos::MIN;
             }
         });
         if let Err(e) = r {
