@@ -58,7 +58,13 @@ impl Pacer {
         if self.rate == 0 {
             return self.t0;
         }
-        self.t0 + ((i as u128 * NANOS_PER_SEC as u128) / self.rate as u128) as Nanos
+        // The same quotient in 64 bits while `i` seconds' worth of nanoseconds fits (18 billion
+        // messages per connection), which costs a fraction of the 128-bit division.
+        let span = match i.checked_mul(NANOS_PER_SEC as u64) {
+            Some(ns) => ns / self.rate,
+            None => ((i as u128 * NANOS_PER_SEC as u128) / self.rate as u128) as u64,
+        };
+        self.t0 + span as Nanos
     }
 
     /// Takes the next message if it is due at `now`; returns its index and intended time.
@@ -155,6 +161,25 @@ mod tests {
     }
 
     const S: Nanos = NANOS_PER_SEC;
+
+    #[test]
+    fn intended_times_are_exact_on_both_sides_of_64_bits() {
+        let p = Pacer::new(7, 3, TestDuration::Count(u64::MAX));
+        let exact = |i: u64| 7 + (u128::from(i) * S as u128 / 3) as Nanos;
+        // 18,446,744,073 is the last index whose nanoseconds fit in 64 bits.
+        for i in [
+            0,
+            1,
+            2,
+            3,
+            1_000,
+            18_446_744_073,
+            18_446_744_074,
+            20_000_000_000,
+        ] {
+            assert_eq!(p.intended(i), exact(i), "message {i}");
+        }
+    }
 
     #[test]
     fn schedule_is_fixed_and_catches_up() {
