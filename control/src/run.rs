@@ -210,11 +210,7 @@ impl RunConfig {
             + u64::from(if peer { 0 } else { plan.shape.receivers });
         // CPUs left to Allegro: a paced load gets the shards its rate needs.
         let placement = match policy {
-            Policy::AllCores => placement.fitted(
-                plan.shape
-                    .rate
-                    .saturating_mul(u64::from(plan.shape.parallel)),
-            ),
+            Policy::AllCores => placement.fitted(plan.shape.total_rate()),
             _ => placement,
         };
         let needed =

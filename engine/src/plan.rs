@@ -266,6 +266,13 @@ pub struct LoadShape {
     pub warmup: Nanos,
 }
 
+impl LoadShape {
+    /// Messages per second all the senders together are paced at (0: unbounded).
+    pub fn total_rate(&self) -> u64 {
+        self.rate.saturating_mul(u64::from(self.parallel))
+    }
+}
+
 /// MQTT specifics of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MqttOptions {

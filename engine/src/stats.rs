@@ -232,7 +232,7 @@ pub struct ShardStats {
     pub counters: Counters,
     /// Since the last snapshot; received latencies reach it through
     /// [`record_latency`](Self::record_latency) and are all in it after
-    /// [`take_interval`](Self::take_interval) or [`settle_latency`](Self::settle_latency).
+    /// [`take_interval`](Self::take_interval).
     pub interval: Histograms,
     run: LatencyRun,
     /// Histogram samples are kept only for messages intended at or after this instant (warm-up).
@@ -310,7 +310,7 @@ impl ShardStats {
 
     /// Puts the latencies recorded so far into `interval`.
     #[inline(never)]
-    pub fn settle_latency(&mut self) {
+    fn settle_latency(&mut self) {
         let r = std::mem::take(&mut self.run);
         if r.count > 0 {
             // Both values were clamped into the bounds: recording cannot fail.

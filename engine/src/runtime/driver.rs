@@ -102,9 +102,6 @@ struct Watched {
     busy: bool,
     /// The connection ended well and waits for its last bytes to be written until then.
     flush_by: Option<Nanos>,
-    /// When it must be looked at again without readiness, and the command count it last saw.
-    next_at: Nanos,
-    seen: u64,
     /// The session had bytes the socket had not taken at the end of its last turn. Kept here,
     /// beside the other flags, so that a pass does not reach into every connection's session
     /// to skip it (only a turn changes what the session holds).
@@ -128,14 +125,11 @@ impl Hot {
 }
 
 impl Watched {
-    /// Its [`Hot`] entry as it stands.
-    fn hot(&self) -> Hot {
+    /// Whether it has nothing to do until its own deadline: no readiness it must act on, no
+    /// step left unfinished, no last bytes to flush.
+    fn idle(&self) -> bool {
         let io = self.readable || (self.writable && (!self.connected || self.tx_waiting));
-        let idle = self.flush_by.is_none() && !self.busy && !io;
-        Hot {
-            until: if idle { self.next_at } else { Nanos::MIN },
-            seen: self.seen,
-        }
+        self.flush_by.is_none() && !self.busy && !io
     }
 }
 
@@ -247,8 +241,6 @@ fn shard_main<R: Reactor>(
                         writable: false,
                         busy: false,
                         flush_by: None,
-                        next_at: 0,
-                        seen: 0,
                         tx_waiting: false,
                     })
                 }
@@ -280,8 +272,6 @@ fn shard_main<R: Reactor>(
                     writable: true,
                     busy: true,
                     flush_by: None,
-                    next_at: 0,
-                    seen: 0,
                     tx_waiting: false,
                 });
             }
@@ -300,9 +290,10 @@ fn shard_main<R: Reactor>(
                 wake = wake.min(h.until);
                 continue;
             }
+            // When to look at it again without readiness (`MIN`: at the next pass).
+            let mut next_at = Nanos::MIN;
             'visit: {
                 let Some(c) = slot else { break 'visit };
-                c.seen = commands;
                 let at = clock.now();
                 let end = match c.flush_by {
                     Some(_) => Some(Ok(())),
@@ -326,7 +317,7 @@ fn shard_main<R: Reactor>(
                             Err(f) => match c.conn.retry(&mut core, clock.now(), f) {
                                 Ok(at) => {
                                     c.retry_at = at;
-                                    c.next_at = at;
+                                    next_at = at;
                                     wake = wake.min(at);
                                 }
                                 Err(f) => {
@@ -345,7 +336,7 @@ fn shard_main<R: Reactor>(
                     None => {
                         // Looked at again by the idle cap at the latest (stalls, handshake limits).
                         let idle = next_tick(now, MAX_IDLE);
-                        c.next_at = if c.stream.is_none() {
+                        next_at = if c.stream.is_none() {
                             c.retry_at
                         } else if c.busy {
                             now
@@ -355,16 +346,17 @@ fn shard_main<R: Reactor>(
                         } else {
                             (c.conn.created() + plan.connect_timeout + 1).min(idle)
                         };
-                        wake = wake.min(c.next_at);
+                        wake = wake.min(next_at);
                     }
                 }
             }
-            hot[i] = match slot {
-                Some(c) => c.hot(),
-                None => Hot {
-                    until: Nanos::MAX,
-                    seen: commands,
+            hot[i] = Hot {
+                until: match slot {
+                    Some(c) if c.idle() => next_at,
+                    Some(_) => Nanos::MIN,
+                    None => Nanos::MAX,
                 },
+                seen: commands,
             };
         }
         if let Some(t) = launcher.next_at() {

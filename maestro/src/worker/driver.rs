@@ -44,12 +44,8 @@ impl Engine<'_> {
     /// Where `plan` runs: the worker's placement, cut to a paced load's needs when it is the
     /// default (`Placement::fitted`).
     fn placement_for(&self, plan: &allegro_engine::plan::Plan) -> Placement {
-        let rate = plan
-            .shape
-            .rate
-            .saturating_mul(u64::from(plan.shape.parallel));
         if self.fit {
-            self.placement.clone().fitted(rate)
+            self.placement.clone().fitted(plan.shape.total_rate())
         } else {
             self.placement.clone()
         }
